@@ -1,0 +1,1 @@
+"""Append-only, hash-chained, Merkle-tree audit log with signed checkpoints."""

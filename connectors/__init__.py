@@ -1,0 +1,1 @@
+"""Source-format readers: exports become validated canonical records and quarantined rows."""

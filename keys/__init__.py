@@ -1,0 +1,1 @@
+"""Keystore and key derivation: per-purpose, versioned keys encrypted at rest."""

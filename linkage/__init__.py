@@ -1,0 +1,1 @@
+"""Normalisation, pseudonymisation and probabilistic linkage over keyed features."""

@@ -1,0 +1,1 @@
+"""Policies, research requests, disclosure control and release artefacts."""

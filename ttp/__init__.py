@@ -1,0 +1,1 @@
+"""The application shell: CLI, settings, database, data directory and demo."""
