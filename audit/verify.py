@@ -1,0 +1,233 @@
+"""Verify a stored log: the hash chain, the Merkle tree, and every signed checkpoint against both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from audit.checkpoint import Checkpoint, PublicKeyLike, load_public_key, parse_vkey, verify_checkpoint
+from audit.errors import AuditError
+from audit.event import GENESIS, chain_from_leaf_hash, leaf_bytes
+from audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+
+MAX_PROBLEMS = 50
+
+
+@dataclass
+class Verification:
+    """The outcome of a verification; `first_bad_event` is the lowest sequence number found wrong."""
+
+    ok: bool
+    events: int
+    first_bad_event: int | None
+    problems: list[str]
+    anchored: int = 0
+    """Events 1..anchored are covered by a valid checkpoint that matches the recomputed tree."""
+    root: bytes = b""
+    """The recomputed root of all events."""
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    """The checkpoints whose signature verified."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "first_bad_event": self.first_bad_event,
+                "problems": list(self.problems), "anchored": self.anchored, "root": self.root.hex(),
+                "checkpoints": [{"origin": c.origin, "size": c.size, "root": c.root.hex(), "time": c.time,
+                                 "signer": c.signers[0] if c.signers else None} for c in self.checkpoints]}
+
+
+class _Findings:
+    """Problems in the order found (capped) and the events they implicate.
+
+    The chain names an event exactly; a checkpoint mismatch only bounds it to a range, so a range counts
+    (by its first event) only when no exact finding falls inside it.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.hidden = 0
+        self.exact: list[int] = []
+        self.ranges: list[tuple[int, int]] = []
+
+    def add(self, message: str, seq: int | None = None, upto: int | None = None) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(message)
+        else:
+            self.hidden += 1
+        if seq is not None and upto is None:
+            self.exact.append(seq)
+        elif seq is not None:
+            self.ranges.append((seq, upto))
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.hidden
+
+    @property
+    def first_bad(self) -> int | None:
+        lows = list(self.exact)
+        lows += [lo for lo, hi in self.ranges if not any(lo <= seq <= hi for seq in self.exact)]
+        return min(lows, default=None)
+
+    def listed(self) -> list[str]:
+        more = [f"... and {self.hidden} more problems"] if self.hidden else []
+        return self.problems + more
+
+
+def trusted_keys(public_keys: Mapping[str, PublicKeyLike] | str | Sequence[str]) -> dict[str, Any]:
+    """key name → public key, from a mapping, one vkey string, or a list of vkey strings."""
+    if isinstance(public_keys, Mapping):
+        return {name: load_public_key(key) for name, key in public_keys.items()}
+    if isinstance(public_keys, str):
+        public_keys = [public_keys]
+    return dict(parse_vkey(text) for text in public_keys)
+
+
+def _as_hash(value: Any) -> bytes | None:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _replay(events: Iterable[Mapping[str, Any]], findings: _Findings) -> MerkleTree:
+    """Walk the rows in order, checking sequence numbers and the chain; returns the tree of their leaves."""
+    tree = MerkleTree()
+    prev = GENESIS
+    expected = 1
+    for position, row in enumerate(events, 1):
+        seq = row.get("seq")
+        if seq != expected:
+            if isinstance(seq, int) and not isinstance(seq, bool) and seq > expected:
+                gap = f"{expected}" if seq == expected + 1 else f"{expected}..{seq - 1}"
+                findings.add(f"event {gap} missing: row {position} has seq {seq} (deleted or reordered)",
+                             position)
+            else:
+                findings.add(f"row {position} has seq {seq!r}, expected {expected} (reordered or inserted)",
+                             position)
+        expected = seq + 1 if isinstance(seq, int) and not isinstance(seq, bool) else expected + 1
+        try:
+            leaf = leaf_bytes(row)
+        except AuditError as error:
+            findings.add(f"event {position}: {error}", position)
+            leaf = repr(sorted(row.items(), key=str)).encode()  # still a leaf, so later sizes line up
+        lh = leaf_hash(leaf)
+        tree.append(lh)
+        stored_prev, stored_hash = _as_hash(row.get("prev_hash")), _as_hash(row.get("hash"))
+        if stored_prev != prev:
+            findings.add(f"event {position}: prev_hash is not the hash of the event before it "
+                         "(an event was removed, inserted or reordered here)", position)
+        intact = stored_prev is not None and len(stored_prev) == 32
+        if not intact or stored_hash != chain_from_leaf_hash(stored_prev, lh):
+            findings.add(f"event {position}: hash does not match its contents (the event was changed)",
+                         position)
+        # continue from the stored hash so one damaged event is reported once, not for every later event
+        prev = stored_hash if stored_hash is not None else chain_from_leaf_hash(prev, lh)
+    return tree
+
+
+def _check_checkpoints(tree: MerkleTree, valid: list[tuple[str, Checkpoint]], findings: _Findings,
+                       origin: str | None) -> int:
+    """Each checkpoint against the recomputed tree and against the next larger one; returns `anchored`."""
+    n = tree.size
+    matching = sorted(cp.size for _, cp in valid if cp.size <= n and tree.root(cp.size) == cp.root)
+    anchored = matching[-1] if matching else 0
+    for label, cp in valid:
+        if origin is not None and cp.origin != origin:
+            findings.add(f"{label} is for log '{cp.origin}', not '{origin}'")
+        if cp.size > n:
+            gone = f"event {n + 1} was" if cp.size == n + 1 else f"events {n + 1}..{cp.size} were"
+            findings.add(f"{label} covers {cp.size} events but the log has {n}: {gone} removed", n + 1)
+        elif tree.root(cp.size) != cp.root:
+            good = max((s for s in matching if s < cp.size), default=0)
+            findings.add(f"{label} does not match events 1..{cp.size}: an event in {good + 1}..{cp.size} "
+                         "was changed, removed, reordered or inserted", good + 1, cp.size)
+    by_size: dict[int, tuple[str, Checkpoint]] = {}
+    for label, cp in valid:
+        seen = by_size.setdefault(cp.size, (label, cp))
+        if seen[1].root != cp.root:
+            findings.add(f"{seen[0]} and {label} are both signed for size {cp.size} but differ (forked log)",
+                         1, cp.size)
+    ordered = [by_size[size] for size in sorted(by_size)]
+    for (label_m, m), (label_n, later) in zip(ordered, ordered[1:], strict=False):
+        if later.size not in matching:
+            continue  # its mismatch is reported above; a proof from a damaged tree would prove nothing
+        proof = tree.consistency_proof(m.size, later.size)
+        if not verify_consistency(m.size, later.size, m.root, later.root, proof):
+            findings.add(f"{label_m} is not consistent with {label_n}: the log was rewritten, "
+                         "not only appended to", 1, m.size)
+    return anchored
+
+
+def verify_log(events: Iterable[Mapping[str, Any]], checkpoints: Iterable[str],
+               public_keys: Mapping[str, PublicKeyLike] | str | Sequence[str], *,
+               origin: str | None = None) -> Verification:
+    """Recompute chain and tree over `events` (stored rows, in seq order) and check every checkpoint text.
+
+    `checkpoints` are the database's and the outside file's; `public_keys` maps key name → public key
+    (or is one or more vkey strings). A log without any valid checkpoint is not ok (nothing anchors it).
+    """
+    findings = _Findings()
+    keys = trusted_keys(public_keys)
+    valid: list[tuple[str, Checkpoint]] = []
+    for number, text in enumerate(checkpoints, 1):
+        try:
+            cp = verify_checkpoint(text, keys)
+        except AuditError as error:
+            findings.add(f"checkpoint {number}: {error}")
+            continue
+        valid.append((f"checkpoint {number} (size {cp.size})", cp))
+    tree = _replay(events, findings)
+    anchored = _check_checkpoints(tree, valid, findings, origin)
+    if not valid and tree.size:
+        findings.add("no validly signed checkpoint: nothing anchors the log")
+    return Verification(ok=findings.ok, events=tree.size,
+                        first_bad_event=findings.first_bad, problems=findings.listed(), anchored=anchored,
+                        root=tree.root(), checkpoints=[cp for _, cp in valid])
+
+
+def verify_against_checkpoint(events: Iterable[Mapping[str, Any]], checkpoint_text: str,
+                              public_key: PublicKeyLike, key_name: str | None = None) -> Verification:
+    """For a witness who kept an earlier checkpoint: the current log must extend that checkpoint's tree.
+
+    Checks the checkpoint's signature, the chain, that the first `size` events rebuild its root, and a
+    consistency proof from it to the current tree (the log only grew).
+    """
+    findings = _Findings()
+    try:
+        cp = verify_checkpoint(checkpoint_text, public_key, key_name)
+    except AuditError as error:
+        return Verification(False, 0, None, [f"checkpoint: {error}"])
+    tree = _replay(events, findings)
+    _check_checkpoints(tree, [("the kept checkpoint", cp)], findings, None)
+    if cp.size <= tree.size:
+        proof = tree.consistency_proof(cp.size)
+        if not verify_consistency(cp.size, tree.size, cp.root, tree.root(), proof):
+            findings.add(f"the current log (size {tree.size}) does not extend the kept checkpoint")
+    ok = findings.ok
+    return Verification(ok, tree.size, findings.first_bad, findings.listed(),
+                        anchored=cp.size if ok else 0, root=tree.root(), checkpoints=[cp])
+
+
+def prove(index: int, leaf_hashes: Sequence[bytes] | MerkleTree, size: int | None = None) -> dict[str, Any]:
+    """JSON-able inclusion proof of leaf `index` (0-based; event seq = index + 1) in the tree of `size`."""
+    tree = leaf_hashes if isinstance(leaf_hashes, MerkleTree) else MerkleTree(leaf_hashes)
+    size = tree.size if size is None else size
+    proof = tree.inclusion_proof(index, size)
+    return {"seq": index + 1, "index": index, "tree_size": size, "leaf_hash": tree.leaf(index).hex(),
+            "proof": [h.hex() for h in proof], "root": tree.root(size).hex()}
+
+
+def check_proof(proof: Mapping[str, Any], root: bytes | None = None) -> bool:
+    """True when a `prove` dict is a valid inclusion proof (against `root` if given, else its own root)."""
+    try:
+        expected = root if root is not None else bytes.fromhex(proof["root"])
+        path = [bytes.fromhex(h) for h in proof["proof"]]
+        return verify_inclusion(int(proof["index"]), int(proof["tree_size"]),
+                                bytes.fromhex(proof["leaf_hash"]), path, expected)
+    except (KeyError, TypeError, ValueError):
+        return False
