@@ -1,0 +1,224 @@
+"""EDEXML 2.1 exports (one file per school), streamed pupil by pupil with entities and DTD tricks refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from .codes import EDEXML_SEX_CODES
+from .errors import ConnectorError
+from .export import Chunk, Export
+from .filecheck import fingerprint, list_files
+from .identifiers import check_brin, check_school_year
+from .record import ATTR_PREFIX
+from .validate import Rules, Validator
+
+#: Pupil elements that are read, and the column each becomes. Everything else is dropped unread.
+PUPIL_ELEMENTS: dict[str, str] = {
+    "achternaam": "family_name",
+    "voorvoegsel": "name_prefix",
+    "voornamen": "given_names",
+    "voorletters-1": "initials",
+    "roepnaam": "preferred_name",
+    "geboortedatum": "birth_date",
+    "geslacht": "sex",
+    "jaargroep": ATTR_PREFIX + "grade",
+    "bsn": "bsn",
+    "sofinummer": "bsn",
+    "onderwijsnummer": "onderwijsnummer",
+    "bsn_ondwnr-4": "bsn4",
+    "gewicht": ATTR_PREFIX + "gewicht",
+    "gewicht_nieuw": ATTR_PREFIX + "gewicht_nieuw",
+    "postcodenl": "postcode",
+    "instroomdatum": ATTR_PREFIX + "instroomdatum",
+    "uitstroomdatum": ATTR_PREFIX + "uitstroomdatum",
+}
+PAYLOAD = ("gewicht", "gewicht_nieuw", "instroomdatum", "uitstroomdatum")
+_FLEMISH = ("instellingsnummer", "rijksregisternummer", "postnummerbe")
+_CLOSED = re.compile(rb"</(?:\w+:)?EDEX\s*>\s*(?:<!--.*?-->\s*)*\Z", re.S)
+_SHARED_PARENTS = ("leerkrachten", "groepen", "vestigingen")
+
+
+@dataclass
+class _School:
+    path: Path
+    brin: str
+    school_year: str
+
+    @property
+    def export_file(self) -> str:
+        return f"{self.brin}/{self.school_year}"
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _events(path: Path) -> Iterator[tuple[str, Element]]:
+    """iterparse with entity declarations and external references refused; every failure is one line."""
+    try:
+        yield from iterparse(str(path), events=("start", "end"), forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise ConnectorError(
+            f"{path.name}: refused: XML entity declarations and external references are not allowed "
+            f"({type(exc).__name__})"
+        ) from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (0, 0))
+        raise ConnectorError(f"{path.name}: not well-formed XML (line {line}, column {column})") from None
+    except (ValueError, UnicodeError, OSError) as exc:
+        raise ConnectorError(f"{path.name}: cannot be parsed as XML ({type(exc).__name__})") from None
+
+
+def _flemish(path: Path, element: str) -> ConnectorError:
+    return ConnectorError(f"{path.name}: Flemish EDEXML ({element}) is not supported; only Dutch EDEXML 2.1")
+
+
+def read_school(path: Path) -> _School:
+    """Read the school header (stops after </school>) and check that the file is complete."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 4096))
+        if not _CLOSED.search(handle.read()):
+            raise ConnectorError(f"{path.name}: truncated or not EDEXML (no closing </EDEX> at the end)")
+    header: dict[str, str] = {}
+    depth = 0
+    for event, elem in _events(path):
+        tag = _local(elem.tag)
+        if event == "start":
+            depth += 1
+            if depth == 1 and tag != "EDEX":
+                raise ConnectorError(f"{path.name}: not an EDEXML file (root element {tag!r})")
+            continue
+        depth -= 1
+        if depth == 2:
+            header[tag] = (elem.text or "").strip()
+        elif depth == 1:
+            if tag != "school":
+                raise ConnectorError(f"{path.name}: no <school> header before <{tag}>")
+            break
+    else:
+        raise ConnectorError(f"{path.name}: no <school> header")
+    if "instellingsnummer" in header:
+        raise _flemish(path, "instellingsnummer")
+    school_year, reason = check_school_year(header.get("schooljaar", ""))
+    if reason:
+        raise ConnectorError(f"{path.name}: school header: schooljaar missing or malformed")
+    if not header.get("brincode"):
+        raise ConnectorError(f"{path.name}: school header: no brincode")
+    dependance = header.get("dependancecode") or "00"
+    brin, reason = check_brin(header["brincode"] + dependance)
+    if reason or len(dependance) != 2:
+        raise ConnectorError(f"{path.name}: school header: brincode or dependancecode malformed")
+    return _School(path, brin, school_year)
+
+
+def _pupil(elem: Element, groups: dict[str, str], path: Path) -> dict[str, str]:
+    """The kept values of one <leerling>, by element name (these are also the raw values of a reject)."""
+    pupil = {"key": elem.get("key") or ""}
+    for child in elem:
+        tag = _local(child.tag)
+        if tag in PUPIL_ELEMENTS:
+            pupil[tag] = (child.text or "").strip()
+        elif tag == "groep":
+            grade = groups.get(child.get("key") or "")
+            if grade is not None:
+                pupil["groep.jaargroep"] = grade
+        elif tag in _FLEMISH:
+            raise _flemish(path, tag)
+    return pupil
+
+
+def pupils(path: Path) -> Iterator[dict[str, str]]:
+    """Yield each pupil's kept values; elements are cleared as soon as they are read (flat memory)."""
+    stack: list[Element] = []
+    groups: dict[str, str] = {}
+    for event, elem in _events(path):
+        if event == "start":
+            stack.append(elem)
+            continue
+        stack.pop()
+        tag = _local(elem.tag)
+        parent = _local(stack[-1].tag) if stack else ""
+        if tag == "leerling" and parent == "leerlingen":
+            yield _pupil(elem, groups, path)
+        elif tag == "groep" and parent == "groepen":
+            for child in elem:
+                if _local(child.tag) == "jaargroep":
+                    groups[elem.get("key") or ""] = (child.text or "").strip()
+        elif parent not in _SHARED_PARENTS and parent != "EDEX":
+            continue
+        elem.clear()
+        if stack:
+            stack[-1].remove(elem)
+
+
+def _frame_columns(raws: list[dict[str, str]], schools: list[_School], numbers: list[int]) -> dict[str, list]:
+    data: dict[str, list] = {
+        "export_file": [s.export_file for s in schools],
+        "row_number": numbers,
+        "record_key": [r["key"] for r in raws],
+        "brin": [s.brin for s in schools],
+        "school_year": [s.school_year for s in schools],
+    }
+    for element, column in PUPIL_ELEMENTS.items():
+        if element not in ("sofinummer", "jaargroep"):
+            data[column] = [r.get(element) for r in raws]
+    data["bsn"] = [r.get("bsn") or r.get("sofinummer") for r in raws]
+    data[ATTR_PREFIX + "grade"] = [r.get("jaargroep") or r.get("groep.jaargroep") for r in raws]
+    return data
+
+
+def open_edexml(paths: list[Path], sector: str = "po") -> Export:
+    """Check every file's header and completeness up front; ``chunks()`` streams the pupils."""
+    import pandas as pd
+
+    files = list_files(paths, (".xml",))
+    fingerprints = [fingerprint(path)[0] for path in files]
+    schools = [read_school(path) for path in files]
+    rules = Rules(
+        sector=sector,
+        date_format="%Y-%m-%d",
+        sex_codes=EDEXML_SEX_CODES,
+        attribute_tables={name: None for name in PAYLOAD},
+    )
+    years = {s.school_year for s in schools}
+
+    def read(rows: int) -> Iterator[Chunk]:
+        validator = Validator(rules)
+        raws: list[dict[str, str]] = []
+        owners: list[_School] = []
+        numbers: list[int] = []
+
+        def flush() -> Chunk:
+            frame = pd.DataFrame(_frame_columns(raws, owners, numbers))
+            kept = list(raws)
+            chunk = validator.validate(frame, lambda i: kept[i])
+            raws.clear()
+            owners.clear()
+            numbers.clear()
+            return chunk
+
+        for school in schools:
+            for number, pupil in enumerate(pupils(school.path), start=1):
+                raws.append(pupil)
+                owners.append(school)
+                numbers.append(number)
+                if len(raws) >= rows:
+                    yield flush()
+        if raws:
+            yield flush()
+
+    return Export(
+        sector=sector,
+        files=fingerprints,
+        school_year=years.pop() if len(years) == 1 else None,
+        link_kinds={},
+        attach_to=None,
+        _read=read,
+    )

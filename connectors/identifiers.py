@@ -1,0 +1,76 @@
+"""Checks of single identifying values (stdnum for Dutch numbers); each returns (clean value, reason)."""
+
+from __future__ import annotations
+
+import re
+
+from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
+from stdnum.nl import brin as stdnum_brin
+from stdnum.nl import bsn as stdnum_bsn
+from stdnum.nl import onderwijsnummer as stdnum_onr
+from stdnum.nl import postcode as stdnum_postcode
+
+Checked = tuple[str | None, str | None]
+_SCHOOL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$")
+_FOUR_DIGITS = re.compile(r"^\d{4}$")
+
+
+def _reason(exc: ValidationError) -> str:
+    if isinstance(exc, InvalidChecksum):
+        return "failed check digit"
+    if isinstance(exc, InvalidLength):
+        return "wrong length"
+    return "invalid format"
+
+
+def check_number(value: str) -> tuple[str | None, str | None, str | None]:
+    """Classify a number from a BSN or onderwijsnummer column: (kind 'bsn'|'onr' or None, number, reason)."""
+    try:
+        return "bsn", stdnum_bsn.validate(value), None
+    except ValidationError as exc:
+        reason = _reason(exc)
+    try:
+        return "onr", stdnum_onr.validate(value), None
+    except ValidationError:
+        return None, None, reason
+
+
+def check_postcode(value: str) -> Checked:
+    """A Dutch postcode, compact as '1234AB'."""
+    try:
+        return stdnum_postcode.validate(value).replace(" ", ""), None
+    except ValidationError:
+        return None, "malformed postcode"
+
+
+def check_brin(value: str) -> Checked:
+    """BRIN plus dependancecode (6 characters); a bare 4-character BRIN gets dependance '00'."""
+    try:
+        number = stdnum_brin.validate(value)
+    except ValidationError:
+        return None, "malformed brin"
+    return (number + "00" if len(number) == 4 else number), None
+
+
+def check_school_year(value: str) -> Checked:
+    """A school year 'YYYY-YYYY' (also accepts 'YYYY/YYYY' and 'YYYY-YY'); any year, not only the XSD's."""
+    match = _SCHOOL_YEAR.match(value)
+    if match:
+        first = int(match.group(1))
+        second = match.group(2)
+        if (len(second) == 4 and int(second) == first + 1) or (
+            len(second) == 2 and int(second) == (first + 1) % 100
+        ):
+            return f"{first:04d}-{first + 1:04d}", None
+    return None, "malformed school year"
+
+
+def check_bsn4(value: str) -> Checked:
+    """The last four digits of a BSN or onderwijsnummer."""
+    return (value, None) if _FOUR_DIGITS.match(value) else (None, "not four digits")
+
+
+def check_link_number(value: str) -> Checked:
+    """A numeric link field: digits only after removing spaces, dots and dashes."""
+    compact = re.sub(r"[\s.\-]", "", value)
+    return (compact, None) if compact.isdigit() and compact.isascii() else (None, "not a number")

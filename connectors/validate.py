@@ -1,0 +1,247 @@
+"""Vectorised validation of a chunk of mapped rows: quarantine rows, drop bad values, count both."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from .export import Chunk, RejectedRow
+from .identifiers import (
+    check_brin,
+    check_bsn4,
+    check_link_number,
+    check_number,
+    check_postcode,
+    check_school_year,
+)
+from .keyset import SeenKeys
+from .record import ATTR_PREFIX, CANONICAL_FIELDS, FIXED_ATTRIBUTES, LINK_PREFIX, record_columns
+
+EARLIEST_BIRTH_YEAR = 1990
+_CACHE_LIMIT = 300_000  # distinct values kept per field before the cache starts afresh
+
+
+@dataclass
+class Rules:
+    """What the validator needs to know of a source: the profile's choices in plain form."""
+
+    sector: str
+    date_format: str
+    sex_codes: dict[str, str]  # casefolded source value -> "M" | "F" | "X" | "" (unknown)
+    link_kinds: dict[str, str] = field(default_factory=dict)
+    attribute_tables: dict[str, dict[str, str] | None] = field(default_factory=dict)
+    school_year: str | None = None
+    attach: bool = False
+    today: date = field(default_factory=date.today)
+
+
+def _clean(values: object, n: int) -> np.ndarray:
+    """Strip strings; NaN, None and '' become None."""
+    if values is None:
+        return np.full(n, None, dtype=object)
+    arr = pd.Series(values, dtype=object).str.strip().to_numpy(dtype=object)
+    arr[pd.isna(arr) | (arr == "")] = None
+    return arr
+
+
+def _map_distinct(arr: np.ndarray, check: Callable, cache: dict | None, width: int = 2) -> list[np.ndarray]:
+    """Apply ``check`` once per distinct present value; return one array per element of its result tuple."""
+    outs = [np.full(len(arr), None, dtype=object) for _ in range(width)]
+    present = np.flatnonzero(pd.notna(arr))
+    if not len(present):
+        return outs
+    codes, distinct = pd.factorize(arr[present])
+    results = []
+    for value in distinct:
+        if cache is None:
+            results.append(check(value))
+            continue
+        hit = cache.get(value)
+        if hit is None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            hit = cache[value] = check(value)
+        results.append(hit)
+    for k in range(width):
+        column = np.empty(len(results), dtype=object)
+        column[:] = [r[k] for r in results]
+        outs[k][present] = column[codes]
+    return outs
+
+
+def _count(dropped: Counter, name: str, reasons: np.ndarray) -> None:
+    mask = pd.notna(reasons)
+    if mask.any():
+        for reason, n in pd.Series(reasons[mask]).value_counts().items():
+            dropped[(name, reason)] += int(n)
+
+
+class Validator:
+    """Validates chunks of one export in order, remembering keys (duplicates) and distinct values (speed)."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self._seen = SeenKeys()
+        self._caches: dict[str, dict] = {}
+        self._attribute_names = list(rules.attribute_tables)
+        self.columns = record_columns(list(rules.link_kinds), self._attribute_names)
+
+    def _cache(self, name: str) -> dict:
+        return self._caches.setdefault(name, {})
+
+    def validate(self, frame: pd.DataFrame, raw_row: Callable[[int], dict[str, str]]) -> Chunk:
+        """Validate mapped rows (columns: export_file, row_number, canonical, link:*, attr:*)."""
+        n = len(frame)
+        col = {c: _clean(frame[c] if c in frame else None, n) for c in self._input_columns()}
+        export_file = frame["export_file"].to_numpy(dtype=object)
+        row_number = frame["row_number"].to_numpy()
+        rules = self.rules
+        reject: dict[str, np.ndarray] = {}
+
+        raw_year = col["school_year"]
+        if rules.school_year:
+            raw_year = raw_year.copy()
+            raw_year[pd.isna(raw_year)] = rules.school_year
+        school_year, year_why = _map_distinct(raw_year, check_school_year, self._cache("school_year"))
+        brin, brin_why = _map_distinct(col["brin"], check_brin, self._cache("brin"))
+        if rules.attach:
+            reject["missing brin"] = pd.isna(col["brin"])
+            reject["malformed brin"] = pd.notna(brin_why)
+            reject["missing school_year"] = pd.isna(raw_year)
+            reject["malformed school year"] = pd.notna(year_why)
+            usable = pd.notna(brin) & pd.notna(school_year)
+            export_file = export_file.copy()
+            export_file[usable] = brin[usable] + "/" + school_year[usable]
+        key = col["record_key"]
+        reject["missing record_key"] = pd.isna(key)
+        ok = ~np.logical_or.reduce(list(reject.values()))
+        duplicate = np.zeros(n, dtype=bool)
+        if ok.any():
+            duplicate[ok] = self._seen.seen_before(export_file[ok] + "\x1f" + key[ok])
+        reject["duplicate record_key in export file"] = duplicate
+        accepted = ok & ~duplicate
+
+        chunk = Chunk(records=pd.DataFrame(), rows_read=n)
+        for i in np.flatnonzero(~accepted):
+            reasons = [reason for reason, mask in reject.items() if mask[i]]
+            chunk.rejected.append(
+                RejectedRow(str(export_file[i]), int(row_number[i]), reasons, raw_row(int(i)))
+            )
+
+        idx = np.flatnonzero(accepted)
+        out = {c: v[idx] for c, v in col.items()}
+        out["export_file"] = export_file[idx]
+        out["row_number"] = row_number[idx]
+        out["school_year"] = school_year[idx]
+        out["brin"] = brin[idx]
+        _count(chunk.dropped, "school_year", year_why[idx])
+        _count(chunk.dropped, "brin", brin_why[idx])
+        self._validate_fields(out, chunk.dropped)
+        school = out["brin"].copy()
+        school[pd.isna(school)] = ""
+        out["school"] = school
+        chunk.records = pd.DataFrame({c: out[c] for c in self.columns}, columns=self.columns)
+        return chunk
+
+    def _input_columns(self) -> list[str]:
+        return (
+            list(CANONICAL_FIELDS)
+            + [LINK_PREFIX + name for name in self.rules.link_kinds]
+            + [ATTR_PREFIX + name for name in self._attribute_names]
+            + [ATTR_PREFIX + "grade"]
+        )
+
+    def _validate_fields(self, out: dict[str, np.ndarray], dropped: Counter) -> None:
+        rules = self.rules
+        self._numbers(out, dropped)
+        out["bsn4"], why = _map_distinct(out["bsn4"], check_bsn4, self._cache("bsn4"))
+        _count(dropped, "bsn4", why)
+        out["postcode"], why = _map_distinct(out["postcode"], check_postcode, self._cache("postcode"))
+        _count(dropped, "postcode", why)
+        out["sex"], why = _map_distinct(out["sex"], self._sex, self._cache("sex"))
+        _count(dropped, "sex", why)
+        out["birth_date"], why = self._dates(out["birth_date"])
+        _count(dropped, "birth_date", why)
+        for name, kind in rules.link_kinds.items():
+            if kind == "number":
+                column = LINK_PREFIX + name
+                out[column], why = _map_distinct(out[column], check_link_number, None)
+                _count(dropped, column, why)
+        for name, table in rules.attribute_tables.items():
+            if table is not None:
+                column = ATTR_PREFIX + name
+                out[column], why = _map_distinct(out[column], _code_lookup(table), None)
+                _count(dropped, column, why)
+        birth_year = out["birth_date"].copy()
+        has_date = pd.notna(birth_year)
+        birth_year[has_date] = [d[:4] for d in birth_year[has_date]]
+        fixed = {
+            "sex": out["sex"],
+            "birth_year": birth_year,
+            "brin": out["brin"],
+            "school_year": out["school_year"],
+            "sector": np.full(len(birth_year), rules.sector, dtype=object),
+            "grade": out[ATTR_PREFIX + "grade"],
+        }
+        for name in FIXED_ATTRIBUTES:
+            out[ATTR_PREFIX + name] = fixed[name]
+
+    def _numbers(self, out: dict[str, np.ndarray], dropped: Counter) -> None:
+        """BSN and onderwijsnummer; a valid number in the other's column is moved, not dropped."""
+        cache = self._cache("number")
+        b_kind, b_num, b_why = _map_distinct(out["bsn"], check_number, cache, 3)
+        o_kind, o_num, o_why = _map_distinct(out["onderwijsnummer"], check_number, cache, 3)
+        bsn = np.where(b_kind == "bsn", b_num, None)
+        onr = np.where(o_kind == "onr", o_num, None)
+        moves = ((onr, b_kind, b_num, "bsn", "onr"), (bsn, o_kind, o_num, "onderwijsnummer", "bsn"))
+        for target, source_kind, number, name, wanted in moves:
+            moved = source_kind == wanted
+            free = moved & pd.isna(target)
+            target[free] = number[free]
+            clash = moved & ~free & (target != number)
+            if clash.any():
+                dropped[(name, "conflicts with the other number")] += int(clash.sum())
+        _count(dropped, "bsn", np.where(pd.isna(b_kind), b_why, None))
+        _count(dropped, "onderwijsnummer", np.where(pd.isna(o_kind), o_why, None))
+        out["bsn"], out["onderwijsnummer"] = bsn, onr
+
+    def _sex(self, value: str) -> tuple[str | None, str | None]:
+        code = self.rules.sex_codes.get(value.casefold())
+        if code is None:
+            return None, "unknown sex code"
+        return (code or None), None
+
+    def _dates(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Parse with the profile's date format once per distinct value; keep 1990-01-01 up to today."""
+        values = np.full(len(arr), None, dtype=object)
+        reasons = np.full(len(arr), None, dtype=object)
+        present = np.flatnonzero(pd.notna(arr))
+        if not len(present):
+            return values, reasons
+        codes, distinct = pd.factorize(arr[present])
+        parsed = pd.to_datetime(
+            pd.Series(distinct, dtype=object), format=self.rules.date_format, errors="coerce"
+        )
+        iso = parsed.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+        why = np.full(len(distinct), None, dtype=object)
+        why[parsed.isna().to_numpy()] = "unparseable date"
+        year = parsed.dt.year.to_numpy()
+        why[(year < EARLIEST_BIRTH_YEAR)] = "before 1990"
+        why[(parsed > pd.Timestamp(self.rules.today)).to_numpy()] = "in the future"
+        iso[pd.notna(why)] = None
+        values[present] = iso[codes]
+        reasons[present] = why[codes]
+        return values, reasons
+
+
+def _code_lookup(table: dict[str, str]) -> Callable[[str], tuple[str | None, str | None]]:
+    def lookup(value: str) -> tuple[str | None, str | None]:
+        code = table.get(value.casefold())
+        return (code, None) if code is not None else (None, "not in code list")
+
+    return lookup
