@@ -1,0 +1,58 @@
+"""A research request: which table of which population under which policy, and for what purpose."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policies.errors import RequestError
+from policies.tomlpos import load_model
+
+if TYPE_CHECKING:
+    from policies.check import Check
+
+Filters = dict[str, frozenset[str]]
+
+
+class Request(BaseModel):
+    """What a researcher asks for; names refer to the policy's public dimension and measure names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: str
+    purpose: str = Field(min_length=1)
+    population: list[str] = Field(min_length=1)
+    dimensions: list[str] = []
+    measures: list[str] = Field(min_length=1)
+    filters: dict[str, list[str]] = {}
+    groups: dict[str, dict[str, list[str]]] = {}
+    link_job: str | None = None
+
+    def slices(self) -> list[tuple[str, Filters]]:
+        """The table's slices: one per comparison group ("" when there are none), with its full filters.
+
+        A group's filters are intersected with the request's filters on the same dimension.
+        """
+        base = {dim: frozenset(values) for dim, values in self.filters.items()}
+        if not self.groups:
+            return [("", base)]
+        out = []
+        for name, group in self.groups.items():
+            merged = dict(base)
+            for dim, values in group.items():
+                merged[dim] = merged[dim] & frozenset(values) if dim in merged else frozenset(values)
+            out.append((name, merged))
+        return out
+
+
+def load_request(text: str) -> Request:
+    """Load a request from its TOML text; errors name the key and its line."""
+    return load_model(text, Request, "request", RequestError)
+
+
+def check_request(request: Request, policy: Any, earlier: Any = (), table: Any = None) -> Check:
+    """Check a request against its policy and earlier releases (see policies.check.check_request)."""
+    from policies.check import check_request as check
+
+    return check(request, policy, earlier, table)

@@ -1,0 +1,216 @@
+"""Compute the (unprotected) table of a request from the persons frame: cells, margins, contributions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+import pandas as pd
+
+from policies.conditions import missing, parse_condition
+from policies.errors import RequestError
+from policies.policy import Dimension, Measure, Policy
+from policies.request import Request
+
+TOTAL = None  # a margin position in a cell key
+
+
+@dataclass
+class Table:
+    """A full table with margins: every array has shape (groups, n1 + 1, ..., nk + 1).
+
+    Along each dimension the last position is the margin (total over that dimension); a slice per
+    comparison group (one slice, named "", without groups). Magnitude measures keep their sums, the
+    number of known values and the largest contributions per cell (for dominance and p-ratio).
+    """
+
+    request: Request
+    dimensions: list[str]
+    categories: list[list[str]]
+    groups: list[str]
+    measures: dict[str, Measure]
+    counts: np.ndarray
+    numerators: dict[str, np.ndarray] = field(default_factory=dict)
+    sums: dict[str, np.ndarray] = field(default_factory=dict)
+    known: dict[str, np.ndarray] = field(default_factory=dict)
+    tops: dict[str, np.ndarray] = field(default_factory=dict)
+    medians: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.counts.shape
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.counts.size)
+
+    def key(self, index: tuple[int, ...]) -> tuple[str, tuple[str | None, ...]]:
+        """(group, categories) of a cell index; None marks a margin."""
+        group = self.groups[index[0]]
+        cats = tuple(TOTAL if i == len(c) else c[i] for i, c in zip(index[1:], self.categories, strict=True))
+        return group, cats
+
+    def label(self, index: tuple[int, ...]) -> str:
+        """A readable, value-free name of a cell, e.g. `school_year=2023-2024, level=Total`."""
+        group, cats = self.key(index)
+        parts = [f"{d}={'Total' if c is None else c}" for d, c in zip(self.dimensions, cats, strict=True)]
+        if group:
+            parts.insert(0, f"group={group}")
+        return ", ".join(parts) or "Total"
+
+    def indices(self) -> list[tuple[int, ...]]:
+        return list(product(*(range(n) for n in self.shape)))
+
+
+def dimension_labels(persons: pd.DataFrame, dim: Dimension) -> pd.Series:
+    """The category label of each person for a dimension (banded when it has bands); None when missing."""
+    column = persons[dim.column]
+    known = ~missing(column)
+    if dim.bands is not None:
+        numbers = pd.to_numeric(column.where(known), errors="coerce").to_numpy(dtype=float)
+        edges = np.asarray(dim.bands, dtype=float)
+        band = np.searchsorted(edges, numbers, side="right") - 1
+        ok = (band >= 0) & (band < len(edges) - 1) & ~np.isnan(numbers)
+        labels = np.asarray(dim.labels(), dtype=object)
+        out = np.full(len(column), None, dtype=object)
+        out[ok] = labels[band[ok]]
+        result = pd.Series(out, index=persons.index, dtype=object)
+    else:
+        result = column.astype(object).where(known, None)
+        result = result.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    if dim.missing_label is not None:
+        result = result.where(result.notna(), dim.missing_label)
+    return result
+
+
+def _require(persons: pd.DataFrame, columns: list[str]) -> None:
+    for column in columns:
+        if column not in persons.columns:
+            raise RequestError(f"persons frame: column {column} is missing")
+
+
+def _with_margins(interior: np.ndarray, axes: range) -> np.ndarray:
+    out = interior
+    for axis in axes:
+        out = np.concatenate([out, out.sum(axis=axis, keepdims=True)], axis=axis)
+    return out
+
+
+def _tops_with_margins(interior: np.ndarray, axes: range) -> np.ndarray:
+    out = interior
+    t = interior.shape[-1]
+    for axis in axes:
+        moved = np.moveaxis(out, axis, -2)
+        union = moved.reshape(*moved.shape[:-2], moved.shape[-2] * t)
+        top = -np.sort(-union, axis=-1)[..., :t]
+        out = np.concatenate([out, np.expand_dims(top, axis)], axis=axis)
+    return out
+
+
+def compute_table(persons: pd.DataFrame, request: Request, policy: Policy) -> Table:
+    """Aggregate the persons frame into the request's table (not yet protected)."""
+    dims = [policy.dimensions[d] for d in request.dimensions]
+    measures = {m: policy.measures[m] for m in request.measures}
+    slices = request.slices()
+    filter_dims = sorted({d for _, f in slices for d in f})
+    columns = [f"in_{s}" for s in request.population] + [d.column for d in dims]
+    columns += [policy.dimensions[d].column for d in filter_dims]
+    columns += [m.column for m in measures.values() if m.column]
+    conditions = {name: parse_condition(m.condition) for name, m in measures.items() if m.condition}
+    columns += [c.column for c in conditions.values()]
+    _require(persons, columns)
+
+    base = np.ones(len(persons), dtype=bool)
+    for source in request.population:
+        base &= persons[f"in_{source}"].fillna(False).astype(bool).to_numpy()
+    used = sorted(set(request.dimensions) | set(filter_dims))
+    labels = {d: dimension_labels(persons, policy.dimensions[d]) for d in used}
+    slice_masks = []
+    for _, filters in slices:
+        mask = base.copy()
+        for dim, values in filters.items():
+            mask &= labels[dim].isin(values).to_numpy()
+        slice_masks.append(mask)
+    anywhere = np.logical_or.reduce(slice_masks) if slice_masks else base
+
+    categories, codes = [], []
+    for name, dim in zip(request.dimensions, dims, strict=True):
+        series = labels[name]
+        cats = list(dim.categories) if dim.categories is not None else (
+            dim.labels() if dim.bands is not None else sorted(set(series[anywhere].dropna())))
+        if dim.missing_label is not None and dim.missing_label not in cats:
+            cats.append(dim.missing_label)
+        categories.append(cats)
+        codes.append(pd.Categorical(series, categories=cats).codes.astype(np.int64))
+    interior_shape = tuple(len(c) for c in categories)
+    size = int(np.prod(interior_shape, dtype=np.int64)) if interior_shape else 1
+    valid = np.logical_and.reduce([c >= 0 for c in codes]) if codes else np.ones(len(persons), dtype=bool)
+    flat = np.ravel_multi_index(tuple(np.where(valid, c, 0) for c in codes), interior_shape) if codes else \
+        np.zeros(len(persons), dtype=np.int64)
+    axes = range(1, len(dims) + 1)
+
+    def cube(weights_by_slice: list[np.ndarray]) -> np.ndarray:
+        stacked = np.stack([w.reshape(interior_shape) for w in weights_by_slice])
+        return _with_margins(stacked, axes)
+
+    masks = [m & valid for m in slice_masks]
+    table = Table(request, list(request.dimensions), categories, [g for g, _ in slices], measures,
+                  counts=cube([np.bincount(flat[m], minlength=size) for m in masks]).astype(np.int64))
+    for name, condition in conditions.items():
+        hit = condition.evaluate(persons)
+        table.numerators[name] = cube([np.bincount(flat[m & hit], minlength=size) for m in masks]).astype(int)
+    t = max(policy.disclosure.dominance.n, 2)
+    for name, measure in measures.items():
+        if not measure.magnitude:
+            continue
+        values = pd.to_numeric(persons[measure.column].where(~missing(persons[measure.column])),
+                               errors="coerce").to_numpy(dtype=float)
+        has = ~np.isnan(values)
+        table.sums[name] = cube([np.bincount(flat[m & has], weights=values[m & has], minlength=size)
+                                 for m in masks])
+        table.known[name] = cube([np.bincount(flat[m & has], minlength=size) for m in masks]).astype(np.int64)
+        table.tops[name] = _tops_with_margins(np.stack([_tops(flat[m & has], values[m & has], size, t)
+                                                        .reshape(*interior_shape, t) for m in masks]), axes)
+        if measure.kind == "median":
+            table.medians[name] = np.stack([_medians(codes, interior_shape, m & has, values) for m in masks])
+    return table
+
+
+def _tops(flat: np.ndarray, values: np.ndarray, size: int, t: int) -> np.ndarray:
+    """The t largest values per cell, descending, padded with zeros."""
+    out = np.zeros((size, t))
+    if len(flat) == 0:
+        return out
+    order = np.lexsort((-values, flat))
+    cells, vals = flat[order], values[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(cells)) + 1]
+    rank = np.arange(len(cells)) - np.repeat(starts, np.diff(np.r_[starts, len(cells)]))
+    keep = rank < t
+    out[cells[keep], rank[keep]] = vals[keep]
+    return out
+
+
+def _medians(codes: list[np.ndarray], shape: tuple[int, ...], mask: np.ndarray,
+             values: np.ndarray) -> np.ndarray:
+    """Medians for every cell including margins (one group-by per set of kept dimensions)."""
+    out = np.full(tuple(n + 1 for n in shape), np.nan)
+    k = len(shape)
+    for kept in product((True, False), repeat=k):
+        dims = [i for i in range(k) if kept[i]]
+        sub_shape = tuple(shape[i] for i in dims)
+        key = np.ravel_multi_index(tuple(codes[i][mask] for i in dims), sub_shape) if dims else \
+            np.zeros(int(mask.sum()), dtype=np.int64)
+        if len(key) == 0:
+            continue
+        med = pd.Series(values[mask]).groupby(key).median()
+        positions = np.unravel_index(med.index.to_numpy(), sub_shape) if dims else ()
+        index, j = [], 0
+        for i in range(k):
+            if kept[i]:
+                index.append(positions[j])
+                j += 1
+            else:
+                index.append(np.full(len(med), shape[i]))
+        out[tuple(index)] = med.to_numpy()
+    return out
