@@ -9,9 +9,8 @@ from typing import Any
 from audit.checkpoint import Checkpoint, PublicKeyLike, load_public_key, parse_vkey, verify_checkpoint
 from audit.errors import AuditError
 from audit.event import GENESIS, chain_from_leaf_hash, leaf_bytes
+from audit.findings import Findings
 from audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
-
-MAX_PROBLEMS = 50
 
 
 @dataclass
@@ -36,44 +35,6 @@ class Verification:
                                  "signer": c.signers[0] if c.signers else None} for c in self.checkpoints]}
 
 
-class _Findings:
-    """Problems in the order found (capped) and the events they implicate.
-
-    The chain names an event exactly; a checkpoint mismatch only bounds it to a range, so a range counts
-    (by its first event) only when no exact finding falls inside it.
-    """
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.hidden = 0
-        self.exact: list[int] = []
-        self.ranges: list[tuple[int, int]] = []
-
-    def add(self, message: str, seq: int | None = None, upto: int | None = None) -> None:
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(message)
-        else:
-            self.hidden += 1
-        if seq is not None and upto is None:
-            self.exact.append(seq)
-        elif seq is not None:
-            self.ranges.append((seq, upto))
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and not self.hidden
-
-    @property
-    def first_bad(self) -> int | None:
-        lows = list(self.exact)
-        lows += [lo for lo, hi in self.ranges if not any(lo <= seq <= hi for seq in self.exact)]
-        return min(lows, default=None)
-
-    def listed(self) -> list[str]:
-        more = [f"... and {self.hidden} more problems"] if self.hidden else []
-        return self.problems + more
-
-
 def trusted_keys(public_keys: Mapping[str, PublicKeyLike] | str | Sequence[str]) -> dict[str, Any]:
     """key name → public key, from a mapping, one vkey string, or a list of vkey strings."""
     if isinstance(public_keys, Mapping):
@@ -94,7 +55,7 @@ def _as_hash(value: Any) -> bytes | None:
     return None
 
 
-def _replay(events: Iterable[Mapping[str, Any]], findings: _Findings) -> MerkleTree:
+def _replay(events: Iterable[Mapping[str, Any]], findings: Findings) -> MerkleTree:
     """Walk the rows in order, checking sequence numbers and the chain; returns the tree of their leaves."""
     tree = MerkleTree()
     prev = GENESIS
@@ -130,7 +91,7 @@ def _replay(events: Iterable[Mapping[str, Any]], findings: _Findings) -> MerkleT
     return tree
 
 
-def _check_checkpoints(tree: MerkleTree, valid: list[tuple[str, Checkpoint]], findings: _Findings,
+def _check_checkpoints(tree: MerkleTree, valid: list[tuple[str, Checkpoint]], findings: Findings,
                        origin: str | None) -> int:
     """Each checkpoint against the recomputed tree and against the next larger one; returns `anchored`."""
     n = tree.size
@@ -171,7 +132,7 @@ def verify_log(events: Iterable[Mapping[str, Any]], checkpoints: Iterable[str],
     `checkpoints` are the database's and the outside file's; `public_keys` maps key name → public key
     (or is one or more vkey strings). A log without any valid checkpoint is not ok (nothing anchors it).
     """
-    findings = _Findings()
+    findings = Findings()
     keys = trusted_keys(public_keys)
     valid: list[tuple[str, Checkpoint]] = []
     for number, text in enumerate(checkpoints, 1):
@@ -197,7 +158,7 @@ def verify_against_checkpoint(events: Iterable[Mapping[str, Any]], checkpoint_te
     Checks the checkpoint's signature, the chain, that the first `size` events rebuild its root, and a
     consistency proof from it to the current tree (the log only grew).
     """
-    findings = _Findings()
+    findings = Findings()
     try:
         cp = verify_checkpoint(checkpoint_text, public_key, key_name)
     except AuditError as error:
