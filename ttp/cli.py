@@ -1,0 +1,1074 @@
+"""The `ttp` command line: one click group, thin commands over the workflows of the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import roles
+from .app import App
+from .errors import TTPError, UsageError
+from .settings import resolve
+
+OPERATOR, OFFICER, RESEARCHER = roles.OPERATOR, roles.PRIVACY_OFFICER, roles.RESEARCHER
+ANY_ROLE = roles.ROLES
+
+
+def emit_json(document: dict) -> None:
+    """Print one JSON document on stdout and nothing else there."""
+    click.echo(json.dumps(document, indent=1, sort_keys=True, default=str))
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+
+
+def as_option(f):
+    return click.option("--as", "actor", metavar="NAME", help="The acting user (default: TTP_USER).")(f)
+
+
+def get_app(ctx: click.Context, actor: str | None = None) -> App:
+    app: App = ctx.obj
+    if actor:
+        app.actor_name = actor
+    return app
+
+
+class DefaultCommandGroup(click.Group):
+    """A group that runs its default command when the first argument is not a subcommand."""
+
+    default_command = "make"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(file_okay=False), envvar="TTP_DATA_DIR",
+              help="Data directory (default: TTP_DATA_DIR, else ./ttp-data).")
+@as_option
+@click.version_option(package_name="ttp-linkage")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: str | None, actor: str | None) -> None:
+    """ttp: privacy-preserving linkage of Dutch education data, run by a trusted third party.
+
+    \b
+    Example:
+      ttp demo                      # the whole chain on a synthetic cohort
+    """
+    ctx.obj = App(settings=resolve(data_dir), actor_name=actor)
+
+
+# --- init and database -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--operator", "operator_name", metavar="NAME",
+              help="Name of the first operator (default: TTP_USER, else the login name).")
+@click.pass_context
+def init(ctx: click.Context, operator_name: str | None) -> None:
+    """Create the data directory, the database, the keystore and the first operator.
+
+    \b
+    Example:
+      TTP_PASSPHRASE=... ttp init --operator olga
+    """
+    from .setup import initialise
+
+    app = get_app(ctx)
+    name = initialise(app, operator_name)
+    click.echo(f"initialised {app.settings.data_dir} (operator {name})")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema management."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Bring the database schema to this version of ttp.
+
+    \b
+    Example:
+      ttp db upgrade
+    """
+    from . import db
+
+    app = get_app(ctx)
+    db.upgrade(app.engine, app.settings.database_url)
+    click.echo(f"database at revision {db.head_revision(app.settings.database_url)}")
+
+
+# --- users ---------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Users and their roles (operator, privacy-officer, researcher)."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(roles.ROLES), required=True)
+@as_option
+@click.pass_context
+def users_add(ctx: click.Context, name: str, role: str, actor: str | None) -> None:
+    """Add a user with a role (operators only).
+
+    \b
+    Example:
+      ttp users add pia --role privacy-officer
+    """
+    from .users import add_user
+
+    app = get_app(ctx, actor)
+    with app.acting("users.add", (OPERATOR,), {"user": name}) as act:
+        add_user(act, name, role)
+    click.echo(f"added {name} ({role})")
+
+
+@users.command("list")
+@json_option
+@as_option
+@click.pass_context
+def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
+    """List users and their roles.
+
+    \b
+    Example:
+      ttp users list --json
+    """
+    from sqlalchemy import select
+
+    from . import db
+
+    app = get_app(ctx, actor)
+    with app.acting("users.list", ANY_ROLE) as act:
+        rows = [{"name": u.name, "role": u.role, "created_at": u.created_at.isoformat()}
+                for u in act.session.scalars(select(db.User).order_by(db.User.name))]
+    if as_json:
+        emit_json({"users": rows})
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<24} {r['role']}")
+
+
+# --- ingest and batches --------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", required=True, metavar="NAME", help="Source name, e.g. vve, po, vo, mbo, nco.")
+@click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Profile TOML for CSV/XLSX.")
+@click.option("--format", "fmt", type=click.Choice(["edexml"]), help="A format that needs no profile.")
+@click.option("--school-year", metavar="YYYY-YYYY", help="School year when the export does not say.")
+@json_option
+@as_option
+@click.pass_context
+def ingest(ctx, paths, source, profile, fmt, school_year, as_json, actor) -> None:
+    """Read, validate and pseudonymise an export into a batch (operators only).
+
+    \b
+    Examples:
+      ttp ingest vve.csv --source vve --profile vve.toml
+      ttp ingest po/ --source po --format edexml --json
+    """
+    from .ingest import open_source, run_ingest
+    from .progress import Progress
+
+    app = get_app(ctx, actor)
+    progress = Progress()
+    with app.acting("ingest", (OPERATOR,), {"source": source}) as act:
+        export = open_source(list(paths), profile, fmt, school_year)
+        result = run_ingest(act, export, source, progress=progress)
+    progress.done()
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        click.echo(f"batch {result.batch_id}: {result.rows_read} rows read, {result.accepted} accepted, "
+                   f"{result.quarantined} quarantined")
+        for fname, reasons in sorted(result.fields_dropped.items()):
+            for reason, n in sorted(reasons.items()):
+                click.echo(f"  dropped {n} {fname} value(s): {reason}")
+
+
+@cli.group()
+def batches() -> None:
+    """Batches: one per ingested export."""
+
+
+def _batch_dict(b) -> dict:
+    return {"batch_id": b.id, "source": b.source, "sector": b.sector, "attach_to": b.attach_to,
+            "school_year": b.school_year, "key_id": b.key_id, "key_version": b.key_version,
+            "rows_read": b.rows_read, "accepted": b.accepted, "quarantined": b.quarantined,
+            "fields_dropped": b.fields_dropped, "created_by": b.created_by,
+            "created_at": b.created_at.isoformat()}
+
+
+@batches.command("list")
+@json_option
+@as_option
+@click.pass_context
+def batches_list(ctx, as_json, actor) -> None:
+    """List batches with their counts.
+
+    \b
+    Example:
+      ttp batches list --json
+    """
+    from sqlalchemy import select
+
+    from . import db
+
+    app = get_app(ctx, actor)
+    with app.acting("batches.list", (OPERATOR,)) as act:
+        rows = [_batch_dict(b) for b in act.session.scalars(select(db.Batch).order_by(db.Batch.created_at))]
+    if as_json:
+        emit_json({"batches": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['batch_id']}  {r['source']:<10} {r['sector']:<4} read {r['rows_read']:>8}  "
+                   f"accepted {r['accepted']:>8}  quarantined {r['quarantined']:>6}  key v{r['key_version']}")
+
+
+@batches.command("show")
+@click.argument("batch_id")
+@json_option
+@as_option
+@click.pass_context
+def batches_show(ctx, batch_id, as_json, actor) -> None:
+    """Show one batch: files, counts, dropped values, key version.
+
+    \b
+    Example:
+      ttp batches show b_3f9a2c1d07e4
+    """
+    from sqlalchemy import select
+
+    from . import db
+
+    app = get_app(ctx, actor)
+    with app.acting("batches.show", (OPERATOR,), {"batch": batch_id}) as act:
+        batch = act.session.get(db.Batch, batch_id)
+        if batch is None:
+            raise TTPError(f"unknown batch {batch_id!r}: `ttp batches list` shows them")
+        row = _batch_dict(batch)
+        row["files"] = [{"name": f.name, "sha256": f.sha256, "size": f.size}
+                        for f in act.session.scalars(select(db.BatchFile).where(db.BatchFile.batch_id == batch_id))]
+    if as_json:
+        emit_json(row)
+    else:
+        for k, v in row.items():
+            click.echo(f"{k}: {v}")
+
+
+# --- quarantine ------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def quarantine() -> None:
+    """Rejected rows, kept encrypted with the quarantine key."""
+
+
+@quarantine.command("show")
+@click.argument("batch_id")
+@json_option
+@as_option
+@click.pass_context
+def quarantine_show(ctx, batch_id, as_json, actor) -> None:
+    """List quarantined rows by row number, field and reason, never values (operators only).
+
+    \b
+    Example:
+      ttp quarantine show b_3f9a2c1d07e4
+    """
+    from .quarantine import quarantined_rows
+
+    app = get_app(ctx, actor)
+    with app.acting("quarantine.show", (OPERATOR,), {"batch": batch_id}) as act:
+        rows = quarantined_rows(act, batch_id)
+        shown = [{"export_file": r["export_file"], "row_number": r["row_number"], "reasons": r["reasons"]}
+                 for r in rows]
+        act.counts["rows"] = len(shown)
+    if as_json:
+        emit_json({"batch_id": batch_id, "rows": shown})
+    else:
+        for r in shown:
+            click.echo(f"{r['export_file']} row {r['row_number']}: {'; '.join(r['reasons'])}")
+        click.echo(f"{len(shown)} quarantined row(s)")
+
+
+@quarantine.command("export")
+@click.argument("batch_id")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@as_option
+@click.pass_context
+def quarantine_export(ctx, batch_id, out, actor) -> None:
+    """Write the original quarantined rows (plaintext!) to send back to the supplier (operators only).
+
+    \b
+    Example:
+      ttp quarantine export b_3f9a2c1d07e4 --out back-to-school.csv
+    """
+    from .quarantine import export_rows
+
+    app = get_app(ctx, actor)
+    with app.acting("quarantine.export", (OPERATOR,), {"batch": batch_id}) as act:
+        n = export_rows(act, batch_id, out)
+    click.echo(f"warning: {out} holds identifying data in plaintext; send it to the supplier and delete it",
+               err=True)
+    click.echo(f"wrote {n} row(s) to {out}")
+
+
+# --- linkage -------------------------------------------------------------------------------------------------
+
+
+@cli.group("link")
+def link_group() -> None:
+    """Link jobs: persons from the keyed features of batches."""
+
+
+@link_group.command("run")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--name", help="A name for the job.")
+@json_option
+@as_option
+@click.pass_context
+def link_run(ctx, sources, name, as_json, actor) -> None:
+    """Link the batches of the named sources into persons; prints the job id (operators only).
+
+    \b
+    Example:
+      ttp link run vve po vo mbo nco --name cohort-2007
+    """
+    from .linkjob import run_link
+    from .progress import Progress
+
+    app = get_app(ctx, actor)
+    progress = Progress()
+    with app.acting("link.run", (OPERATOR,), {"sources": list(sources)}) as act:
+        result = run_link(act, list(sources), name, progress=progress)
+    progress.done()
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(result["job_id"])
+        click.echo(f"{result['records']} records, {result['persons']} persons, {result['links']} links, "
+                   f"{result['reviews']} for review", err=True)
+
+
+@link_group.command("evaluate")
+@click.argument("job_id")
+@click.option("--labels", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@json_option
+@as_option
+@click.pass_context
+def link_evaluate(ctx, job_id, labels, as_json, actor) -> None:
+    """Pairwise precision, recall and F1 of a job against labelled records (operators only).
+
+    \b
+    Example:
+      ttp link evaluate j_0a1b2c3d4e5f --labels truth.csv --json
+    """
+    from .linkjob import evaluate_job, get_job, read_labels
+
+    app = get_app(ctx, actor)
+    with app.acting("link.evaluate", (OPERATOR,), {"job": job_id}) as act:
+        job = get_job(act.session, job_id)
+        result = evaluate_job(act, job, read_labels(labels))
+        act.counts.update({k: result[k] for k in ("true_positives", "false_positives", "false_negatives")})
+        act.details.update({"precision": result["precision"], "recall": result["recall"], "f1": result["f1"]})
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"precision {result['precision']:.4f}  recall {result['recall']:.4f}  f1 {result['f1']:.4f}")
+        for pair, figures in sorted(result.get("by_source_pair", {}).items()):
+            click.echo(f"  {pair:<10} precision {figures['precision']:.4f}  recall {figures['recall']:.4f}  "
+                       f"f1 {figures['f1']:.4f}")
+
+
+@link_group.command("report")
+@click.argument("job_id")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the self-contained HTML report here.")
+@json_option
+@as_option
+@click.pass_context
+def link_report(ctx, job_id, html_out, as_json, actor) -> None:
+    """The quality report of a job: weights, histogram, links per source pair, review count.
+
+    \b
+    Example:
+      ttp link report j_0a1b2c3d4e5f --html report.html
+    """
+    from .linkjob import REPORT, get_job
+
+    app = get_app(ctx, actor)
+    with app.acting("link.report", (OPERATOR, OFFICER), {"job": job_id}) as act:
+        job = get_job(act.session, job_id)
+        report = json.loads((app.settings.job_dir(job.id) / REPORT).read_text(encoding="utf-8"))
+        if html_out:
+            from linkage.report import render_html
+
+            html_out.write_text(render_html(report), encoding="utf-8")
+            act.details["html"] = True
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(f"job {job.id}: {job.records} records, {job.persons} persons, {job.links} links, "
+                   f"{job.reviews} for review")
+        for pair, n in sorted(job.summary.get("by_source_pair", {}).items()):
+            click.echo(f"  {pair:<10} {n} links")
+        if html_out:
+            click.echo(f"wrote {html_out}")
+
+
+@link_group.command("review")
+@click.argument("job_id")
+@click.option("--accept", "accepts", multiple=True, metavar="PAIR", help="Accept a review pair (its number).")
+@click.option("--reject", "rejects", multiple=True, metavar="PAIR", help="Reject a review pair (its number).")
+@json_option
+@as_option
+@click.pass_context
+def link_review(ctx, job_id, accepts, rejects, as_json, actor) -> None:
+    """List the clerical-review pairs by pattern and weight, or decide them (operators only).
+
+    \b
+    Examples:
+      ttp link review j_0a1b2c3d4e5f
+      ttp link review j_0a1b2c3d4e5f --accept 3 --reject 4
+    """
+    from .review import decide, review_pairs
+
+    app = get_app(ctx, actor)
+    with app.acting("link.review", (OPERATOR,), {"job": job_id}) as act:
+        pairs = review_pairs(act, job_id)
+        if accepts or rejects:
+            decided = decide(act, job_id, pairs, accepts, rejects)
+            act.counts.update(decided)
+    pairs = [{k: v for k, v in p.items() if k != "_key"} for p in pairs]
+    if as_json:
+        emit_json({"job_id": job_id, "pairs": pairs})
+        return
+    for p in pairs:
+        click.echo(f"{p['pair']:>5}  weight {p['weight']:7.2f}  p {p['probability']:.3f}  {p['pattern']}  "
+                   f"{p.get('decision') or ''}")
+    click.echo(f"{len(pairs)} pair(s) for review")
+
+
+# --- keys ------------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """The keystore: per-purpose, versioned keys encrypted with the passphrase."""
+
+
+@keys.command("list")
+@json_option
+@as_option
+@click.pass_context
+def keys_list(ctx, as_json, actor) -> None:
+    """List the keys (id, purpose, version, status, fingerprint; never key bytes).
+
+    \b
+    Example:
+      ttp keys list
+    """
+    app = get_app(ctx, actor)
+    with app.acting("keys.list", (OPERATOR,)):
+        rows = [_key_dict(e) for e in app.keystore.entries()]
+    if as_json:
+        emit_json({"keys": rows})
+    else:
+        for r in rows:
+            click.echo(f"{r['id']:<22} {r['purpose']:<14} v{r['version']:<3} {r['status']:<8} "
+                       f"{r['fingerprint']}  {r['created']}")
+
+
+def _key_dict(e) -> dict:
+    return {"id": e.id, "purpose": e.purpose, "version": e.version, "status": e.status,
+            "fingerprint": e.fingerprint, "created": str(e.created)}
+
+
+@keys.command("rotate")
+@click.option("--purpose", required=True, type=click.Choice(["linkage", "payload", "quarantine", "audit-signing"]))
+@as_option
+@click.pass_context
+def keys_rotate(ctx, purpose, actor) -> None:
+    """Create a new version of a purpose's key; the new one is used from now on.
+
+    \b
+    Example:
+      ttp keys rotate --purpose linkage
+    """
+    app = get_app(ctx, actor)
+    with app.acting("keys.rotate", (OPERATOR,), {"purpose": purpose}) as act:
+        entry = app.keystore.rotate(purpose)
+        act.objects["key"] = entry.id
+    click.echo(f"new key {entry.id} ({entry.fingerprint})")
+    if purpose == "linkage":
+        click.echo("note: keyed pseudonyms are one-way and cannot be re-keyed; re-ingest the exports under the "
+                   "new key before linking them (a job never mixes key versions)")
+
+
+@keys.command("retire")
+@click.argument("key_id")
+@as_option
+@click.pass_context
+def keys_retire(ctx, key_id, actor) -> None:
+    """Retire a key version (it is kept, but no longer used).
+
+    \b
+    Example:
+      ttp keys retire linkage-v1
+    """
+    from keys.keystore import KeystoreError
+
+    app = get_app(ctx, actor)
+    with app.acting("keys.retire", (OPERATOR,), {"key": key_id}):
+        try:
+            app.keystore.retire(key_id)
+        except (KeyError, ValueError, KeystoreError) as exc:
+            raise TTPError(f"cannot retire {key_id}: {exc}") from None
+    click.echo(f"retired {key_id}")
+
+
+@keys.command("change-passphrase")
+@as_option
+@click.pass_context
+def keys_change_passphrase(ctx, actor) -> None:
+    """Re-encrypt the keystore under a new passphrase (asked twice; or TTP_NEW_PASSPHRASE).
+
+    \b
+    Example:
+      ttp keys change-passphrase
+    """
+    app = get_app(ctx, actor)
+    with app.acting("keys.change-passphrase", (OPERATOR,)):
+        new = os.environ.get("TTP_NEW_PASSPHRASE") or click.prompt(
+            "New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+        if not new:
+            raise UsageError("the new passphrase must not be empty")
+        app.keystore.change_passphrase(new)
+    click.echo("passphrase changed")
+
+
+@keys.command("export-verify-key")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the PEM here.")
+@as_option
+@click.pass_context
+def keys_export_verify_key(ctx, out, actor) -> None:
+    """Print (or write) the Ed25519 public key that verifies audit checkpoints, as PEM.
+
+    \b
+    Example:
+      ttp keys export-verify-key --out audit-key.pem
+    """
+    app = get_app(ctx, actor)
+    with app.acting("keys.export-verify-key", (OPERATOR, OFFICER)):
+        pem = app.keystore.verify_key_pem()
+    if out:
+        out.write_bytes(pem)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(pem.decode().rstrip())
+
+
+# --- audit -------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A checkpoint kept earlier: check that the log only grew since (needs --public-key).")
+@click.option("--public-key", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The exported verify key (PEM): verify without the keystore passphrase.")
+@json_option
+@as_option
+@click.pass_context
+def audit_verify(ctx, checkpoint_file, public_key, as_json, actor) -> None:
+    """Recompute the chain and the Merkle tree and check every signed checkpoint.
+
+    \b
+    Examples:
+      ttp audit verify --json
+      ttp audit verify --checkpoint kept.txt --public-key audit-key.pem
+    """
+    from .auditing import verify
+
+    app = get_app(ctx, actor)
+    result = verify(app, checkpoint_file, public_key)
+    if as_json:
+        emit_json(result)
+    elif result["ok"]:
+        click.echo(f"audit log verified: {result['events']} events, {result['checkpoints']} checkpoints")
+    if not result["ok"]:
+        problem = result["problems"][0] if result["problems"] else "verification failed"
+        raise TTPError(f"audit log does NOT verify: first bad event {result['first_bad_event']}: {problem}")
+
+
+@audit.command("show")
+@click.option("--actor", "who", help="Only events by this user.")
+@click.option("--role", help="Only events by this role.")
+@click.option("--action", help="Only this action (prefix match, e.g. `request`).")
+@click.option("--object", "obj", help="Only events naming this object id.")
+@click.option("--since", help="From this UTC time (ISO 8601).")
+@click.option("--until", help="Up to this UTC time (ISO 8601).")
+@click.option("--limit", type=int, default=200, show_default=True)
+@json_option
+@as_option
+@click.pass_context
+def audit_show(ctx, who, role, action, obj, since, until, limit, as_json, actor) -> None:
+    """Show audit events, filtered by actor, role, action, object and time.
+
+    \b
+    Example:
+      ttp audit show --action request --since 2026-01-01
+    """
+    from .auditing import show
+
+    app = get_app(ctx, actor)
+    with app.acting("audit.show", (OPERATOR, OFFICER)) as act:
+        events = show(act.session, who, role, action, obj, since, until, limit)
+    if as_json:
+        emit_json({"events": events})
+        return
+    for e in events:
+        objects = " ".join(f"{k}={v}" for k, v in e["objects"].items())
+        click.echo(f"{e['seq']:>6} {e['time'][:19]} {e['actor']:<12} {e['role']:<15} {e['action']:<20} "
+                   f"{e['outcome']:<8} {objects}")
+
+
+@audit.command("checkpoint")
+@as_option
+@click.pass_context
+def audit_checkpoint(ctx, actor) -> None:
+    """Sign a checkpoint of the log now (also done after every acting command).
+
+    \b
+    Example:
+      ttp audit checkpoint
+    """
+    app = get_app(ctx, actor)
+    with app.acting("audit.checkpoint", (OPERATOR, OFFICER)):
+        pass
+    from .auditing import latest_checkpoint
+
+    click.echo(latest_checkpoint(app).rstrip())
+
+
+@audit.command("prove")
+@click.argument("event", type=int)
+@json_option
+@as_option
+@click.pass_context
+def audit_prove(ctx, event, as_json, actor) -> None:
+    """Print an inclusion proof of one event in the latest checkpoint's tree.
+
+    \b
+    Example:
+      ttp audit prove 12
+    """
+    from .auditing import prove
+
+    app = get_app(ctx, actor)
+    with app.acting("audit.prove", (OPERATOR, OFFICER), {"event": event}) as act:
+        proof = prove(act.session, event)
+    emit_json(proof) if as_json else click.echo(json.dumps(proof, indent=1))
+
+
+@audit.command("export")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@as_option
+@click.pass_context
+def audit_export(ctx, out, actor) -> None:
+    """Write every event with its inclusion proof and the latest checkpoint, for an external auditor.
+
+    \b
+    Example:
+      ttp audit export --out audit-2026.json
+    """
+    from .auditing import export
+
+    app = get_app(ctx, actor)
+    with app.acting("audit.export", (OPERATOR, OFFICER)) as act:
+        n = export(act.session, app, out)
+        act.counts["events"] = n
+    click.echo(f"wrote {n} events to {out}")
+
+
+# --- policies, requests, releases -------------------------------------------------------------------------
+
+
+@cli.group()
+def policy() -> None:
+    """Export policies (TOML), every version kept."""
+
+
+@policy.command("add")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--name", help="Policy name (default: the file's stem).")
+@as_option
+@click.pass_context
+def policy_add(ctx, file, name, actor) -> None:
+    """Register a policy or a new version of it (privacy officers only).
+
+    \b
+    Example:
+      ttp policy add monitor.toml
+    """
+    from .exporting import add_policy
+
+    app = get_app(ctx, actor)
+    with app.acting("policy.add", (OFFICER,)) as act:
+        row = add_policy(act, file, name)
+    click.echo(f"policy {row.name} version {row.version} ({row.sha256[:12]})")
+
+
+@policy.command("list")
+@json_option
+@as_option
+@click.pass_context
+def policy_list(ctx, as_json, actor) -> None:
+    """List policies and their versions.
+
+    \b
+    Example:
+      ttp policy list
+    """
+    from sqlalchemy import select
+
+    from . import db
+
+    app = get_app(ctx, actor)
+    with app.acting("policy.list", ANY_ROLE) as act:
+        rows = [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by,
+                 "added_at": p.added_at.isoformat()}
+                for p in act.session.scalars(select(db.Policy).order_by(db.Policy.name, db.Policy.version))]
+    if as_json:
+        emit_json({"policies": rows})
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<20} v{r['version']:<3} {r['sha256'][:12]}  {r['added_by']}  {r['added_at']}")
+
+
+@policy.command("show")
+@click.argument("name")
+@click.option("--version", type=int, help="A particular version (default: the newest).")
+@as_option
+@click.pass_context
+def policy_show(ctx, name, version, actor) -> None:
+    """Print a policy's text.
+
+    \b
+    Example:
+      ttp policy show monitor
+    """
+    from .exporting import get_policy
+
+    app = get_app(ctx, actor)
+    with app.acting("policy.show", ANY_ROLE, {"policy": name}) as act:
+        row = get_policy(act.session, name, version)
+    click.echo(f"# policy {row.name} version {row.version}, added by {row.added_by} at {row.added_at}")
+    click.echo(row.text.rstrip())
+
+
+@cli.group()
+def request() -> None:
+    """Research requests: submit, check, approve or deny."""
+
+
+@request.command("submit")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@json_option
+@as_option
+@click.pass_context
+def request_submit(ctx, file, as_json, actor) -> None:
+    """Submit a request file; it is checked against its policy at once (researchers only).
+
+    \b
+    Example:
+      ttp request submit vve-havo-vwo.toml
+    """
+    from .exporting import submit
+
+    app = get_app(ctx, actor)
+    with app.acting("request.submit", (RESEARCHER,)) as act:
+        row = submit(act, file)
+    if as_json:
+        emit_json({"request_id": row.id, "status": row.status, "check": row.check})
+    else:
+        click.echo(f"request {row.id}: {row.status}")
+        for problem in row.check.get("problems", []):
+            click.echo(f"  - {problem}")
+
+
+@request.command("list")
+@json_option
+@as_option
+@click.pass_context
+def request_list(ctx, as_json, actor) -> None:
+    """List requests (a researcher sees their own).
+
+    \b
+    Example:
+      ttp request list
+    """
+    from .exporting import list_requests
+
+    app = get_app(ctx, actor)
+    with app.acting("request.list", ANY_ROLE) as act:
+        rows = list_requests(act)
+    if as_json:
+        emit_json({"requests": rows})
+    else:
+        for r in rows:
+            click.echo(f"{r['request_id']}  {r['status']:<9} {r['requester']:<12} {r['policy']}  {r['purpose']}")
+
+
+@request.command("show")
+@click.argument("request_id")
+@json_option
+@as_option
+@click.pass_context
+def request_show(ctx, request_id, as_json, actor) -> None:
+    """Show a request, its check and its status.
+
+    \b
+    Example:
+      ttp request show r_0a1b2c3d4e5f
+    """
+    from .exporting import show_request
+
+    app = get_app(ctx, actor)
+    with app.acting("request.show", ANY_ROLE, {"request": request_id}) as act:
+        doc = show_request(act, request_id)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(json.dumps(doc, indent=1, default=str))
+
+
+@request.command("approve")
+@click.argument("request_id")
+@click.option("--reason", default="", help="Why it is approved.")
+@as_option
+@click.pass_context
+def request_approve(ctx, request_id, reason, actor) -> None:
+    """Approve a checked request (privacy officers; never one's own request).
+
+    \b
+    Example:
+      ttp request approve r_0a1b2c3d4e5f --reason "within the monitor's agreement"
+    """
+    from .exporting import decide_request
+
+    app = get_app(ctx, actor)
+    with app.acting("request.approve", (OFFICER,), {"request": request_id}) as act:
+        row = decide_request(act, request_id, "approve", reason)
+    click.echo(f"request {row.id}: {row.status}")
+
+
+@request.command("deny")
+@click.argument("request_id")
+@click.option("--reason", required=True, help="Why it is denied.")
+@as_option
+@click.pass_context
+def request_deny(ctx, request_id, reason, actor) -> None:
+    """Deny a request with a reason (privacy officers only).
+
+    \b
+    Example:
+      ttp request deny r_0a1b2c3d4e5f --reason "cells too small for this purpose"
+    """
+    from .exporting import decide_request
+
+    app = get_app(ctx, actor)
+    with app.acting("request.deny", (OFFICER,), {"request": request_id}) as act:
+        row = decide_request(act, request_id, "deny", reason)
+    click.echo(f"request {row.id}: {row.status}")
+
+
+@cli.group(cls=DefaultCommandGroup)
+def release() -> None:
+    """Produce an approved request's release (`ttp release ID --out DIR`) or verify one."""
+
+
+@release.command("make", hidden=True)
+@click.argument("request_id")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
+@json_option
+@as_option
+@click.pass_context
+def release_make(ctx, request_id, out, as_json, actor) -> None:
+    """Compute, protect and write the release of an approved request (operators only).
+
+    \b
+    Example:
+      ttp release r_0a1b2c3d4e5f --out release/
+    """
+    from .exporting import make_release
+
+    app = get_app(ctx.find_root(), actor)
+    with app.acting("release", (OPERATOR,), {"request": request_id}) as act:
+        doc = make_release(act, request_id, out)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"release {doc['release_id']} written to {out} ({doc['suppressed']} cell(s) suppressed)")
+
+
+@release.command("verify")
+@click.argument("release_id")
+@as_option
+@click.pass_context
+def release_verify(ctx, release_id, actor) -> None:
+    """Recompute a release from its recorded job, policy version and request; compare the bytes.
+
+    \b
+    Example:
+      ttp release verify rel_0a1b2c3d4e5f
+    """
+    from .exporting import verify_release
+
+    app = get_app(ctx.find_root(), actor)
+    with app.acting("release.verify", (OPERATOR, OFFICER), {"release": release_id}) as act:
+        same = verify_release(act, release_id)
+        act.outcome = "ok" if same else "mismatch"
+    if not same:
+        raise TTPError(f"release {release_id} does NOT reproduce: the recomputed bytes differ")
+    click.echo(f"release {release_id} reproduces byte for byte")
+
+
+@cli.group()
+def schools() -> None:
+    """The school register (DUO's open data layout): boards and municipalities."""
+
+
+@schools.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@as_option
+@click.pass_context
+def schools_import(ctx, file, actor) -> None:
+    """Import a school register file (BRIN, vestiging, board, municipality).
+
+    \b
+    Example:
+      ttp schools import schools.csv
+    """
+    from .exporting import import_schools
+
+    app = get_app(ctx, actor)
+    with app.acting("schools.import", (OPERATOR,)) as act:
+        n = import_schools(act, file)
+        act.counts["schools"] = n
+    click.echo(f"imported {n} school(s)")
+
+
+@cli.command()
+@click.argument("release_id")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@as_option
+@click.pass_context
+def factsheet(ctx, release_id, out, actor) -> None:
+    """Render a stored release as a one-page factsheet (PDF) for a school leader.
+
+    \b
+    Example:
+      ttp factsheet rel_0a1b2c3d4e5f --out factsheet.pdf
+    """
+    from .exporting import render_factsheet
+
+    app = get_app(ctx, actor)
+    with app.acting("factsheet", ANY_ROLE, {"release": release_id}) as act:
+        render_factsheet(act, release_id, out)
+    click.echo(f"wrote {out}")
+
+
+# --- demo ----------------------------------------------------------------------------------------------------
+
+
+@cli.group(cls=DefaultCommandGroup)
+def demo() -> None:
+    """The whole chain on a synthetic Limburg cohort (`ttp demo`), or the cohort alone (`ttp demo generate`)."""
+
+
+@demo.command("run", hidden=True)
+@click.option("--persons", default=5000, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@json_option
+@click.pass_context
+def demo_run(ctx, persons, seed, as_json) -> None:
+    """Generate, ingest, link, evaluate, request, approve, release and verify, in a fresh data directory."""
+    from .demo_job import run_demo
+
+    root = ctx.find_root()
+    explicit = root.params.get("data_dir")
+    summary = run_demo(Path(explicit) if explicit else None, persons=persons, seed=seed)
+    if as_json:
+        emit_json(summary)
+
+
+demo.default_command = "run"
+
+
+@demo.command("generate")
+@click.option("--persons", default=5000, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
+def demo_generate(persons, seed, out) -> None:
+    """Write a synthetic cohort the way the source systems export it, with its profiles and truth.
+
+    \b
+    Example:
+      ttp demo generate --persons 5000 --seed 1 --out cohort/
+    """
+    from .demo.generate import generate_cohort
+
+    summary = generate_cohort(Path(out), persons=persons, seed=seed)
+    click.echo(f"wrote the cohort to {out}: {summary}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI: user errors end in one line on stderr and exit 1 (refused) or 2 (usage)."""
+    try:
+        cli.main(args=argv, prog_name="ttp", standalone_mode=False)
+    except TTPError as exc:
+        click.echo(f"ttp: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("ttp: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        click.echo("ttp: interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("TTP_DEBUG"):
+            raise
+        click.echo(f"ttp: internal error ({type(exc).__name__}); run with TTP_DEBUG=1 for details", err=True)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

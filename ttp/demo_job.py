@@ -1,0 +1,159 @@
+"""`ttp demo`: the whole chain on a synthetic cohort, from generation to a verified audit log."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from . import exporting, linkjob
+from .app import App
+from .auditing import verify
+from .demo.generate import generate_cohort
+from .ingest import open_source, run_ingest
+from .progress import Progress
+from .roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER
+from .settings import resolve
+from .setup import initialise
+from .users import add_user
+
+OPERATOR_NAME, OFFICER_NAME, RESEARCHER_NAME = "olga", "pieter", "rosa"
+EXAMPLES = Path(__file__).resolve().parents[1] / "policies" / "examples"
+POLICY_FILE = EXAMPLES / "monitor.toml"
+REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"
+
+# (source, path in the cohort, profile in the cohort or None for EDEXML)
+SOURCES = [
+    ("vve", "vve.csv", "vve.toml"),
+    ("po", "po", None),
+    ("po_toets", "po_toets.csv", "po_toets.toml"),
+    ("vo", "vo.csv", "vo.toml"),
+    ("mbo", "mbo.csv", "mbo.toml"),
+    ("nco", "nco.csv", "nco.toml"),
+]
+LINKED = ["vve", "po", "vo", "mbo", "nco"]
+
+
+def _say(line: str) -> None:
+    click.echo(line)
+
+
+def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
+    """Run every stage once, print a summary, and return it as a document."""
+    started = time.monotonic()
+    progress = Progress()
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="ttp-demo-"))
+    data_dir = Path(data_dir)
+    if (data_dir / "keystore.ttpkeys").exists():
+        raise exporting.TTPError(f"{data_dir} holds a ttp installation already: give an empty --data-dir")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    made_passphrase = not os.environ.get("TTP_PASSPHRASE")
+    if made_passphrase:
+        passphrase = secrets.token_urlsafe(24)
+        secret_file = data_dir / "demo-passphrase"
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(passphrase + "\n")
+        os.environ["TTP_PASSPHRASE"] = passphrase
+    settings = resolve(data_dir, os.environ.get("TTP_DATABASE_URL"))
+    app = App(settings=settings)
+
+    progress("generating the synthetic cohort")
+    cohort = data_dir / "cohort"
+    generate_cohort(cohort, persons=persons, seed=seed)
+    progress("initialising")
+    initialise(app, OPERATOR_NAME)
+    app.actor_name = OPERATOR_NAME
+    with app.acting("users.add", (OPERATOR,), {"user": OFFICER_NAME}) as act:
+        add_user(act, OFFICER_NAME, PRIVACY_OFFICER)
+    with app.acting("users.add", (OPERATOR,), {"user": RESEARCHER_NAME}) as act:
+        add_user(act, RESEARCHER_NAME, RESEARCHER)
+
+    records: dict[str, dict] = {}
+    for source, rel, profile in SOURCES:
+        with app.acting("ingest", (OPERATOR,), {"source": source}) as act:
+            export = open_source([cohort / rel], cohort / profile if profile else None,
+                                 None if profile else "edexml", None)
+            result = run_ingest(act, export, source, progress=progress)
+        records[source] = result.as_json()
+    with app.acting("schools.import", (OPERATOR,)) as act:
+        act.counts["schools"] = exporting.import_schools(act, cohort / "schools.csv")
+
+    progress("linking")
+    with app.acting("link.run", (OPERATOR,), {"sources": LINKED}) as act:
+        job = linkjob.run_link(act, LINKED, "demo", progress=progress)
+    progress("evaluating against the truth")
+    with app.acting("link.evaluate", (OPERATOR,), {"job": job["job_id"]}) as act:
+        evaluation = linkjob.evaluate_job(act, linkjob.get_job(act.session, job["job_id"]),
+                                          linkjob.read_labels(cohort / "truth.csv"))
+        act.counts.update({k: evaluation[k] for k in ("true_positives", "false_positives", "false_negatives")})
+
+    progress("request, approval and release")
+    app.actor_name = OFFICER_NAME
+    with app.acting("policy.add", (PRIVACY_OFFICER,)) as act:
+        policy = exporting.add_policy(act, POLICY_FILE, None)
+    app.actor_name = RESEARCHER_NAME
+    with app.acting("request.submit", (RESEARCHER,)) as act:
+        request = exporting.submit(act, REQUEST_FILE)
+    app.actor_name = OFFICER_NAME
+    with app.acting("request.approve", (PRIVACY_OFFICER,), {"request": request.id}) as act:
+        exporting.decide_request(act, request.id, "approve", "demo: the monitor's standard question")
+    app.actor_name = OPERATOR_NAME
+    release_dir = data_dir / "release"
+    with app.acting("release", (OPERATOR,), {"request": request.id}) as act:
+        release = exporting.make_release(act, request.id, release_dir)
+    progress("verifying the audit log")
+    app.actor_name = OFFICER_NAME
+    audit = verify(app, None, None)
+    progress.done()
+
+    summary = {
+        "data_dir": str(data_dir),
+        "records_by_source": {s: r["accepted"] for s, r in records.items()},
+        "quarantined_by_source": {s: r["quarantined"] for s, r in records.items()},
+        "job_id": job["job_id"],
+        "persons": job["persons"],
+        "links_by_source_pair": job["by_source_pair"],
+        "precision": evaluation["precision"],
+        "recall": evaluation["recall"],
+        "f1": evaluation["f1"],
+        "twins_merged": evaluation.get("twins_merged"),
+        "evaluation_by_source_pair": evaluation.get("by_source_pair", {}),
+        "policy": f"{policy.name} v{policy.version}",
+        "request_id": request.id,
+        "release_id": release["release_id"],
+        "release_dir": str(release_dir),
+        "suppressed_cells": release["suppressed"],
+        "audit_ok": audit["ok"],
+        "audit_events": audit["events"],
+        "seconds": round(time.monotonic() - started, 1),
+        "made_passphrase": made_passphrase,
+    }
+    _print_summary(summary)
+    return summary
+
+
+def _print_summary(s: dict) -> None:
+    out = sys.stderr if not sys.stdout.isatty() and os.environ.get("TTP_DEMO_QUIET") else sys.stdout
+    w = out.write
+    w(f"ttp demo finished in {s['seconds']} s; data directory kept at {s['data_dir']}\n")
+    if s["made_passphrase"]:
+        w("  TTP_PASSPHRASE was unset: the demo made a random passphrase for its own keystore and stored it in\n"
+          f"  {s['data_dir']}/demo-passphrase (mode 0600); export TTP_PASSPHRASE=$(cat that file) to reuse it\n")
+    w("records accepted per source (quarantined):\n")
+    for source, n in s["records_by_source"].items():
+        w(f"  {source:<9} {n:>7} ({s['quarantined_by_source'][source]})\n")
+    w(f"link job {s['job_id']}: {s['persons']} persons; links per source pair:\n")
+    for pair, n in sorted(s["links_by_source_pair"].items()):
+        w(f"  {pair:<10} {n:>7}\n")
+    w(f"against the truth: precision {s['precision']:.4f}, recall {s['recall']:.4f}, F1 {s['f1']:.4f}"
+      f" (twin pairs merged: {s['twins_merged']})\n")
+    w(f"request {s['request_id']} under policy {s['policy']} approved and released as {s['release_id']}"
+      f" to {s['release_dir']} ({s['suppressed_cells']} cell(s) suppressed)\n")
+    w(f"audit log: {'verified' if s['audit_ok'] else 'DOES NOT VERIFY'} ({s['audit_events']} events)\n")

@@ -1,0 +1,239 @@
+"""Ingest: an export becomes a batch of keyed features, a sealed payload and a sealed quarantine, or nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import connectors
+from connectors.profile import load_profile
+from keys import seal
+from linkage.pseudonymise import make_features
+
+from . import db
+from .errors import TTPError
+from .ids import new_id
+
+FEATURES = "features.parquet"
+PAYLOAD = "payload.sealed"
+QUARANTINE = "quarantine.sealed"
+ATTR = "attr:"
+PSEUDONYM_LABEL = b"hmac-sha256/v1"
+
+
+@dataclass
+class IngestResult:
+    """What an ingest reports: the batch and its reconciled counts."""
+
+    batch_id: str
+    source: str
+    sector: str
+    rows_read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    fields_dropped: dict = field(default_factory=dict)
+    files: list = field(default_factory=list)
+    key_id: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "batch_id": self.batch_id,
+            "source": self.source,
+            "sector": self.sector,
+            "rows_read": self.rows_read,
+            "accepted": self.accepted,
+            "quarantined": self.quarantined,
+            "fields_dropped": self.fields_dropped,
+            "files": self.files,
+            "key_id": self.key_id,
+        }
+
+
+def payload_aad(batch_id: str, what: str) -> bytes:
+    """Associated data binding a sealed file (or its wrapped key) to its batch and kind."""
+    return f"ttp/{what}/{batch_id}".encode()
+
+
+def clean_stale(batches_dir: Path) -> None:
+    """Remove temporary batch folders left by an ingest that was killed (its process is gone)."""
+    if not batches_dir.exists():
+        return
+    for folder in batches_dir.glob(".tmp-*"):
+        try:
+            pid = int(folder.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def open_source(paths: list[Path], profile: Path | None, fmt: str | None, school_year: str | None):
+    """Open an export with its profile or format; every problem is one line, before any row is read."""
+    if (profile is None) == (fmt is None):
+        raise TTPError("give either --profile FILE.toml or --format edexml")
+    for path in paths:
+        if not path.exists():
+            raise TTPError(f"{path}: no such file or folder")
+    try:
+        loaded = load_profile(profile) if profile is not None else None
+        return connectors.open_export(paths, profile=loaded, fmt=fmt, school_year=school_year)
+    except connectors.ConnectorError as exc:
+        raise TTPError(str(exc)) from None
+
+
+def refuse_duplicates(session, export) -> None:
+    """Refuse an export file whose content was ingested before, naming the earlier batch."""
+    for f in export.files:
+        earlier = session.get(db.BatchFile, f.sha256)
+        if earlier is not None:
+            raise TTPError(f"{f.name} was ingested before (same content) as batch {earlier.batch_id}")
+
+
+def run_ingest(act, export, source: str, progress=None) -> IngestResult:
+    """Read, validate, pseudonymise and seal an export into a new batch inside the acting transaction."""
+    settings = act.app.settings
+    keystore = act.app.keystore
+    session = act.session
+    refuse_duplicates(session, export)
+    attach_to = getattr(export, "attach_to", None)
+    feature_source = attach_to or source
+    linkage_key = keystore.active("linkage")
+    payload_key = keystore.active("payload")
+    quarantine_key = keystore.active("quarantine")
+
+    batch_id = new_id("b")
+    batches_dir = settings.data_dir / "batches"
+    batches_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(batches_dir)
+    tmp = batches_dir / f".tmp-{os.getpid()}-{batch_id}"
+    tmp.mkdir()
+    result = IngestResult(batch_id=batch_id, source=source, sector=export.sector, key_id=linkage_key.id)
+    result.files = [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in export.files]
+    dropped: dict[str, dict[str, int]] = {}
+    try:
+        writer = None
+        payload_buffer = io.BytesIO()
+        payload_writer = None
+        rejected_lines = io.BytesIO()
+        secret = keystore.secret(linkage_key.id)
+        for chunk in export.chunks():
+            result.rows_read += chunk.rows_read
+            result.quarantined += len(chunk.rejected)
+            for (fname, reason), n in chunk.dropped.items():
+                dropped.setdefault(fname, {}).setdefault(reason, 0)
+                dropped[fname][reason] += n
+            for row in chunk.rejected:
+                rejected_lines.write(json.dumps({
+                    "export_file": row.export_file, "row_number": row.row_number,
+                    "reasons": list(row.reasons), "raw": row.raw,
+                }, ensure_ascii=False).encode() + b"\n")
+            records = chunk.records
+            if len(records) == 0:
+                continue
+            result.accepted += len(records)
+            features = make_features(records, source=feature_source, secret=secret,
+                                     key_version=linkage_key.version, link_kinds=export.link_kinds)
+            table = pa.Table.from_pandas(features, preserve_index=False)
+            if writer is None:
+                schema = table.schema.with_metadata({b"ttp.pseudonym": PSEUDONYM_LABEL,
+                                                     b"ttp.key_version": str(linkage_key.version).encode()})
+                writer = pq.ParquetWriter(tmp / FEATURES, schema)
+            writer.write_table(table.cast(writer.schema))
+            attrs = [c for c in records.columns if c.startswith(ATTR)]
+            payload = pd.DataFrame({"record_id": features["record_id"].to_numpy()})
+            for col in attrs:
+                payload[col[len(ATTR):]] = records[col].to_numpy()
+            ptable = pa.Table.from_pandas(payload.astype("string"), preserve_index=False)
+            if payload_writer is None:
+                payload_writer = pq.ParquetWriter(payload_buffer, ptable.schema)
+            payload_writer.write_table(ptable.cast(payload_writer.schema))
+            if progress:
+                progress(f"ingest {source}: rows", result.rows_read, None)
+        if writer is not None:
+            writer.close()
+        if payload_writer is not None:
+            payload_writer.close()
+        if result.rows_read != result.accepted + result.quarantined:
+            raise TTPError("counts do not reconcile: rows read differ from accepted + quarantined")
+        if result.accepted == 0 and not attach_to:
+            raise TTPError("no row of the export was accepted: nothing to ingest (see the quarantine reasons)")
+        data_key = seal.new_data_key()
+        (tmp / PAYLOAD).write_bytes(seal.seal(data_key, payload_buffer.getvalue(), payload_aad(batch_id, "payload")))
+        wrapped_payload = seal.wrap(keystore.secret(payload_key.id), data_key, payload_aad(batch_id, "payload-key"))
+        q_key = seal.new_data_key()
+        (tmp / QUARANTINE).write_bytes(seal.seal(q_key, rejected_lines.getvalue(),
+                                                 payload_aad(batch_id, "quarantine")))
+        wrapped_q = seal.wrap(keystore.secret(quarantine_key.id), q_key, payload_aad(batch_id, "quarantine-key"))
+        result.fields_dropped = dropped
+        session.add(db.Batch(
+            id=batch_id, source=source, sector=export.sector, attach_to=attach_to,
+            school_year=export.school_year, key_id=linkage_key.id, key_version=linkage_key.version,
+            payload_key_id=payload_key.id, wrapped_payload_key=wrapped_payload,
+            quarantine_key_id=quarantine_key.id, wrapped_quarantine_key=wrapped_q,
+            rows_read=result.rows_read, accepted=result.accepted, quarantined=result.quarantined,
+            fields_dropped=dropped, link_kinds=dict(export.link_kinds), created_by=act.user.name,
+        ))
+        session.flush()
+        for f in export.files:
+            session.add(db.BatchFile(sha256=f.sha256, batch_id=batch_id, name=f.name, size=f.size))
+        session.flush()
+        act.objects.update({"batch": batch_id, "source": source, "key": linkage_key.id})
+        act.counts.update({"rows_read": result.rows_read, "accepted": result.accepted,
+                           "quarantined": result.quarantined})
+        act.details.update({"sector": export.sector, "files": [{"sha256": f.sha256} for f in export.files],
+                            "fields_dropped": dropped, "attach_to": attach_to})
+        act.record()
+        final = settings.batch_dir(batch_id)
+        os.replace(tmp, final)
+        _fsync_dir(batches_dir)
+    except connectors.ConnectorError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise TTPError(str(exc)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_payload(keystore, batch: db.Batch, batch_dir: Path) -> pd.DataFrame:
+    """The batch's payload (record_id and attributes), opened with the payload key."""
+    data_key = seal.unwrap(keystore.secret(batch.payload_key_id), batch.wrapped_payload_key,
+                           payload_aad(batch.id, "payload-key"))
+    blob = seal.unseal(data_key, (batch_dir / PAYLOAD).read_bytes(), payload_aad(batch.id, "payload"))
+    if not blob:
+        return pd.DataFrame({"record_id": pd.Series([], dtype="string")})
+    return pq.read_table(io.BytesIO(blob)).to_pandas()
+
+
+def open_quarantine(keystore, batch: db.Batch, batch_dir: Path) -> list[dict]:
+    """The batch's rejected rows, opened with the quarantine key."""
+    data_key = seal.unwrap(keystore.secret(batch.quarantine_key_id), batch.wrapped_quarantine_key,
+                           payload_aad(batch.id, "quarantine-key"))
+    blob = seal.unseal(data_key, (batch_dir / QUARANTINE).read_bytes(), payload_aad(batch.id, "quarantine"))
+    return [json.loads(line) for line in blob.decode().splitlines() if line]

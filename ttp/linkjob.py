@@ -1,0 +1,164 @@
+"""Link jobs: gather the batches' features, run the matcher, keep the person map, evaluate against labels."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from linkage import evaluate as link_evaluate
+from linkage.pipeline import link
+
+from . import db
+from .errors import TTPError
+from .ids import new_id
+from .ingest import FEATURES
+
+PERSON_MAP = "person_map.parquet"
+PAIRS = "pairs.parquet"
+REPORT = "report.json"
+
+
+def link_batches(session, sources: list[str]) -> list[db.Batch]:
+    """Every linkable batch of the named sources; a source without one is refused."""
+    batches = session.scalars(
+        select(db.Batch).where(db.Batch.source.in_(sources), db.Batch.attach_to.is_(None))
+        .order_by(db.Batch.created_at, db.Batch.id)
+    ).all()
+    missing = sorted(set(sources) - {b.source for b in batches})
+    if missing:
+        raise TTPError(f"no batch to link for source {', '.join(missing)}: ingest it first")
+    versions = {b.key_version for b in batches}
+    if len(versions) > 1:
+        listing = ", ".join(f"{b.id} (v{b.key_version})" for b in batches)
+        raise TTPError(
+            f"the batches were pseudonymised under different linkage key versions: {listing}; "
+            "re-ingest the older exports under the current key"
+        )
+    return list(batches)
+
+
+def read_features(settings, batches: list[db.Batch]) -> pd.DataFrame:
+    frames = [pq.read_table(settings.batch_dir(b.id) / FEATURES).to_pandas() for b in batches]
+    return pd.concat(frames, ignore_index=True)
+
+
+def previous_person_map(settings, session) -> tuple[str | None, dict[str, str] | None]:
+    """The person map of the newest job, so a new run keeps its ids."""
+    job = session.scalars(select(db.Job).order_by(db.Job.created_at.desc(), db.Job.id.desc()).limit(1)).first()
+    if job is None:
+        return None, None
+    path = settings.job_dir(job.id) / PERSON_MAP
+    if not path.exists():
+        return job.id, None
+    frame = pq.read_table(path).to_pandas()
+    return job.id, dict(zip(frame["record_id"], frame["person_id"], strict=True))
+
+
+def review_decisions(session) -> dict[tuple[str, str], str]:
+    return {(r.record_id_l, r.record_id_r): r.decision for r in session.scalars(select(db.ReviewDecision))}
+
+
+def run_link(act, sources: list[str], name: str | None, progress=None) -> dict:
+    """Link the named sources into persons; the job's files and row commit with its audit event."""
+    settings, session = act.app.settings, act.session
+    batches = link_batches(session, sources)
+    features = read_features(settings, batches)
+    previous_id, previous = previous_person_map(settings, session)
+    result = link(features, previous=previous, reviews=review_decisions(session),
+                  new_person_id=lambda: new_id("p", 8), progress=progress)
+    job_id = new_id("j")
+    jobs_dir = settings.data_dir / "jobs"
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    tmp = jobs_dir / f".tmp-{os.getpid()}-{job_id}"
+    tmp.mkdir()
+    try:
+        person_map = result.person_map.merge(features[["record_id", "source", "export_file"]], on="record_id")
+        person_map.to_parquet(tmp / PERSON_MAP, index=False)
+        result.pairs.to_parquet(tmp / PAIRS, index=False)
+        report = dict(result.report)
+        (tmp / REPORT).write_text(json.dumps(report, indent=1, default=_jsonable), encoding="utf-8")
+        (tmp / "model.json").write_text(json.dumps(result.model, indent=1, default=_jsonable), encoding="utf-8")
+        persons = int(person_map["person_id"].nunique())
+        decisions = result.pairs["decision"] if len(result.pairs) else pd.Series([], dtype=object)
+        links = int((decisions == "link").sum())
+        reviews = int((decisions == "review").sum())
+        summary = {
+            "by_source_pair": report.get("links_by_source_pair", {}),
+            "records_by_source": {s: int(n) for s, n in features["source"].value_counts().sort_index().items()},
+            "stability": report.get("stability", {}),
+        }
+        session.add(db.Job(
+            id=job_id, name=name, sources=sorted(set(sources)), batch_ids=[b.id for b in batches],
+            key_version=batches[0].key_version, records=len(features), persons=persons, links=links,
+            reviews=reviews, summary=summary, previous_job_id=previous_id, created_by=act.user.name,
+        ))
+        session.flush()
+        act.objects.update({"job": job_id, "batches": [b.id for b in batches],
+                            "key": batches[0].key_id})
+        act.counts.update({"records": len(features), "persons": persons, "links": links, "reviews": reviews})
+        act.details.update({"name": name, "sources": sorted(set(sources)), "previous_job": previous_id})
+        act.record()
+        os.replace(tmp, settings.job_dir(job_id))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"job_id": job_id, "persons": persons, "links": links, "reviews": reviews, "records": len(features),
+            "by_source_pair": summary["by_source_pair"], "records_by_source": summary["records_by_source"]}
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def get_job(session, job_id: str) -> db.Job:
+    job = session.get(db.Job, job_id)
+    if job is None:
+        raise TTPError(f"unknown job {job_id!r}: `ttp link run` prints the job id")
+    return job
+
+
+def read_labels(path: Path) -> pd.DataFrame:
+    """Labels `source,record_key,entity_id[,school][,twin_of]`; a malformed file is one clear line."""
+    try:
+        labels = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise TTPError(f"{path}: cannot read the labels ({type(exc).__name__})") from None
+    missing = {"source", "record_key", "entity_id"} - set(labels.columns)
+    if missing:
+        raise TTPError(f"{path}: the labels lack the column(s) {', '.join(sorted(missing))}")
+    if "school" not in labels.columns:
+        labels["school"] = ""
+    if "twin_of" not in labels.columns:
+        labels["twin_of"] = ""
+    return labels
+
+
+def evaluate_job(act, job: db.Job, labels: pd.DataFrame) -> dict:
+    """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys."""
+    from linkage.pseudonymise import label_ids
+
+    settings = act.app.settings
+    secret = act.app.keystore.secret(f"linkage-v{job.key_version}")
+    labels = labels.copy()
+    labels["label_id"] = label_ids(labels["source"], labels["school"], labels["record_key"],
+                                   secret=secret, key_version=job.key_version)
+    features = read_features(settings, [act.session.get(db.Batch, b) for b in job.batch_ids])
+    records = features[["record_id", "label_id", "source"]]
+    person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()
+    records = records.merge(person_map[["record_id", "person_id"]], on="record_id")
+    labelled = records.merge(labels[["label_id", "entity_id", "twin_of"]], on="label_id", how="inner")
+    result = link_evaluate.evaluate(records[["record_id", "source", "person_id"]],
+                                    labelled[["record_id", "source", "entity_id", "twin_of"]])
+    result["labelled_records"] = int(len(labelled))
+    result["records"] = int(len(records))
+    return result

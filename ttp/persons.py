@@ -1,0 +1,69 @@
+"""The persons frame the export layer aggregates: one row per linked person, payload by source."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from . import db
+from .ingest import open_payload
+from .linkjob import PERSON_MAP
+
+
+def build_persons(app, session, job: db.Job) -> pd.DataFrame:
+    """`person_id`, `in_<source>` and `<source>.<attribute>` (from the person's latest record there).
+
+    Payload-only batches (`attach_to`) join the records of the source they attach to. Schools are
+    joined from the register on `<source>.brin` as `<source>.bestuur` and `<source>.gemeente`.
+    """
+    settings = app.settings
+    person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()
+    person_map = person_map[["record_id", "person_id", "source"]]
+    persons = pd.DataFrame({"person_id": pd.unique(person_map["person_id"])})
+    batches = [session.get(db.Batch, b) for b in job.batch_ids]
+    attached = session.scalars(
+        select(db.Batch).where(db.Batch.attach_to.in_(job.sources)).order_by(db.Batch.created_at)
+    ).all()
+    by_source: dict[str, list[pd.DataFrame]] = {}
+    for order, batch in enumerate([*batches, *attached]):
+        payload = open_payload(app.keystore, batch, settings.batch_dir(batch.id))
+        if len(payload) == 0:
+            continue
+        payload["_order"] = order
+        by_source.setdefault(batch.attach_to or batch.source, []).append(payload)
+    schools = {s.brin: s for s in session.scalars(select(db.School))}
+    for source in sorted(job.sources):
+        members = person_map[person_map["source"] == source]
+        persons[f"in_{source}"] = persons["person_id"].isin(members["person_id"])
+        frames = by_source.get(source)
+        if not frames:
+            continue
+        payload = _combine(frames)
+        merged = members[["record_id", "person_id"]].merge(payload, on="record_id", how="inner")
+        sort_cols = [c for c in ("school_year", "_order") if c in merged.columns]
+        merged = merged.sort_values(sort_cols, kind="stable") if sort_cols else merged
+        latest = merged.drop_duplicates("person_id", keep="last").drop(columns=["record_id", "_order"],
+                                                                        errors="ignore")
+        latest = latest.rename(columns={c: f"{source}.{c}" for c in latest.columns if c != "person_id"})
+        persons = persons.merge(latest, on="person_id", how="left")
+        brin_col = f"{source}.brin"
+        if brin_col in persons.columns and schools:
+            persons[f"{source}.bestuur"] = persons[brin_col].map(
+                lambda b: schools[b].board if isinstance(b, str) and b in schools else None)
+            persons[f"{source}.gemeente"] = persons[brin_col].map(
+                lambda b: schools[b].municipality if isinstance(b, str) and b in schools else None)
+    return persons
+
+
+def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Records of one source across its batches; attached payload fills in by record id."""
+    combined = frames[0]
+    for extra in frames[1:]:
+        overlap = set(extra["record_id"]) & set(combined["record_id"])
+        if overlap:
+            extra_cols = [c for c in extra.columns if c not in combined.columns or c == "record_id"]
+            combined = combined.merge(extra[extra_cols], on="record_id", how="left")
+        else:
+            combined = pd.concat([combined, extra], ignore_index=True)
+    return combined

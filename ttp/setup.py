@@ -1,0 +1,36 @@
+"""`ttp init`: the data directory, the database schema, the keystore and the first operator."""
+
+from __future__ import annotations
+
+from keys.keystore import Keystore, KeystoreExists
+
+from . import auditlog, db
+from .app import App, default_user, login_name, read_passphrase
+from .errors import TTPError
+from .roles import OPERATOR
+
+
+def initialise(app: App, operator: str | None) -> str:
+    """Create everything a fresh installation needs; refuses to overwrite an existing keystore."""
+    settings = app.settings
+    if settings.keystore_path.exists():
+        raise TTPError(f"a keystore exists already at {settings.keystore_path}: refusing to overwrite it")
+    name = operator or default_user() or login_name()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    current = db.current_revision(app.engine)
+    if current is not None:
+        raise TTPError("the database holds a ttp schema already: use another database or data directory")
+    passphrase = read_passphrase(confirm=True)
+    db.upgrade(app.engine, settings.database_url)
+    try:
+        app._keystore = Keystore.create(settings.keystore_path, passphrase)
+    except KeystoreExists:
+        raise TTPError(f"a keystore exists already at {settings.keystore_path}: refusing to overwrite it") from None
+    entries = app._keystore.entries()
+    with app.session() as session:
+        session.add(db.User(name=name, role=OPERATOR, created_by=name))
+        session.flush()
+        auditlog.append(session, actor=name, role=OPERATOR, action="init",
+                        details={"keys": [{"id": e.id, "fingerprint": e.fingerprint} for e in entries]})
+    app.checkpoint()
+    return name
