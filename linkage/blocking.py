@@ -1,0 +1,144 @@
+"""Blocking: candidate record pairs as the union of several passes of int64 key joins, with a report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from linkage.arrays import FeatureArrays
+from linkage.settings import BlockingPass, LinkSettings
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass
+class Candidates:
+    """Candidate pairs (left index < right index), the first pass that proposed each, and the report."""
+
+    left: np.ndarray
+    right: np.ndarray
+    first_pass: np.ndarray
+    report: list[dict]
+
+
+def combine_keys(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key from several keyed columns, and the mask of rows where none is missing (0)."""
+    valid = np.ones(len(columns[0]), dtype=bool)
+    key = np.zeros(len(columns[0]), dtype=np.uint64)
+    for col in columns:
+        valid &= col != 0
+        key = key * _MIX + col.astype(np.uint64)
+    return key.view(np.int64), valid
+
+
+def lsh_bands(bloom: np.ndarray, counts: np.ndarray, bands: int, bits: int, seed: int) -> list[np.ndarray]:
+    """Locality-sensitive bands of a Bloom filter: `bits` sampled bit positions each, packed in an int64."""
+    rng = np.random.default_rng(seed)
+    n_bits = bloom.shape[1] * 64
+    out = []
+    for b in range(bands):
+        positions = rng.choice(n_bits, size=min(bits, n_bits), replace=False)
+        words, offsets = positions // 64, (positions % 64).astype(np.uint64)
+        value = np.zeros(len(bloom), dtype=np.uint64)
+        for k, (w, o) in enumerate(zip(words, offsets, strict=True)):
+            value |= ((bloom[:, w] >> o) & np.uint64(1)) << np.uint64(k)
+        value = value + np.uint64((b + 1) << 56)
+        value[counts == 0] = 0
+        out.append(value.view(np.int64))
+    return out
+
+
+def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """All pairs of rows sharing a key; blocks above `cap` are skipped (count of blocks and rows returned)."""
+    idx = np.flatnonzero(valid)
+    if len(idx) < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
+    order = np.argsort(key[idx], kind="stable")
+    idx, k = idx[order], key[idx][order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    sizes = np.diff(np.r_[starts, len(k)])
+    too_big = sizes > cap
+    keep = (sizes > 1) & ~too_big
+    skipped_blocks, skipped_rows = int(too_big.sum()), int(sizes[too_big].sum())
+    if not keep.any():
+        return np.empty(0, np.int64), np.empty(0, np.int64), skipped_blocks, skipped_rows
+    g_start, g_size = starts[keep], sizes[keep]
+    member = np.concatenate([np.arange(s, s + z) for s, z in zip(g_start, g_size, strict=True)]) \
+        if len(g_start) < 64 else _ranges(g_start, g_size)
+    pos_in_group = member - np.repeat(g_start, g_size)
+    later = np.repeat(g_size, g_size) - 1 - pos_in_group
+    left = np.repeat(member, later)
+    offs = np.arange(len(left)) - np.repeat(np.cumsum(later) - later, later)
+    right = left + 1 + offs
+    return idx[left], idx[right], skipped_blocks, skipped_rows
+
+
+def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    total = int(sizes.sum())
+    return np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts, sizes)
+
+
+def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.ndarray, right_valid: np.ndarray,
+                 cap: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Pairs whose left row's key equals the right row's other key (e.g. swapped date = date)."""
+    lk = pd.DataFrame({"k": left_key[left_valid], "i": np.flatnonzero(left_valid)})
+    rk = pd.DataFrame({"k": right_key[right_valid], "j": np.flatnonzero(right_valid)})
+    sizes = rk["k"].value_counts()
+    big = sizes[sizes > cap]
+    rk = rk[~rk["k"].isin(big.index)]
+    m = lk.merge(rk, on="k")
+    return m["i"].to_numpy(np.int64), m["j"].to_numpy(np.int64), len(big), int(big.sum())
+
+
+def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings
+             ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The pairs one pass proposes (before de-duplication and before dropping same-file pairs)."""
+    cap = settings.max_number_group if p.keys in (("bsn",), ("onr",), ("nco",)) else settings.max_block_size
+    cols = [arrays.column(k) for k in p.keys]
+    if p.cross is not None:
+        lcols, rcols = [arrays.column(p.cross[0]), *cols], [arrays.column(p.cross[1]), *cols]
+        lkey, lvalid = combine_keys(lcols)
+        rkey, rvalid = combine_keys(rcols)
+        return pairs_across(lkey, lvalid, rkey, rvalid, cap)
+    if p.lsh is not None:
+        if p.lsh not in arrays.blooms:
+            return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
+        parts = []
+        skipped = [0, 0]
+        for band in lsh_bands(arrays.blooms[p.lsh], arrays.bloom_counts[p.lsh], settings.lsh_bands,
+                              settings.lsh_band_bits, settings.seed):
+            key, valid = combine_keys([band, *cols])
+            li, ri, sb, sr = pairs_within(key, valid, cap)
+            parts.append((li, ri))
+            skipped[0] += sb
+            skipped[1] += sr
+        return (np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]),
+                skipped[0], skipped[1])
+    key, valid = combine_keys(cols)
+    return pairs_within(key, valid, cap)
+
+
+def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
+    """Union of all passes: deduplicated pairs of records from different export files."""
+    n = np.int64(max(arrays.n, 1))
+    seen = np.empty(0, dtype=np.int64)
+    codes_by_pass, report = [], []
+    for k, p in enumerate(settings.passes):
+        li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings)
+        keep = arrays.file_code[li] != arrays.file_code[ri]
+        li, ri = li[keep], ri[keep]
+        lo, hi = np.minimum(li, ri), np.maximum(li, ri)
+        codes = np.unique(lo * n + hi)
+        new = codes[~np.isin(codes, seen, assume_unique=True)]
+        seen = np.union1d(seen, new)
+        codes_by_pass.append((k, new))
+        report.append({"pass": p.name, "pairs": int(len(codes)), "new_pairs": int(len(new)),
+                       "skipped_blocks": skipped_blocks, "skipped_records": skipped_rows})
+    all_codes = np.concatenate([c for _, c in codes_by_pass]) if codes_by_pass else np.empty(0, np.int64)
+    first = np.concatenate([np.full(len(c), k, np.int16) for k, c in codes_by_pass]) if codes_by_pass \
+        else np.empty(0, np.int16)
+    order = np.argsort(all_codes, kind="stable")
+    all_codes, first = all_codes[order], first[order]
+    return Candidates(left=all_codes // n, right=all_codes % n, first_pass=first, report=report)

@@ -1,0 +1,196 @@
+"""A link job: features in, persons out (block, compare, fit, decide, cluster, keep ids stable)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from linkage import report as report_mod
+from linkage.arrays import FeatureArrays, FeatureError, to_arrays
+from linkage.blocking import Candidates, block
+from linkage.cluster import cluster
+from linkage.compare import Comparison, compare, comparisons_for, pattern_strings
+from linkage.decide import LINK, NONLINK, REVIEW, choose_thresholds, decide, expected_quality, review_index
+from linkage.em import count_patterns, merge_counts
+from linkage.model import Model, fit_model, probability
+from linkage.person_ids import assign_person_ids
+from linkage.settings import LinkSettings
+
+Progress = Callable[[str, int, int | None], None]
+NUMBER_COMPARISONS = {"bsn": "bsn", "onderwijsnummer": "onr", "nco_id": "nco"}
+
+
+@dataclass
+class LinkResult:
+    """What a link job hands back (architecture.md), plus the candidates for blocking-recall checks."""
+
+    person_map: pd.DataFrame
+    pairs: pd.DataFrame
+    model: dict
+    report: dict
+    candidates: Candidates | None = None
+    record_ids: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Scored:
+    """Candidate pairs with their levels, weights and probabilities (one partition or all)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    levels: np.ndarray
+    weight: np.ndarray
+    number_free_weight: np.ndarray
+
+
+def compare_partitions(arrays: FeatureArrays, cands: Candidates, comparisons: list[Comparison],
+                       settings: LinkSettings, progress: Progress | None = None
+                       ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Levels, agreeing tf values and summed pattern counts, computed one partition of pairs at a time."""
+    n = len(cands.left)
+    level_parts, count_parts = [], []
+    tf_parts: dict[str, list[np.ndarray]] = {}
+    for s in range(0, max(n, 1), settings.chunk_pairs):
+        il, ir = cands.left[s:s + settings.chunk_pairs], cands.right[s:s + settings.chunk_pairs]
+        cmp = compare(arrays, il, ir, comparisons, settings)
+        level_parts.append(cmp.levels)
+        for k, v in cmp.tf_values.items():
+            tf_parts.setdefault(k, []).append(v)
+        if len(il):
+            count_parts.append(count_patterns(cmp.levels))
+        if progress:
+            progress("compare", min(s + settings.chunk_pairs, n), n)
+    levels = np.concatenate(level_parts) if level_parts else np.empty((0, len(comparisons)), np.int8)
+    tf = {k: np.concatenate(v) for k, v in tf_parts.items()}
+    if count_parts:
+        patterns, counts = merge_counts(count_parts)
+    else:
+        patterns, counts = np.empty((0, len(comparisons)), np.int8), np.empty(0, np.int64)
+    return levels, tf, patterns, counts
+
+
+def _check(features: pd.DataFrame) -> None:
+    if "key_version" in features.columns and features["key_version"].nunique(dropna=True) > 1:
+        raise FeatureError("feature frame mixes key versions; re-pseudonymise every batch with one key")
+    if features["record_id"].duplicated().any():
+        raise FeatureError("feature frame has duplicate record_id values")
+
+
+def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
+         previous: Mapping[str, str] | None = None, reviews: Mapping[tuple[str, str], str] | None = None,
+         new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
+    """Link the records of a feature frame into persons (see docs/linkage.md for every step)."""
+    settings = settings or LinkSettings()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 4)
+        clock = now
+
+    _check(features)
+    arrays = to_arrays(features)
+    record_ids = features["record_id"].astype(str).to_numpy()
+    lap("prepare")
+    cands = block(arrays, settings)
+    if progress:
+        progress("block", len(cands.left), len(cands.left))
+    lap("block")
+    comparisons = comparisons_for(arrays, settings)
+    levels, tf, patterns, counts = compare_partitions(arrays, cands, comparisons, settings, progress)
+    lap("compare")
+    model = _fit(arrays, comparisons, patterns, counts, settings)
+    if progress:
+        progress("model", 1, 1)
+    lap("model")
+    partial = model.partial_weights(levels, tf)
+    weight = model.prior_weight + partial.sum(axis=1)
+    prob = probability(weight)
+    number_cols = [k for k, c in enumerate(comparisons) if c.name in NUMBER_COMPARISONS]
+    agree = (levels[:, number_cols] == 1).any(axis=1) if number_cols else np.zeros(len(levels), bool)
+    disagree = (levels[:, number_cols] == 0).any(axis=1) if number_cols else np.zeros(len(levels), bool)
+    deterministic = agree & ~disagree
+    other_cols = [k for k, c in enumerate(comparisons) if c.fixed_m is None]
+    number_free = partial[:, other_cols].sum(axis=1)
+    contradicted = deterministic & (number_free < settings.contradiction_weight)
+    link_t, review_t = choose_thresholds(prob[~deterministic], minimum=settings.min_link_threshold,
+                                         link=settings.link_threshold, review=settings.review_threshold)
+    decision = decide(prob, deterministic, contradicted, link_t, review_t)
+    stage = np.where(deterministic, "deterministic", "probabilistic").astype(object)
+    lap("decide")
+
+    # clerical reviews from earlier runs
+    verdicts = review_index(reviews)
+    left_ids, right_ids = record_ids[cands.left], record_ids[cands.right]
+    lo, hi = np.minimum(left_ids, right_ids), np.maximum(left_ids, right_ids)
+    reviewed = np.full(len(lo), "", dtype=object)
+    if verdicts:
+        keys = pd.Series(list(zip(lo, hi, strict=True)), dtype=object)
+        reviewed = keys.map(verdicts).fillna("").to_numpy(dtype=object)
+        decision[reviewed == "accept"] = LINK
+        decision[reviewed == "reject"] = NONLINK
+    index_of = pd.Series(np.arange(len(record_ids)), index=record_ids)
+    extra_l, extra_r, never = [], [], []
+    candidate_keys = set(zip(lo[reviewed != ""], hi[reviewed != ""], strict=True)) if verdicts else set()
+    for (a, b), verdict in verdicts.items():
+        if a not in index_of.index or b not in index_of.index:
+            continue
+        if verdict == "reject":
+            never.append((int(index_of[a]), int(index_of[b])))
+        elif (a, b) not in candidate_keys:
+            extra_l.append(int(index_of[a]))
+            extra_r.append(int(index_of[b]))
+
+    linked = decision == LINK
+    strength = np.where(deterministic, 1e6, 0.0) + weight
+    strength[reviewed == "accept"] = 1e9
+    e_left = np.r_[cands.left[linked], np.array(extra_l, np.int64)]
+    e_right = np.r_[cands.right[linked], np.array(extra_r, np.int64)]
+    e_strength = np.r_[strength[linked], np.full(len(extra_l), 1e9)]
+    numbers = {k: arrays.column(k) for k in ("bsn", "onr", "nco")}
+    labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never)
+    lap("cluster")
+    person, id_report = assign_person_ids(record_ids, labels, previous, new_person_id)
+    lap("person_ids")
+
+    refusal = np.full(len(decision), "", dtype=object)
+    refusal[np.flatnonzero(linked)] = refused[: int(linked.sum())]
+    same_person = labels[cands.left] == labels[cands.right]
+    keep = (prob >= min(review_t, 0.001)) | deterministic | (reviewed != "") | same_person
+    pairs = pd.DataFrame({
+        "record_id_l": record_ids[cands.left[keep]], "record_id_r": record_ids[cands.right[keep]],
+        "pattern": pattern_strings(levels[keep]), "weight": weight[keep], "probability": prob[keep],
+        "decision": decision[keep], "stage": stage[keep], "refused": refusal[keep],
+        "same_person": same_person[keep], "reviewed": reviewed[keep],
+    })
+    person_map = pd.DataFrame({"record_id": record_ids, "person_id": person})
+    model_dict = model.to_dict()
+    model_dict["thresholds"] = {"link": link_t, "review": review_t,
+                                "contradiction_weight": settings.contradiction_weight}
+    quality = expected_quality(prob[~deterministic], link_t)
+    rep = report_mod.build_report(
+        arrays=arrays, comparisons=comparisons, model=model, cands=cands, levels=levels, weight=weight,
+        decision=decision, stage=stage, labels=labels, refused=refusal, quality=quality,
+        patterns=patterns, counts=counts, id_report=id_report, thresholds=(link_t, review_t),
+        extra_links=len(extra_l), contradicted=int(contradicted.sum()))
+    lap("report")
+    rep["timings"] = timings
+    if progress:
+        progress("done", 1, 1)
+    return LinkResult(person_map=person_map, pairs=pairs, model=model_dict, report=rep, candidates=cands,
+                      record_ids=record_ids, timings=timings)
+
+
+def _fit(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np.ndarray, counts: np.ndarray,
+         settings: LinkSettings) -> Model:
+    return fit_model(arrays, comparisons, patterns, counts, settings)
+
+
+__all__ = ["LinkResult", "link", "LINK", "REVIEW", "NONLINK"]

@@ -1,0 +1,56 @@
+"""Settings of a link job: blocking passes, comparison bands, model priors and decision thresholds."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BlockingPass(BaseModel):
+    """One blocking pass: records agreeing on all `keys` become candidate pairs.
+
+    `cross` joins the left record's `cross[0]` column to the right record's `cross[1]` column
+    (e.g. the day/month-swapped date to the date). `lsh` keys are Bloom-filter bands of that column.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    keys: tuple[str, ...] = ()
+    cross: tuple[str, str] | None = None
+    lsh: str | None = None
+
+
+DEFAULT_PASSES: tuple[BlockingPass, ...] = (
+    BlockingPass(name="number", keys=("bsn",)),
+    BlockingPass(name="onderwijsnummer", keys=("onr",)),
+    BlockingPass(name="birth_date", keys=("dob",)),
+    BlockingPass(name="birth_date_swapped", keys=(), cross=("dob_swap", "dob")),
+    BlockingPass(name="family_name_band+birth_year", keys=("dob_y",), lsh="fam_bf"),
+    BlockingPass(name="postcode_area+birth_year", keys=("pc4", "dob_y")),
+    BlockingPass(name="initial+family_name", keys=("init", "fam")),
+    BlockingPass(name="month_day+family_name", keys=("dob_md", "fam_a")),
+)
+
+
+class LinkSettings(BaseModel):
+    """Everything a link job can be tuned by; the defaults are the documented model."""
+
+    model_config = ConfigDict(frozen=True)
+    passes: tuple[BlockingPass, ...] = DEFAULT_PASSES
+    max_block_size: int = Field(300, ge=2, description="blocks with more records are skipped and reported")
+    max_number_group: int = Field(50, ge=2, description="a number shared by more records is ignored")
+    lsh_bands: int = Field(4, ge=1)
+    lsh_band_bits: int = Field(12, ge=4, le=62)
+    dice_bands: tuple[float, float, float] = (0.9, 0.8, 0.7)
+    u_sample_pairs: int = Field(1_000_000, ge=1000)
+    em_max_iter: int = Field(200, ge=1)
+    em_tolerance: float = Field(1e-7, gt=0)
+    # m of a number disagreement: two different valid BSNs are almost never one child.
+    number_disagree_m: float = Field(0.0005, gt=0, lt=1)
+    bsn4_disagree_m: float = Field(0.002, gt=0, lt=1)
+    tf_adjust: tuple[str, ...] = ("family_name", "given_name")
+    link_threshold: float | None = Field(None, description="match probability to link; None = from the model")
+    review_threshold: float | None = Field(None, description="probability from which a pair is reviewed")
+    min_link_threshold: float = 0.5
+    contradiction_weight: float = Field(-8.0, description="deterministic pairs weighing less go to review")
+    chunk_pairs: int = Field(400_000, ge=1000)
+    seed: int = 20240601
