@@ -1,0 +1,296 @@
+"""Normalisation of Dutch names, birth dates, postcodes and identifiers before they are keyed.
+
+Rules, in the order they are applied (docs/privacy.md repeats them):
+
+1. Text (`fold`): Unicode NFKD, combining marks dropped (é→e, ï→i), letters without a decomposition mapped
+   (ø→o, æ→ae, œ→oe, ß→ss, ł→l, đ→d, ı→i, þ→th), case folded; every apostrophe-like mark (’ ‘ ` ´ ʼ) becomes
+   `'`; every other non-letter, non-digit character becomes a space; runs of spaces collapse.
+2. Family names (`family_name`): split at hyphens into parts ("Jansen-de Vries" → two parts). In each part
+   the leading run of name particles (van, van der, de, ten, in 't, op de, d', la, du, …) is separated from
+   the name, however it was written: "van der Linden", "Linden, van der", "Linden van der", "vd Linden",
+   "v.d. Linden", or the particles in their own column (`name_prefix`). Abbreviations are expanded: v → van,
+   vd/v.d./v/d → van der, vdn → van den, i.t. → in 't. A part that is only particles keeps its last word as
+   the name ("De"). `prefix` is the particle run of the first part (the Dutch voorvoegsel); particles of
+   later parts are kept per part (`part_prefixes`). `name` is the parts without particles, joined by a space.
+3. Given names (`given_names`): folded, split at spaces; a hyphenated name stays one name without its hyphen
+   ("Anne-Marie" → "annemarie"); one-letter words are initials, not names. `first` is the first given name;
+   `initials` are the first letters of the names, or the initials column when no names are known.
+4. Birth dates (`birth_date`): ISO `YYYY-MM-DD` (a time part is ignored); year, month and day are kept apart
+   so a day/month swap can be recognised; the swap exists only when it is a valid, different date.
+5. Postcodes (`postcode`): spaces removed, upper case, `1234AB` checked with `stdnum.nl.postcode`; the area
+   is the four digits (kept even when the letters are missing or wrong).
+6. Identifiers (`digits`): BSN and onderwijsnummer keep digits only, left-padded with zeros to nine; codes
+   (`code`) are upper case without spaces, dots or dashes.
+
+Missing is None, NaN or a string that is empty after normalisation. All functions work on one value;
+`per_distinct` applies one to a column once per distinct value and maps the results back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+from stdnum.nl import postcode as nl_postcode
+
+T = TypeVar("T")
+
+_NO_DECOMPOSITION = str.maketrans(
+    {"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "ł": "l", "Ł": "l",
+     "đ": "d", "Đ": "d", "ı": "i", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d",
+     "’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'", "′": "'"}
+)
+_NOT_WORD = re.compile(r"[^\w']+|_")
+_SPACES = re.compile(r"\s+")
+_DOTTED = re.compile(r"\b(\w)\.\s*(?=\w(?:\.|\s|$))")
+
+# Particles (tussenvoegsels) as written after folding; a run of these before a name is its prefix.
+PARTICLES = frozenset(
+    "van der den de het ter ten te in op aan bij onder over uit uijt voor vor 't 'n d' l' la le les du des "
+    "del della dela di da dos das do von vom zu zum zur am auf el al".split()
+)
+# Written abbreviations (dots removed) and what they stand for.
+ABBREVIATIONS = {
+    "v": ("van",), "vd": ("van", "der"), "vdr": ("van", "der"), "vden": ("van", "den"), "vdn": ("van", "den"),
+    "it": ("in", "'t"), "vt": ("van", "'t"), "opt": ("op", "'t"), "t": ("'t",), "d": ("d'",), "l": ("l'",),
+}
+
+
+@dataclass(frozen=True)
+class FamilyName:
+    """A family name split into particle prefix and name parts."""
+
+    prefix: str  # particles of the first part, e.g. "van der"
+    parts: tuple[str, ...]  # name parts without particles, e.g. ("jansen", "vries")
+    part_prefixes: tuple[str, ...]  # particles per part, e.g. ("", "de")
+
+    @property
+    def name(self) -> str:
+        return " ".join(self.parts)
+
+
+@dataclass(frozen=True)
+class GivenNames:
+    """Given names split into names, the first given name and initials."""
+
+    names: tuple[str, ...]
+    first: str | None
+    initials: str | None
+
+
+@dataclass(frozen=True)
+class BirthDate:
+    """A valid birth date kept as parts."""
+
+    year: int
+    month: int
+    day: int
+
+    @property
+    def iso(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
+
+    @property
+    def swapped(self) -> BirthDate | None:
+        """The date with day and month exchanged, when that is a valid and different date."""
+        if self.day == self.month or self.day > 12:
+            return None
+        return BirthDate(self.year, self.day, self.month) if _valid(self.year, self.day, self.month) else None
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, pd.NA or a blank string."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fold(value: Any) -> str:
+    """Rule 1: NFKD, no diacritics, case folded, punctuation to spaces (apostrophes kept), single spaces."""
+    if is_missing(value):
+        return ""
+    text = unicodedata.normalize("NFKD", str(value).translate(_NO_DECOMPOSITION))
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold().translate(_NO_DECOMPOSITION)
+    return _SPACES.sub(" ", _NOT_WORD.sub(" ", text)).strip()
+
+
+def _particle_words(text: str) -> list[str]:
+    """Fold text and split it into words, expanding particle abbreviations and detaching d'/l'."""
+    if is_missing(text):
+        return []
+    # "v.d." / "v. d." / "i.t." → "vd" / "it": single letters with dots are one abbreviation
+    text = _DOTTED.sub(r"\1", str(text).casefold()).replace(".", " ").replace("/", "")
+    text = fold(text)
+    words: list[str] = []
+    for word in text.split():
+        if len(word) > 2 and word[:2] in ("d'", "l'"):
+            words.extend([word[:2], word[2:]])
+        else:
+            words.append(word.strip("'") if word not in PARTICLES and word.strip("'") not in ABBREVIATIONS
+                         else word)
+    return [w for w in words if w]
+
+
+def _expand(words: Sequence[str]) -> list[str] | None:
+    """The words as particles (abbreviations expanded), or None when one of them is not a particle."""
+    out: list[str] = []
+    for word in words:
+        if word in PARTICLES:
+            out.append(word)
+        elif word.strip("'") in ABBREVIATIONS:
+            out.extend(ABBREVIATIONS[word.strip("'")])
+        elif word.startswith("'") and word in ("'t", "'n"):
+            out.append(word)
+        else:
+            return None
+    return out
+
+
+def _split_part(words: list[str]) -> tuple[list[str], list[str]]:
+    """Leading (or trailing) particles and the name words of one hyphen-separated part."""
+    if not words:
+        return [], []
+    lead = 0
+    while lead < len(words) - 1 and _expand(words[lead : lead + 1]) is not None:
+        lead += 1
+    if lead:
+        return _expand(words[:lead]) or [], _plain(words[lead:])
+    # "Linden van der": particles after the name, as in alphabetical lists
+    tail = len(words)
+    while tail > 1 and _expand(words[tail - 1 : tail]) is not None:
+        tail -= 1
+    if tail < len(words):
+        return _expand(words[tail:]) or [], _plain(words[:tail])
+    return [], _plain(words)
+
+
+def _plain(words: list[str]) -> list[str]:
+    """Name words without apostrophes ("O'Brien" and "OBrien" are one name)."""
+    return [w.replace("'", "") for w in words if w.replace("'", "")]
+
+
+def family_name(value: Any, prefix: Any = None) -> FamilyName | None:
+    """Rule 2: split a family name (and an optional separate prefix column) into particles and parts."""
+    if is_missing(value):
+        return None
+    text = str(value)
+    after_comma: list[str] = []
+    if "," in text:
+        text, _, rest = text.partition(",")
+        after_comma = _particle_words(rest)
+        if _expand(after_comma) is None:  # "Linden, Jan": not particles, keep the words as name words
+            text, after_comma = f"{text} {rest}", []
+    parts_words = [_particle_words(p) for p in re.split(r"\s*[-‐‑–—]\s*", text)]
+    parts_words = [w for w in parts_words if w]
+    if not parts_words:
+        return None
+    prefixes, names = [], []
+    for words in parts_words:
+        particles, name_words = _split_part(words)
+        prefixes.append(" ".join(particles))
+        names.append(" ".join(name_words))
+    explicit = _expand(_particle_words(prefix)) if not is_missing(prefix) else None
+    if explicit is None and not is_missing(prefix):  # unknown words in the prefix column: keep them folded
+        explicit = _particle_words(prefix)
+    first_prefix = " ".join(explicit or []) or " ".join(_expand(after_comma) or []) or prefixes[0]
+    prefixes[0] = first_prefix
+    return FamilyName(prefix=first_prefix, parts=tuple(names), part_prefixes=tuple(prefixes))
+
+
+def given_names(value: Any, initials: Any = None) -> GivenNames | None:
+    """Rule 3: given names, first given name and initials (from the initials column when no names)."""
+    names: list[str] = []
+    letters: list[str] = []
+    if not is_missing(value):
+        for word in str(value).split():
+            folded = fold(word.replace("-", "").replace("‐", ""))
+            for piece in folded.split():
+                piece = piece.replace("'", "")
+                if len(piece) == 1:
+                    letters.append(piece)
+                elif piece:
+                    names.append(piece)
+                    letters.append(piece[0])
+    if not letters and not is_missing(initials):
+        letters = [c for c in fold(initials).replace("'", "") if c.isalnum()]
+    if not names and not letters:
+        return None
+    return GivenNames(names=tuple(names), first=names[0] if names else None,
+                      initials="".join(letters) or None)
+
+
+def name_text(value: Any) -> str | None:
+    """A single name (roepnaam) or string link field: folded, apostrophes and spaces dropped inside."""
+    text = fold(value).replace("'", "")
+    return text or None
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def birth_date(value: Any) -> BirthDate | None:
+    """Rule 4: an ISO date as parts; anything that is not a valid date is missing."""
+    if is_missing(value):
+        return None
+    match = _ISO_DATE.match(str(value))
+    if not match:
+        return None
+    year, month, day = (int(g) for g in match.groups())
+    return BirthDate(year, month, day) if _valid(year, month, day) else None
+
+
+def postcode(value: Any) -> tuple[str | None, str | None]:
+    """Rule 5: (`1234AB` or None, four-digit area or None)."""
+    if is_missing(value):
+        return None, None
+    text = re.sub(r"\s+", "", str(value)).upper()
+    area = text[:4] if re.fullmatch(r"[1-9]\d{3}", text[:4]) else None
+    if area and re.fullmatch(r"[1-9]\d{3}[A-Z]{2}", text) and nl_postcode.is_valid(text):
+        return text, area
+    return None, area
+
+
+def digits(value: Any) -> str | None:
+    """Rule 6: digits only, zero-padded to nine (BSN, onderwijsnummer); None when no digits."""
+    if is_missing(value):
+        return None
+    text = str(value)
+    if not (len(text) == 9 and text.isdigit()):
+        text = "".join(c for c in text if c.isdigit())
+        if not text:
+            return None
+        text = text.zfill(9)
+    return text
+
+
+def code(value: Any) -> str | None:
+    """Rule 6: a code (or number) in upper case without spaces, dots and dashes."""
+    if is_missing(value):
+        return None
+    text = re.sub(r"[\s.\-_/]+", "", unicodedata.normalize("NFKC", str(value))).upper()
+    return text or None
+
+
+def per_distinct(values: pd.Series | Sequence[Any], func: Callable[[Any], T]) -> tuple[list[T], np.ndarray]:
+    """Apply `func` once per distinct value: (results per distinct value, code per row; -1 = missing)."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    return [func(u) for u in uniques], codes
