@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 from stdnum.nl import brin as stdnum_brin
 from stdnum.nl import bsn as stdnum_bsn
@@ -74,3 +75,27 @@ def check_link_number(value: str) -> Checked:
     """A numeric link field: digits only after removing spaces, dots and dashes."""
     compact = re.sub(r"[\s.\-]", "", value)
     return (compact, None) if compact.isdigit() and compact.isascii() else (None, "not a number")
+
+
+_WEIGHTS = np.arange(9, 1, -1)
+
+
+def classify_plain_numbers(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``check_number`` for many strings of exactly nine ASCII digits at once (numpy, same rules as stdnum).
+
+    The 11-test of stdnum.nl.bsn (checksum 0) and stdnum.nl.onderwijsnummer (prefix 10, checksum 5), done
+    vectorised because BSNs are distinct per row so a per-value cache does not help; tests prove it agrees
+    with stdnum on every input. Returns (kind, number, reason) arrays like ``check_number``.
+    """
+    n = len(numbers)
+    digits = np.asarray(numbers, dtype="U9").view(np.uint32).reshape(n, 9).astype(np.int64) - 48
+    checksum = ((digits[:, :8] * _WEIGHTS).sum(axis=1) - digits[:, 8]) % 11
+    positive = digits.any(axis=1)
+    is_bsn = positive & (checksum == 0)
+    is_onr = positive & ~is_bsn & (digits[:, 0] == 1) & (digits[:, 1] == 0) & (checksum == 5)
+    kind = np.full(n, None, dtype=object)
+    kind[is_bsn] = "bsn"
+    kind[is_onr] = "onr"
+    number = np.where(is_bsn | is_onr, numbers, None)
+    reason = np.where(is_bsn | is_onr, None, np.where(positive, "failed check digit", "invalid format"))
+    return kind, number, reason.astype(object)

@@ -18,6 +18,7 @@ from .identifiers import (
     check_number,
     check_postcode,
     check_school_year,
+    classify_plain_numbers,
 )
 from .keyset import SeenKeys
 from .record import ATTR_PREFIX, CANONICAL_FIELDS, FIXED_ATTRIBUTES, LINK_PREFIX, record_columns
@@ -193,9 +194,8 @@ class Validator:
 
     def _numbers(self, out: dict[str, np.ndarray], dropped: Counter) -> None:
         """BSN and onderwijsnummer; a valid number in the other's column is moved, not dropped."""
-        cache = self._cache("number")
-        b_kind, b_num, b_why = _map_distinct(out["bsn"], check_number, cache, 3)
-        o_kind, o_num, o_why = _map_distinct(out["onderwijsnummer"], check_number, cache, 3)
+        b_kind, b_num, b_why = self._classify(out["bsn"])
+        o_kind, o_num, o_why = self._classify(out["onderwijsnummer"])
         bsn = np.where(b_kind == "bsn", b_num, None)
         onr = np.where(o_kind == "onr", o_num, None)
         moves = ((onr, b_kind, b_num, "bsn", "onr"), (bsn, o_kind, o_num, "onderwijsnummer", "bsn"))
@@ -209,6 +209,21 @@ class Validator:
         _count(dropped, "bsn", np.where(pd.isna(b_kind), b_why, None))
         _count(dropped, "onderwijsnummer", np.where(pd.isna(o_kind), o_why, None))
         out["bsn"], out["onderwijsnummer"] = bsn, onr
+
+    def _classify(self, arr: np.ndarray) -> list[np.ndarray]:
+        """check_number for a column: nine plain digits vectorised, anything else through stdnum."""
+        present = pd.notna(arr)
+        plain = np.zeros(len(arr), dtype=bool)
+        if present.any():
+            text = pd.Series(arr[present], dtype=object).str
+            plain[present] = text.fullmatch("[0-9]{9}").to_numpy(dtype=bool)
+        other = arr.copy()
+        other[plain] = None
+        outs = _map_distinct(other, check_number, self._cache("number"), 3)
+        if plain.any():
+            for out, fast in zip(outs, classify_plain_numbers(arr[plain]), strict=True):
+                out[plain] = fast
+        return outs
 
     def _sex(self, value: str) -> tuple[str | None, str | None]:
         code = self.rules.sex_codes.get(value.casefold())
