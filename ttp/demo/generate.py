@@ -32,15 +32,16 @@ Files
                                 (kept apart: it is the answer key for `ttp link evaluate`; rows with an
                                 empty record_key are the deliberately keyless rows, quarantined on ingest)
 
-Ingest (run from this folder)
-  ttp ingest vve vve.csv --profile vve.toml
-  ttp ingest po po/*.xml --format edexml
-  ttp ingest po_toets po_toets.csv --profile po_toets.toml
-  ttp ingest vo vo.csv --profile vo.toml
-  ttp ingest mbo mbo.csv --profile mbo.toml
-  ttp ingest nco nco.csv --profile nco.toml
-  ttp link run
-  ttp link evaluate --truth truth.csv
+Ingest (run from this folder, after `ttp init`)
+  ttp ingest vve.csv --source vve --profile vve.toml
+  ttp ingest po/*.xml --source po --format edexml
+  ttp ingest po_toets.csv --source po_toets --profile po_toets.toml
+  ttp ingest vo.csv --source vo --profile vo.toml
+  ttp ingest mbo.csv --source mbo --profile mbo.toml
+  ttp ingest nco.csv --source nco --profile nco.toml
+  ttp schools import schools.csv
+  ttp link run vve po vo mbo nco
+  ttp link evaluate JOB_ID --labels truth.csv
 """
 
 

@@ -68,8 +68,7 @@ def build_register(rng: random.Random, persons: int, municipalities: list[Munici
     n_vo = max(1, round(persons / 500))
     n_mbo = max(1, min(len(MBO_NAMES), round(persons / 2000)))
     n_boards = max(2, round(persons / 625))
-    boards = sorted({f"{rng.randrange(10_000, 100_000)}" for _ in range(n_boards * 2)})[: n_boards + 3]
-    rng.shuffle(boards)
+    boards = [str(number) for number in rng.sample(range(10_000, 100_000), n_boards + 3)]
     po_boards, vo_boards, mbo_boards = boards[:n_boards], boards[n_boards:n_boards + 2], boards[n_boards + 2:]
     board_of_place = {m.code: po_boards[i % len(po_boards)] for i, m in enumerate(municipalities)}
     schools: list[School] = []
