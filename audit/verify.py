@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ from audit.errors import AuditError
 from audit.event import GENESIS, chain_from_leaf_hash, leaf_bytes
 from audit.findings import Findings
 from audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
+
+LOOKBACK = 1024
 
 
 @dataclass
@@ -60,6 +63,7 @@ def _replay(events: Iterable[Mapping[str, Any]], findings: Findings) -> MerkleTr
     tree = MerkleTree()
     prev = GENESIS
     expected = 1
+    recent, window = {GENESIS: 0}, deque([GENESIS])  # recent chain hashes → position, to spot insertions
     for position, row in enumerate(events, 1):
         seq = row.get("seq")
         if seq != expected:
@@ -80,14 +84,23 @@ def _replay(events: Iterable[Mapping[str, Any]], findings: Findings) -> MerkleTr
         tree.append(lh)
         stored_prev, stored_hash = _as_hash(row.get("prev_hash")), _as_hash(row.get("hash"))
         if stored_prev != prev:
-            findings.add(f"event {position}: prev_hash is not the hash of the event before it "
-                         "(an event was removed, inserted or reordered here)", position)
+            follows = recent.get(stored_prev) if stored_prev is not None else None
+            if follows is not None and follows < position - 1:
+                findings.add(f"event {position}: chained to event {follows}, so rows {follows + 1}.."
+                             f"{position - 1} were inserted or moved", follows + 1)
+            else:
+                findings.add(f"event {position}: prev_hash is not the hash of the event before it "
+                             "(an event was removed, inserted or reordered here)", position)
         intact = stored_prev is not None and len(stored_prev) == 32
         if not intact or stored_hash != chain_from_leaf_hash(stored_prev, lh):
             findings.add(f"event {position}: hash does not match its contents (the event was changed)",
                          position)
         # continue from the stored hash so one damaged event is reported once, not for every later event
         prev = stored_hash if stored_hash is not None else chain_from_leaf_hash(prev, lh)
+        recent[prev] = position
+        window.append(prev)
+        if len(window) > LOOKBACK:
+            recent.pop(window.popleft(), None)
     return tree
 
 
@@ -95,7 +108,9 @@ def _check_checkpoints(tree: MerkleTree, valid: list[tuple[str, Checkpoint]], fi
                        origin: str | None) -> int:
     """Each checkpoint against the recomputed tree and against the next larger one; returns `anchored`."""
     n = tree.size
-    matching = sorted(cp.size for _, cp in valid if cp.size <= n and tree.root(cp.size) == cp.root)
+    agrees = {id(cp): cp.size <= n and tree.root(cp.size) == cp.root for _, cp in valid}
+    disputed = {cp.size for _, cp in valid if not agrees[id(cp)]}
+    matching = sorted({cp.size for _, cp in valid if agrees[id(cp)]} - disputed)
     anchored = matching[-1] if matching else 0
     for label, cp in valid:
         if origin is not None and cp.origin != origin:
@@ -103,7 +118,7 @@ def _check_checkpoints(tree: MerkleTree, valid: list[tuple[str, Checkpoint]], fi
         if cp.size > n:
             gone = f"event {n + 1} was" if cp.size == n + 1 else f"events {n + 1}..{cp.size} were"
             findings.add(f"{label} covers {cp.size} events but the log has {n}: {gone} removed", n + 1)
-        elif tree.root(cp.size) != cp.root:
+        elif not agrees[id(cp)]:
             good = max((s for s in matching if s < cp.size), default=0)
             findings.add(f"{label} does not match events 1..{cp.size}: an event in {good + 1}..{cp.size} "
                          "was changed, removed, reordered or inserted", good + 1, cp.size)
@@ -113,14 +128,17 @@ def _check_checkpoints(tree: MerkleTree, valid: list[tuple[str, Checkpoint]], fi
         if seen[1].root != cp.root:
             findings.add(f"{seen[0]} and {label} are both signed for size {cp.size} but differ (forked log)",
                          1, cp.size)
-    ordered = [by_size[size] for size in sorted(by_size)]
-    for (label_m, m), (label_n, later) in zip(ordered, ordered[1:], strict=False):
-        if later.size not in matching:
-            continue  # its mismatch is reported above; a proof from a damaged tree would prove nothing
-        proof = tree.consistency_proof(m.size, later.size)
-        if not verify_consistency(m.size, later.size, m.root, later.root, proof):
-            findings.add(f"{label_m} is not consistent with {label_n}: the log was rewritten, "
-                         "not only appended to", 1, m.size)
+    # Each checkpoint against the next larger one that matches the tree (only from such a tree is a
+    # consistency proof worth anything): a failure means the log was rewritten, not only appended to.
+    anchors = {size: by_size[size] for size in matching}
+    for label, cp in valid:
+        later = next((anchors[s] for s in matching if s > cp.size), None)
+        if later is None or cp.size > n:
+            continue
+        proof = tree.consistency_proof(cp.size, later[1].size)
+        if not verify_consistency(cp.size, later[1].size, cp.root, later[1].root, proof):
+            findings.add(f"{label} is not consistent with {later[0]}: the log was rewritten, "
+                         "not only appended to", 1, cp.size)
     return anchored
 
 
