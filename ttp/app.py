@@ -106,6 +106,8 @@ class App:
         """
         self.require_schema()
         _ = self.keystore
+        if not (self.actor_name or default_user()):
+            raise UsageError("who is acting? give --as NAME or set TTP_USER")
         refusal: TTPError | None = None
         with self.session() as session:
             try:

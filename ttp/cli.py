@@ -49,7 +49,34 @@ class DefaultCommandGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Failed(click.ClickException):
+    """A TTPError on its way out: one line on stderr, the error's exit code."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"ttp: {self.format_message()}", err=True)
+
+
+class TTPGroup(click.Group):
+    """The root group: user errors become one line and an exit code, bugs one line unless TTP_DEBUG."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except TTPError as exc:
+            raise Failed(str(exc), exc.exit_code) from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("TTP_DEBUG"):
+                raise
+            raise Failed(f"internal error ({type(exc).__name__}); run with TTP_DEBUG=1 for details", 1) from None
+
+
+@click.group(cls=TTPGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", type=click.Path(file_okay=False), envvar="TTP_DATA_DIR",
               help="Data directory (default: TTP_DATA_DIR, else ./ttp-data).")
 @as_option
@@ -1043,26 +1070,11 @@ def demo_generate(persons, seed, out) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI: user errors end in one line on stderr and exit 1 (refused) or 2 (usage)."""
+    """Run the CLI and return its exit code (0 done, 1 refused or failed, 2 usage or passphrase)."""
     try:
-        cli.main(args=argv, prog_name="ttp", standalone_mode=False)
-    except TTPError as exc:
-        click.echo(f"ttp: {exc}", err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("ttp: aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except KeyboardInterrupt:
-        click.echo("ttp: interrupted", err=True)
-        return 130
-    except Exception as exc:  # a bug: one line, the traceback only on request
-        if os.environ.get("TTP_DEBUG"):
-            raise
-        click.echo(f"ttp: internal error ({type(exc).__name__}); run with TTP_DEBUG=1 for details", err=True)
-        return 1
+        cli.main(args=argv, prog_name="ttp", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 

@@ -1,0 +1,130 @@
+"""CLI basics: init, users, roles, keys, passphrase errors, schema revision, audit of refusals."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import create_engine, text
+
+
+def test_init_creates_everything_and_refuses_to_overwrite(env):
+    result = env.run("init", "--operator", "olga")
+    assert result.exit_code == 0, result.output
+    assert (env.data_dir / "keystore.ttpkeys").exists()
+    assert (env.data_dir / "audit" / "checkpoints.log").exists()
+    again = env.run("init", "--operator", "olga")
+    assert again.exit_code == 1
+    assert "refusing to overwrite" in again.stderr
+
+
+def test_init_takes_operator_from_ttp_user(env):
+    assert env.run("init", env={"TTP_USER": "ursula"}).exit_code == 0
+    listed = env.run("users", "list", "--json", env={"TTP_USER": "ursula"})
+    assert json.loads(listed.stdout)["users"] == [
+        {"name": "ursula", "role": "operator", "created_at": json.loads(listed.stdout)["users"][0]["created_at"]}]
+
+
+def test_init_without_passphrase_and_without_terminal_is_a_usage_error(env):
+    result = env.run("init", "--operator", "olga", env={"TTP_PASSPHRASE": ""}, input="")
+    assert result.exit_code == 2
+    assert not (env.data_dir / "keystore.ttpkeys").exists()
+
+
+def test_users_add_and_list(installed):
+    listed = json.loads(installed.run("--as", "olga", "users", "list", "--json").stdout)
+    assert {(u["name"], u["role"]) for u in listed["users"]} == {
+        ("olga", "operator"), ("pieter", "privacy-officer"), ("rosa", "researcher")}
+
+
+def test_wrong_role_is_refused_and_the_refusal_audited(installed):
+    refused = installed.run("--as", "rosa", "users", "add", "mallory", "--role", "operator")
+    assert refused.exit_code == 1
+    assert "rosa is a researcher" in refused.stderr
+    shown = json.loads(installed.run("--as", "pieter", "audit", "show", "--action", "users.add", "--json").stdout)
+    outcomes = [(e["actor"], e["outcome"]) for e in shown["events"]]
+    assert ("rosa", "refused") in outcomes
+
+
+def test_unknown_user_is_refused(installed):
+    result = installed.run("--as", "nobody", "users", "list")
+    assert result.exit_code == 1
+    assert "unknown user" in result.stderr
+
+
+def test_no_acting_user_is_a_usage_error(installed):
+    result = installed.run("users", "list")
+    assert result.exit_code == 2
+    assert "--as" in result.stderr
+
+
+def test_wrong_passphrase_is_one_line_and_exit_2(installed):
+    result = installed.run("--as", "olga", "users", "list", env={"TTP_PASSPHRASE": "wrong"})
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "ttp: wrong passphrase or damaged keystore"
+
+
+def test_damaged_keystore_is_one_line_and_exit_2(installed):
+    path = installed.data_dir / "keystore.ttpkeys"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = installed.run("--as", "olga", "users", "list")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "ttp: wrong passphrase or damaged keystore"
+
+
+def test_old_schema_revision_asks_for_db_upgrade(installed):
+    engine = create_engine(installed.database_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    result = installed.run("--as", "olga", "users", "list")
+    assert result.exit_code == 1
+    assert "ttp db upgrade" in result.stderr
+
+
+def test_commands_before_init_say_so(env):
+    result = env.run("--as", "olga", "users", "list")
+    assert result.exit_code == 1
+    assert "ttp init" in result.stderr
+
+
+def test_keys_list_rotate_retire(installed):
+    listed = json.loads(installed.run("--as", "olga", "keys", "list", "--json").stdout)["keys"]
+    assert {k["purpose"] for k in listed} == {"linkage", "payload", "quarantine", "audit-signing"}
+    assert all("secret" not in k for k in listed)
+    rotated = installed.run("--as", "olga", "keys", "rotate", "--purpose", "linkage")
+    assert rotated.exit_code == 0
+    assert "re-ingest" in rotated.output
+    retired = installed.run("--as", "olga", "keys", "retire", "linkage-v1")
+    assert retired.exit_code == 0, retired.output
+    refused = installed.run("--as", "olga", "keys", "retire", "linkage-v2")
+    assert refused.exit_code == 1
+
+
+def test_export_verify_key_and_verify_without_passphrase(installed, tmp_path):
+    pem = tmp_path / "audit.pem"
+    assert installed.run("--as", "pieter", "keys", "export-verify-key", "--out", str(pem)).exit_code == 0
+    result = installed.run("audit", "verify", "--public-key", str(pem), "--json", env={"TTP_PASSPHRASE": ""})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_every_command_has_help_with_an_example():
+    from click.testing import CliRunner
+
+    from ttp.cli import cli
+
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            if getattr(command, "hidden", False):
+                continue
+            if hasattr(command, "commands"):
+                yield from walk(command, [*prefix, name])
+            else:
+                yield [*prefix, name]
+
+    runner = CliRunner()
+    for path in walk(cli, []):
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Example" in result.output, f"`ttp {' '.join(path)}` has no example in its help"
