@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -231,27 +231,20 @@ class Validator:
             return None, "unknown sex code"
         return (code or None), None
 
-    def _dates(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Parse with the profile's date format once per distinct value; keep 1990-01-01 up to today."""
-        values = np.full(len(arr), None, dtype=object)
-        reasons = np.full(len(arr), None, dtype=object)
-        present = np.flatnonzero(pd.notna(arr))
-        if not len(present):
-            return values, reasons
-        codes, distinct = pd.factorize(arr[present])
-        parsed = pd.to_datetime(
-            pd.Series(distinct, dtype=object), format=self.rules.date_format, errors="coerce"
-        )
-        iso = parsed.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-        why = np.full(len(distinct), None, dtype=object)
-        why[parsed.isna().to_numpy()] = "unparseable date"
-        year = parsed.dt.year.to_numpy()
-        why[(year < EARLIEST_BIRTH_YEAR)] = "before 1990"
-        why[(parsed > pd.Timestamp(self.rules.today)).to_numpy()] = "in the future"
-        iso[pd.notna(why)] = None
-        values[present] = iso[codes]
-        reasons[present] = why[codes]
-        return values, reasons
+    def _dates(self, arr: np.ndarray) -> list[np.ndarray]:
+        """Parse with the profile's strptime format once per distinct value; keep 1990-01-01 up to today."""
+        return _map_distinct(arr, self._date, self._cache("date"))
+
+    def _date(self, value: str) -> tuple[str | None, str | None]:
+        try:
+            day = datetime.strptime(value, self.rules.date_format).date()
+        except ValueError:
+            return None, "unparseable date"
+        if day.year < EARLIEST_BIRTH_YEAR:
+            return None, "before 1990"
+        if day > self.rules.today:
+            return None, "in the future"
+        return day.isoformat(), None
 
 
 def _code_lookup(table: dict[str, str]) -> Callable[[str], tuple[str | None, str | None]]:
