@@ -9,7 +9,7 @@ from typing import Any
 
 from audit.checkpoint import Checkpoint, PublicKeyLike, load_public_key, parse_vkey, verify_checkpoint
 from audit.errors import AuditError
-from audit.event import GENESIS, chain_from_leaf_hash, leaf_bytes
+from audit.event import GENESIS, chain_from_leaf_hash, stored_leaf_bytes
 from audit.findings import Findings
 from audit.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 
@@ -76,7 +76,7 @@ def _replay(events: Iterable[Mapping[str, Any]], findings: Findings) -> MerkleTr
                              position)
         expected = seq + 1 if isinstance(seq, int) and not isinstance(seq, bool) else expected + 1
         try:
-            leaf = leaf_bytes(row)
+            leaf = stored_leaf_bytes(row)
         except AuditError as error:
             findings.add(f"event {position}: {error}", position)
             leaf = repr(sorted(row.items(), key=str)).encode()  # still a leaf, so later sizes line up
