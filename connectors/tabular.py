@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,16 @@ def _csv_frames(plan: _Plan, rows: int) -> Iterator[pd.DataFrame]:
             skip_blank_lines=True,
         )
         with reader:
-            yield from reader
+            while True:
+                with warnings.catch_warnings():
+                    # pandas only warns when a data row is longer than the header; that loses data
+                    warnings.simplefilter("error", pd.errors.ParserWarning)
+                    frame = next(reader, None)
+                if frame is None:
+                    return
+                yield frame
+    except pd.errors.ParserWarning:
+        raise ConnectorError(f"{plan.path.name}: malformed CSV: a row has more fields than the header") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeError, OverflowError) as exc:
         raise ConnectorError(f"{plan.path.name}: malformed CSV: {_parser_reason(exc)}") from None
 

@@ -185,3 +185,9 @@ def test_xlsx_with_dates_numbers_and_a_bad_workbook(tmp_path):
     broken.write_bytes(path.read_bytes()[:300])
     with pytest.raises(ConnectorError, match="not a readable XLSX"):
         open_export(broken, profile=profile)
+
+
+def test_first_row_longer_than_header_is_refused_not_truncated(tmp_path):
+    export = open_export(write_csv(tmp_path / "a.csv", [GOOD + ";extra", GOOD]), profile=vve_profile())
+    with pytest.raises(ConnectorError, match="more fields than the header"):
+        read_all(export)
