@@ -178,7 +178,7 @@ def format_checkpoint_time(value: datetime | str) -> str:
             raise AuditError("checkpoint time is not an RFC 3339 time") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def checkpoint_body(origin: str, size: int, root: bytes, time: datetime | str,

@@ -43,7 +43,7 @@ def format_time(value: datetime | str) -> str:
         raise AuditError("event field 'time': expected a datetime or an RFC 3339 string")
     if value.tzinfo is None:  # SQLite hands back naive datetimes; everything is stored as UTC
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _check_json(value: Any, where: str) -> Any:

@@ -9,7 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit.errors import AuditError
-from audit.event import EVENT_FIELDS, GENESIS, Event, chain, format_time, leaf_bytes, new_event, to_row
+from audit.event import (
+    EVENT_FIELDS,
+    GENESIS,
+    Event,
+    chain,
+    format_time,
+    leaf_bytes,
+    new_event,
+    stored_leaf_bytes,
+    to_row,
+)
 
 
 def test_leaf_bytes_are_canonical_json():
@@ -96,3 +106,18 @@ def test_leaf_bytes_round_trip_and_ignore_key_order(details, counts, seq):
     reversed_row["details"] = dict(reversed(list(event.details.items())))
     assert leaf_bytes(reversed_row) == data
     assert leaf_bytes({**event.to_dict(), "details": {**details, "extra": 1}}) != data
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=4), st.integers(0, 10**6),
+       st.datetimes(timezones=st.just(UTC)), st.booleans(), st.booleans())
+def test_fast_stored_row_bytes_equal_validated_bytes(details, batch, when, naive_time, text_json):
+    event = new_event(5, "ops", "operator", "job.run", time=when, batch_id=batch, details=details,
+                      counts={"pairs": batch})
+    row = to_row(event, GENESIS)
+    if naive_time:  # as SQLite's DateTime column gives it back
+        row["time"] = when.replace(tzinfo=None)
+    if text_json:  # as a TEXT column gives it back
+        row["details"], row["counts"] = json.dumps(details), json.dumps({"pairs": batch})
+    row["batch_id"] = batch
+    assert stored_leaf_bytes(row) == leaf_bytes(row) == leaf_bytes(event)
