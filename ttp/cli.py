@@ -405,14 +405,13 @@ def link_evaluate(ctx, job_id, labels, as_json, actor) -> None:
     Example:
       ttp link evaluate j_0a1b2c3d4e5f --labels truth.csv --json
     """
-    from .linkjob import evaluate_job, get_job, read_labels
+    from .linkjob import audit_evaluation, evaluate_job, get_job, read_labels
 
     app = get_app(ctx, actor)
     with app.acting("link.evaluate", (OPERATOR,), {"job": job_id}) as act:
         job = get_job(act.session, job_id)
         result = evaluate_job(act, job, read_labels(labels))
-        act.counts.update({k: result[k] for k in ("true_positives", "false_positives", "false_negatives")})
-        act.details.update({"precision": result["precision"], "recall": result["recall"], "f1": result["f1"]})
+        audit_evaluation(act, result)
     if as_json:
         emit_json(result)
     else:

@@ -48,8 +48,13 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
     started = time.monotonic()
     progress = Progress()
     if data_dir is None:
-        data_dir = Path(tempfile.mkdtemp(prefix="ttp-demo-"))
-    data_dir = Path(data_dir)
+        data_dir = Path(tempfile.mkdtemp(prefix="ttp-demo-")) / "data"
+    data_dir = Path(data_dir).resolve()
+    # The cohort (plaintext input) and the release (output) live beside the data directory, not in it:
+    # the data directory holds only what ttp itself keeps.
+    cohort = data_dir.with_name(data_dir.name + "-cohort") if data_dir.name != "data" else data_dir.parent / "cohort"
+    release_dir = data_dir.with_name(data_dir.name + "-release") if data_dir.name != "data" \
+        else data_dir.parent / "release"
     if (data_dir / "keystore.ttpkeys").exists():
         raise exporting.TTPError(f"{data_dir} holds a ttp installation already: give an empty --data-dir")
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +70,6 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
     app = App(settings=settings)
 
     progress("generating the synthetic cohort")
-    cohort = data_dir / "cohort"
     generate_cohort(cohort, persons=persons, seed=seed)
     progress("initialising")
     initialise(app, OPERATOR_NAME)
@@ -92,7 +96,7 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
     with app.acting("link.evaluate", (OPERATOR,), {"job": job["job_id"]}) as act:
         evaluation = linkjob.evaluate_job(act, linkjob.get_job(act.session, job["job_id"]),
                                           linkjob.read_labels(cohort / "truth.csv"))
-        act.counts.update({k: evaluation[k] for k in ("true_positives", "false_positives", "false_negatives")})
+        linkjob.audit_evaluation(act, evaluation)
 
     progress("request, approval and release")
     app.actor_name = OFFICER_NAME
@@ -105,7 +109,6 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
     with app.acting("request.approve", (PRIVACY_OFFICER,), {"request": request.id}) as act:
         exporting.decide_request(act, request.id, "approve", "demo: the monitor's standard question")
     app.actor_name = OPERATOR_NAME
-    release_dir = data_dir / "release"
     with app.acting("release", (OPERATOR,), {"request": request.id}) as act:
         release = exporting.make_release(act, request.id, release_dir)
     progress("verifying the audit log")
@@ -129,6 +132,7 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
         "request_id": request.id,
         "release_id": release["release_id"],
         "release_dir": str(release_dir),
+        "cohort_dir": str(cohort),
         "suppressed_cells": release["suppressed"],
         "audit_ok": audit["ok"],
         "audit_events": audit["events"],

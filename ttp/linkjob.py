@@ -143,15 +143,26 @@ def read_labels(path: Path) -> pd.DataFrame:
     return labels
 
 
+def label_ids(labels: pd.DataFrame, secret: bytes, key_version: int) -> pd.Series:
+    """The keyed label id of each label row, hashed exactly as ingest hashed the records' keys."""
+    from linkage.pseudonymise import make_features
+
+    out = pd.Series(index=labels.index, dtype=object)
+    usable = labels["record_key"].astype(str).str.strip() != ""
+    for source, group in labels[usable].groupby("source", sort=False):
+        records = pd.DataFrame({"record_key": group["record_key"].to_numpy(),
+                                "school": group["school"].to_numpy(), "export_file": ""})
+        out.loc[group.index] = make_features(records, source=str(source), secret=secret, key_version=key_version,
+                                             bloom_filters=False)["label_id"].to_numpy()
+    return out
+
+
 def evaluate_job(act, job: db.Job, labels: pd.DataFrame) -> dict:
     """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys."""
-    from linkage.pseudonymise import label_ids
-
     settings = act.app.settings
     secret = act.app.keystore.secret(f"linkage-v{job.key_version}")
     labels = labels.copy()
-    labels["label_id"] = label_ids(labels["source"], labels["school"], labels["record_key"],
-                                   secret=secret, key_version=job.key_version)
+    labels["label_id"] = label_ids(labels, secret, job.key_version)
     features = read_features(settings, [act.session.get(db.Batch, b) for b in job.batch_ids])
     records = features[["record_id", "label_id", "source"]]
     person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()
@@ -162,3 +173,9 @@ def evaluate_job(act, job: db.Job, labels: pd.DataFrame) -> dict:
     result["labelled_records"] = int(len(labelled))
     result["records"] = int(len(records))
     return result
+
+
+def audit_evaluation(act, result: dict) -> None:
+    """Record an evaluation's counts, and its scores as exact decimal strings (events hold no floats)."""
+    act.counts.update({k: int(result[k]) for k in ("true_positives", "false_positives", "false_negatives")})
+    act.details.update({k: f"{result[k]:.6f}" for k in ("precision", "recall", "f1")})

@@ -1,0 +1,196 @@
+"""The privacy test's scanner: finds identifying input values in everything ttp wrote or printed."""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from defusedxml import ElementTree
+
+PARTICLES = {"van", "der", "den", "de", "ter", "ten", "het", "op", "in", "te", "la", "le", "du", "d'", "'t"}
+MIN_NAME = 5  # shorter name tokens (Ria, Jan) occur by chance in binary data and in ordinary words
+
+
+@dataclass(frozen=True)
+class Hit:
+    where: str
+    kind: str
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+
+
+class Identifiers:
+    """The identifying values that went in, by kind, in the forms they were written and normalised."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, set[str]] = {"bsn": set(), "onderwijsnummer": set(), "name": set(),
+                                             "birth date": set(), "postcode": set()}
+
+    def add_number(self, kind: str, value: str | None) -> None:
+        digits = re.sub(r"\D", "", value or "")
+        if len(digits) >= 8:
+            self.by_kind[kind].add(digits)
+
+    def add_name(self, value: str | None) -> None:
+        for token in re.split(r"[\s,\-.]+", value or ""):
+            if len(token) >= MIN_NAME and token.casefold() not in PARTICLES:
+                self.by_kind["name"].add(token)
+                self.by_kind["name"].add(_fold(token))
+
+    def add_date(self, value: date) -> None:
+        d, m, y = value.day, value.month, value.year
+        for form in (f"{y:04d}-{m:02d}-{d:02d}", f"{d:02d}-{m:02d}-{y:04d}", f"{d}-{m}-{y}",
+                     f"{y:04d}{m:02d}{d:02d}", f"{d:02d}/{m:02d}/{y:04d}"):
+            self.by_kind["birth date"].add(form)
+
+    def add_postcode(self, value: str | None) -> None:
+        compact = re.sub(r"\s", "", value or "").upper()
+        if re.fullmatch(r"[1-9]\d{3}[A-Z]{2}", compact):
+            self.by_kind["postcode"].update({compact, f"{compact[:4]} {compact[4:]}", compact.lower()})
+
+    def patterns(self) -> list[tuple[str, re.Pattern[bytes]]]:
+        out = []
+        for kind, values in self.by_kind.items():
+            if not values:
+                continue
+            ordered = sorted(values, key=len, reverse=True)
+            for start in range(0, len(ordered), 2000):
+                chunk = ordered[start:start + 2000]
+                alternatives = b"|".join(re.escape(v.encode("utf-8")) for v in chunk)
+                if kind in ("bsn", "onderwijsnummer"):
+                    rx = re.compile(rb"(?<!\d)(?:" + alternatives + rb")(?!\d)")
+                elif kind == "name":
+                    rx = re.compile(rb"(?i)(?<![A-Za-z])(?:" + alternatives + rb")(?![A-Za-z])")
+                else:
+                    rx = re.compile(rb"(?<![\dA-Za-z])(?:" + alternatives + rb")(?![\dA-Za-z])")
+                out.append((kind, rx))
+        return out
+
+
+def _parse_date(text: str) -> date | None:
+    text = (text or "").strip()
+    for rx, order in ((r"(\d{4})-(\d{1,2})-(\d{1,2})", "ymd"), (r"(\d{1,2})-(\d{1,2})-(\d{4})", "dmy")):
+        m = re.fullmatch(rx, text)
+        if m:
+            parts = dict(zip(order, map(int, m.groups()), strict=True))
+            try:
+                return date(parts["y"], parts["m"], parts["d"])
+            except ValueError:
+                return None
+    return None
+
+
+NAME_COLUMNS = ("achternaam", "voornamen", "voornaam", "roepnaam", "naam")
+BSN_COLUMNS = ("bsn",)
+ONR_COLUMNS = ("onderwijsnummer",)
+DATE_COLUMNS = ("geboortedatum", "geb.datum", "geb_datum")
+POSTCODE_COLUMNS = ("postcode",)
+
+
+def from_cohort(cohort: Path) -> Identifiers:
+    """Read the identifying columns of every export the demo generator wrote (CSV and EDEXML)."""
+    ids = Identifiers()
+    for path in sorted(cohort.glob("*.csv")):
+        if path.name in ("truth.csv", "schools.csv", "po_toets.csv"):
+            continue
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252")
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=";,\t")
+        for row in csv.DictReader(text.splitlines(), dialect=dialect):
+            for column, value in row.items():
+                name = (column or "").strip().casefold()
+                if any(n in name for n in NAME_COLUMNS) and "school" not in name and "vestiging" not in name:
+                    ids.add_name(value)
+                elif name in BSN_COLUMNS:
+                    ids.add_number("bsn", value)
+                elif name in ONR_COLUMNS:
+                    ids.add_number("onderwijsnummer", value)
+                elif name in DATE_COLUMNS:
+                    parsed = _parse_date(value)
+                    if parsed:
+                        ids.add_date(parsed)
+                elif name in POSTCODE_COLUMNS:
+                    ids.add_postcode(value)
+    for path in sorted((cohort / "po").glob("*.xml")):
+        for element in ElementTree.parse(path).iter():
+            tag = element.tag.rsplit("}", 1)[-1]
+            value = (element.text or "").strip()
+            if tag in ("achternaam", "voornamen", "roepnaam"):
+                ids.add_name(value)
+            elif tag == "bsn":
+                ids.add_number("bsn", value)
+            elif tag == "onderwijsnummer":
+                ids.add_number("onderwijsnummer", value)
+            elif tag == "geboortedatum":
+                parsed = _parse_date(value)
+                if parsed:
+                    ids.add_date(parsed)
+            elif tag == "postcodenl":
+                ids.add_postcode(value)
+    return ids
+
+
+def dump_database(url: str) -> str:
+    """Every row of every table as text."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    engine = create_engine(url)
+    metadata = MetaData()
+    metadata.reflect(engine)
+    lines = []
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                lines.append(f"{table.name}: {tuple(row)!r}")
+    engine.dispose()
+    return "\n".join(lines)
+
+
+def scan(ids: Identifiers, files: Iterable[Path] = (), texts: dict[str, str] | None = None,
+         exempt: Iterable[Path] = ()) -> list[Hit]:
+    """Every (where, kind) at which an identifying value was found; never the value itself."""
+    patterns = ids.patterns()
+    exempt = {Path(p).resolve() for p in exempt}
+    hits: list[Hit] = []
+    blobs: list[tuple[str, bytes]] = [(name, text.encode("utf-8")) for name, text in (texts or {}).items()]
+    for path in files:
+        if path.resolve() in exempt or not path.is_file():
+            continue
+        blobs.append((str(path), path.read_bytes()))
+        blobs.extend(_decoded(path))
+    for where, blob in blobs:
+        for kind, rx in patterns:
+            if rx.search(blob):
+                hits.append(Hit(where, kind))
+    return hits
+
+
+def _decoded(path: Path) -> list[tuple[str, bytes]]:
+    """Compressed containers opened up, so plaintext cannot hide in a Parquet page or a zip member."""
+    import zipfile
+
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        text = table.to_pandas().to_csv(index=False) + repr(table.schema.metadata)
+        return [(f"{path} (decoded)", text.encode("utf-8", "replace"))]
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return [(f"{path}:{name}", archive.read(name)) for name in archive.namelist()]
+    return []
+
+
+def files_under(*folders: Path) -> list[Path]:
+    return [p for folder in folders if folder.exists() for p in sorted(folder.rglob("*")) if p.is_file()]
