@@ -51,7 +51,7 @@ class KeyedHasher:
             key = hashlib.sha256(key).digest()
         block = key.ljust(64, b"\x00")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def prefixed(self, prefix: bytes) -> Any:
         """The inner state after `prefix` (domain and key version), to be copied per message."""
@@ -61,7 +61,7 @@ class KeyedHasher:
 
     def digests(self, inner: Any, messages: list[bytes], size: int = 32) -> list[bytes]:
         """HMAC of `prefix + message` for each message, truncated to `size` bytes."""
-        inner_copy, outer_copy = inner.copy, self._outer.copy
+        inner_copy, outer_copy = inner.copy, self.outer.copy
         out = []
         for message in messages:
             i = inner_copy()
@@ -102,10 +102,9 @@ class _Batch:
 
     def hash_values(self, column: str, values: list[str | None]) -> np.ndarray:
         """int64 per value (0 for None), one HMAC per distinct value."""
-        distinct = sorted({v for v in values if v})
-        digests = self.hasher.int64(DOMAINS.get(column, column), self.key_version, distinct)
-        hashed = dict(zip(distinct, digests, strict=True))
-        return np.fromiter((hashed.get(v, 0) if v else 0 for v in values), dtype=np.int64, count=len(values))
+        codes, distinct = pd.factorize(pd.Series(values, dtype=object).replace("", None))
+        digests = self.hasher.int64(DOMAINS.get(column, column), self.key_version, list(distinct))
+        return _rows(digests, codes, 0, np.int64)
 
     def bloom_values(self, column: str, values: list[str | None]) -> list[bytes | None]:
         domain = DOMAINS.get(column, column.removesuffix("_bf"))
@@ -130,13 +129,18 @@ def _rows(per_distinct: list | np.ndarray, codes: np.ndarray, missing: Any, dtyp
 
 def _feature_columns(
     batch: _Batch,
-    raw: pd.Series | list,
+    raw: pd.Series | tuple[list, np.ndarray],
     func: Callable[[Any], dict[str, str | None]],
     hashed: tuple[str, ...],
     blooms: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
-    """Normalise each distinct raw value into named strings, key them, and map back to rows."""
-    results, codes = nz.per_distinct(raw, func)
+    """Normalise each distinct raw value into named strings, key them, and map back to rows.
+
+    `raw` is a column, or (distinct values, code per row) already factorised.
+    """
+    results, codes = raw if isinstance(raw, tuple) else nz.per_distinct(raw, func)
+    if isinstance(raw, tuple):
+        results = [func(value) for value in results]
     out: dict[str, np.ndarray] = {}
     for column in hashed:
         out[column] = _rows(batch.hash_values(column, [r.get(column) for r in results]), codes, 0, np.int64)
@@ -183,30 +187,47 @@ def _postcode(value: Any) -> dict[str, str | None]:
     return {"pc": pc, "pc4": pc4}
 
 
-def _pairs(records: pd.DataFrame, a: str, b: str) -> list[tuple[Any, Any]]:
-    """Two raw columns as tuples (so a name and its separate prefix are normalised together)."""
-    left, right = _column(records, a), _column(records, b)
-    return list(zip(left.where(left.notna(), None), right.where(right.notna(), None), strict=True))
+def _pairs(records: pd.DataFrame, a: str, b: str) -> tuple[list[tuple[Any, Any]], np.ndarray]:
+    """Distinct (a, b) value pairs and a code per row (a name and its prefix are normalised together)."""
+    codes_a, uniq_a = pd.factorize(_column(records, a))
+    codes_b, uniq_b = pd.factorize(_column(records, b))
+    combined = (codes_a.astype(np.int64) + 1) * (len(uniq_b) + 1) + (codes_b + 1)
+    distinct, codes = np.unique(combined, return_inverse=True)
+    ua, ub = list(uniq_a) + [None], list(uniq_b) + [None]
+    pairs = [(ua[c // (len(uniq_b) + 1) - 1], ub[c % (len(uniq_b) + 1) - 1]) for c in distinct.tolist()]
+    return pairs, codes.reshape(-1)
 
 
-def _ids(batch: _Batch, records: pd.DataFrame, source: str, place: str, label: str) -> np.ndarray:
-    """32-hex keyed ids of `source | place | record_key` per row (one inner state per distinct place)."""
+def _record_keys(records: pd.DataFrame) -> list[bytes]:
+    """The record keys as UTF-8; a missing key is an error (named by row, never by value)."""
     keys = _column(records, "record_key")
-    missing = keys.map(nz.is_missing).to_numpy(dtype=bool)
+    missing = (keys.isna() | (keys.astype(str).str.strip() == "")).to_numpy(dtype=bool)
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
         raise PseudonymError(f"record_key is missing in row {row + 1} of the records")
+    return [str(k).encode("utf-8") for k in keys.tolist()]
+
+
+def _ids(
+    batch: _Batch, records: pd.DataFrame, keys: list[bytes], source: str, place: str, label: str
+) -> np.ndarray:
+    """32-hex keyed ids of `source | place | record_key` per row (one inner state per distinct place).
+
+    Source and place are length-prefixed; the record key comes last, so the encoding is unambiguous.
+    """
     codes, distinct = pd.factorize(_plain_text(_column(records, place)))
     prefix = f"{label}|{batch.key_version}|".encode() + _lp(source)
     states = [batch.hasher.prefixed(prefix + _lp(p)) for p in distinct]
-    hasher = batch.hasher
-    out = np.empty(len(records), dtype=object)
-    key_list = [_lp(str(k)) for k in keys]
-    for code in range(len(distinct)):
-        rows = np.flatnonzero(codes == code)
-        digests = hasher.digests(states[code], [key_list[i] for i in rows], 16)
-        out[rows] = [d.hex() for d in digests]
-    return out
+    outer_copy = batch.hasher.outer.copy
+    out = []
+    append = out.append
+    for code, key in zip(codes.tolist(), keys, strict=True):
+        inner = states[code].copy()
+        inner.update(key)
+        outer = outer_copy()
+        outer.update(inner.digest())
+        append(outer.digest()[:16].hex())
+    return np.array(out, dtype=object)
 
 
 def _plain_text(values: pd.Series) -> np.ndarray:
@@ -230,9 +251,13 @@ def _link(column: str, kind: str) -> Callable[[Any], dict[str, str | None]]:
 
 def make_features(
     records: pd.DataFrame, *, source: str, secret: bytes, key_version: int,
-    link_kinds: Mapping[str, str] | None = None, bloom: BloomParams | None = None,
+    link_kinds: Mapping[str, str] | None = None, bloom: BloomParams | None = None, bloom_filters: bool = True,
 ) -> pd.DataFrame:
-    """Features of one batch of canonical records (docs/architecture.md); no plain identifier survives."""
+    """Features of one batch of canonical records (docs/architecture.md); no plain identifier survives.
+
+    `bloom` overrides the Bloom-filter parameters; `bloom_filters=False` leaves the Bloom columns None
+    (for measuring the keyed hashes alone).
+    """
     if not isinstance(secret, bytes | bytearray) or len(secret) != 32:
         raise PseudonymError("the linkage key must be 32 bytes")
     if not isinstance(key_version, int) or key_version < 1:
@@ -244,9 +269,10 @@ def make_features(
     params = bloom or BloomParams()
     batch = _Batch(bytes(secret), key_version, params)
     n = len(records)
+    keys = _record_keys(records)
     cols: dict[str, Any] = {
-        "record_id": _ids(batch, records, source, "export_file", "record_id"),
-        "label_id": _ids(batch, records, source, "school", "label_id"),
+        "record_id": _ids(batch, records, keys, source, "export_file", "record_id"),
+        "label_id": _ids(batch, records, keys, source, "school", "label_id"),
         "source": np.full(n, source, dtype=object),
         "export_file": _plain_text(_column(records, "export_file")),
         "key_version": np.full(n, key_version, dtype=np.int64),
@@ -255,21 +281,26 @@ def make_features(
                                 ("nco", "nco_id", nz.code), ("bsn4", "bsn4", nz.code)):
         cols.update(_feature_columns(batch, _column(records, field), lambda v, f=func, c=column: {c: f(v)},
                                      (column,)))
+    def bf(*columns: str) -> tuple[str, ...]:
+        return columns if bloom_filters else ()
+
     cols.update(_feature_columns(batch, _pairs(records, "family_name", "name_prefix"), _family,
-                                 ("fam", "fam_a", "fam_b", "prefix"), ("fam_bf",)))
+                                 ("fam", "fam_a", "fam_b", "prefix"), bf("fam_bf")))
     cols.update(_feature_columns(batch, _pairs(records, "given_names", "initials"), _given,
-                                 ("given", "given1", "init"), ("given_bf",)))
+                                 ("given", "given1", "init"), bf("given_bf")))
     cols.update(_feature_columns(batch, _column(records, "preferred_name"), _preferred,
-                                 ("pref",), ("pref_bf",)))
+                                 ("pref",), bf("pref_bf")))
     cols.update(_feature_columns(batch, _column(records, "birth_date"), _dob,
                                  ("dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y")))
     cols.update(_feature_columns(batch, _column(records, "postcode"), _postcode, ("pc", "pc4")))
     for name, kind in link_kinds.items():
         column = f"link_{name}"
         cols.update(_feature_columns(batch, _column(records, f"link:{name}"), _link(column, kind), (column,),
-                                     (f"{column}_bf",) if kind == "string" else ()))
+                                     bf(f"{column}_bf") if kind == "string" else ()))
     sex_codes, sex_distinct = pd.factorize(_column(records, "sex"))
     cols["sex"] = _rows([_sex(v) for v in sex_distinct], sex_codes, 0, np.int8)
+    for column in [*BLOOM_COLUMNS, *(f"link_{name}_bf" for name in link_kinds)]:
+        cols.setdefault(column, np.full(n, None, dtype=object))
     order = ["record_id", "label_id", "source", "export_file", "key_version", *HASH_COLUMNS,
              *[f"link_{name}" for name in link_kinds], "sex", *BLOOM_COLUMNS,
              *[f"link_{name}_bf" for name, kind in link_kinds.items() if kind == "string"]]
