@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import islice, product
+
 import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix, csr_matrix
@@ -21,10 +23,48 @@ def lines(shape: tuple[int, ...]) -> list[np.ndarray]:
     return out
 
 
-def intervals(values: np.ndarray, suppressed: np.ndarray, table_lines: list[np.ndarray]
-              ) -> dict[int, tuple[float, float]]:
-    """Min and max of every suppressed cell (flat index) over all non-negative tables that agree with the
-    published cells and satisfy every additivity line. `hi` is `inf` when unbounded."""
+def box_width(values: np.ndarray, suppressed: np.ndarray, index: tuple[int, ...], limit: int = 500) -> float:
+    """A cheap lower bound of a suppressed cell's attack interval: the widest shift along boxes of
+    suppressed cells with the cell as a corner (the hypercube method). Exact LP is needed only below it."""
+    shape = values.shape
+    options = []
+    for axis in range(1, len(shape)):
+        found = []
+        for q in range(shape[axis]):
+            other = list(index)
+            other[axis] = q
+            if q != index[axis] and suppressed[tuple(other)]:
+                found.append(q)
+        if not found:
+            return 0.0
+        options.append(found)
+    up_best = down_best = 0.0
+    for combo in islice(product(*options), limit):
+        up, down, ok = float("inf"), float("inf"), True
+        for mask in product((0, 1), repeat=len(combo)):
+            corner, sign = list(index), 1
+            for axis, (use, q) in enumerate(zip(mask, combo, strict=True), start=1):
+                if use:
+                    both_interior = q < shape[axis] - 1 and index[axis] < shape[axis] - 1
+                    sign = -sign if both_interior else sign
+                    corner[axis] = q
+            if not suppressed[tuple(corner)]:
+                ok = False
+                break
+            if sign < 0:
+                up = min(up, float(values[tuple(corner)]))
+            else:
+                down = min(down, float(values[tuple(corner)]))
+        if ok:
+            up_best, down_best = max(up_best, up), max(down_best, down)
+    return up_best + down_best
+
+
+def intervals(values: np.ndarray, suppressed: np.ndarray, table_lines: list[np.ndarray],
+              only: set[int] | None = None) -> dict[int, tuple[float, float]]:
+    """Min and max of every suppressed cell (flat index; or of the cells in `only`) over all non-negative
+    tables that agree with the published cells and satisfy every additivity line. `hi` is `inf` when
+    unbounded."""
     values = np.asarray(values, dtype=float).ravel()
     suppressed = np.asarray(suppressed, dtype=bool).ravel()
     cells = np.flatnonzero(suppressed)
@@ -44,20 +84,23 @@ def intervals(values: np.ndarray, suppressed: np.ndarray, table_lines: list[np.n
     result: dict[int, tuple[float, float]] = {}
     by_component: dict[int, list[int]] = {}
     for cell in cells:
+        if only is not None and int(cell) not in only:
+            continue
         by_component.setdefault(int(label[cell]), []).append(int(cell))
     line_component: dict[int, list[np.ndarray]] = {}
     for line in rows:
         first = line[suppressed[line]][0]
         line_component.setdefault(int(label[first]), []).append(line)
-    for comp, members in by_component.items():
-        result.update(_solve(values, suppressed, members, line_component.get(comp, [])))
+    for comp, wanted in by_component.items():
+        members = [int(c) for c in cells if label[c] == comp]
+        result.update(_solve(values, suppressed, members, wanted, line_component.get(comp, [])))
     return result
 
 
-def _solve(values: np.ndarray, suppressed: np.ndarray, members: list[int], comp_lines: list[np.ndarray]
-           ) -> dict[int, tuple[float, float]]:
+def _solve(values: np.ndarray, suppressed: np.ndarray, members: list[int], wanted: list[int],
+           comp_lines: list[np.ndarray]) -> dict[int, tuple[float, float]]:
     if not comp_lines:
-        return {cell: (0.0, float("inf")) for cell in members}
+        return {cell: (0.0, float("inf")) for cell in wanted}
     position = {cell: i for i, cell in enumerate(members)}
     data, row_idx, col_idx, rhs = [], [], [], []
     for r, line in enumerate(comp_lines):
@@ -76,7 +119,8 @@ def _solve(values: np.ndarray, suppressed: np.ndarray, members: list[int], comp_
     b_eq = np.asarray(rhs)
     out = {}
     objective = np.zeros(len(members))
-    for cell, i in position.items():
+    for cell in wanted:
+        i = position[cell]
         objective[i] = 1.0
         low = linprog(objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")
         high = linprog(-objective, A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs")

@@ -47,8 +47,6 @@ def check_request(request: Request, policy: Policy, earlier: Sequence[ReleasedTa
             problems.append(f"measure {measure} is not allowed")
     filter_sets = [("filters", request.filters)] + [(f"groups.{g}", f) for g, f in request.groups.items()]
     for where, filters in filter_sets:
-        if where.startswith("groups.") and not filters:
-            problems.append(f"{where} has no filter")
         for dim, values in filters.items():
             spec = policy.dimensions.get(dim)
             if spec is None or not spec.filter:

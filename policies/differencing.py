@@ -6,6 +6,9 @@ larger domain is also a filter of the smaller one with a subset of its values, a
 requires at least the larger one's sources). For every cell key both have, the difference of the true
 counts must be 0 or at least the minimum cell count; otherwise the new cell would reveal a group
 smaller than the threshold.
+
+Within one request, comparison groups are compared when one group's persons include the other's in the
+data (a school and its board); the cell of the larger group is suppressed.
 """
 
 from __future__ import annotations
@@ -137,13 +140,12 @@ def collisions(table: Table, earlier: list[ReleasedTable], policy: Policy) -> li
                         continue
                     if _small(int(table.counts[index]), cell.count, threshold):
                         found.append(Collision(index, release.release_id, other))
-    for g, (_, pop, f) in enumerate(mine):
-        for h, (name_h, pop_h, f_h) in enumerate(mine):
-            mutual = contains((pop_h, f_h), (pop, f))
-            if g != h and contains((pop, f), (pop_h, f_h)) and not (g > h and mutual):
-                for index in _slice_indices(table, g):
-                    if _small(int(table.counts[index]), int(table.counts[(h, *index[1:])]), threshold):
-                        found.append(Collision(index, "", name_h))
+    for g, h in sorted(table.inclusions):
+        if not (g > h and (h, g) in table.inclusions):  # equal slices: compare once
+            name_h = table.groups[h]
+            for index in _slice_indices(table, g):
+                if _small(int(table.counts[index]), int(table.counts[(h, *index[1:])]), threshold):
+                    found.append(Collision(index, "", name_h))
     return found
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from policies.attack import intervals, lines
+from policies.attack import box_width, intervals, lines
 
 Magnitude = tuple[np.ndarray, np.ndarray]  # (cell values, required interval width per cell)
 
@@ -47,10 +47,16 @@ def failing_cells(suppressed: np.ndarray, table_lines: list[np.ndarray], counts:
     """Suppressed cells whose attack interval is narrower than required, with the width still needed."""
     failing: dict[int, float] = {}
     checks = [(counts, np.full(counts.shape, float(level)))] + list(magnitudes)
+    shape = suppressed.shape
     for values, required in checks:
-        for cell, (lo, hi) in intervals(values, suppressed, table_lines).items():
-            if hi - lo < required.ravel()[cell] - 1e-9:
-                failing[cell] = max(failing.get(cell, 0.0), float(required.ravel()[cell]))
+        need = required.ravel()
+        doubtful = {int(c) for c in np.flatnonzero(suppressed)
+                    if box_width(values, suppressed, np.unravel_index(c, shape)) < need[c] - 1e-9}
+        if not doubtful:
+            continue
+        for cell, (lo, hi) in intervals(values, suppressed, table_lines, only=doubtful).items():
+            if hi - lo < need[cell] - 1e-9:
+                failing[cell] = max(failing.get(cell, 0.0), float(need[cell]))
     return failing
 
 

@@ -36,6 +36,7 @@ class Table:
     known: dict[str, np.ndarray] = field(default_factory=dict)
     tops: dict[str, np.ndarray] = field(default_factory=dict)
     medians: dict[str, np.ndarray] = field(default_factory=dict)
+    inclusions: set[tuple[int, int]] = field(default_factory=set)  # (g, h): slice g's persons include h's
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -103,6 +104,7 @@ def _tops_with_margins(interior: np.ndarray, axes: range) -> np.ndarray:
     for axis in axes:
         moved = np.moveaxis(out, axis, -2)
         union = moved.reshape(*moved.shape[:-2], moved.shape[-2] * t)
+        union = np.concatenate([union, np.zeros((*union.shape[:-1], t))], axis=-1)  # pads empty axes
         top = -np.sort(-union, axis=-1)[..., :t]
         out = np.concatenate([out, np.expand_dims(top, axis)], axis=axis)
     return out
@@ -157,6 +159,8 @@ def compute_table(persons: pd.DataFrame, request: Request, policy: Policy) -> Ta
     masks = [m & valid for m in slice_masks]
     table = Table(request, list(request.dimensions), categories, [g for g, _ in slices], measures,
                   counts=cube([np.bincount(flat[m], minlength=size) for m in masks]).astype(np.int64))
+    table.inclusions = {(g, h) for g, big in enumerate(masks) for h, small in enumerate(masks)
+                        if g != h and not (small & ~big).any()}
     for name, condition in conditions.items():
         hit = condition.evaluate(persons)
         table.numerators[name] = cube([np.bincount(flat[m & hit], minlength=size) for m in masks]).astype(int)
