@@ -75,6 +75,12 @@ class FamilyName:
     def name(self) -> str:
         return " ".join(self.parts)
 
+    @property
+    def written(self) -> str:
+        """The normalised name written out ("jansen-de vries"); `family_name(written)` gives it back."""
+        return "-".join(" ".join(w for w in (p, n) if w) for p, n in zip(self.part_prefixes, self.parts,
+                                                                          strict=True))
+
 
 @dataclass(frozen=True)
 class GivenNames:
