@@ -91,10 +91,7 @@ class FamilyName:
 class GivenNames:
     names: tuple[str, ...]
     roepnaam: str
-
-    @property
-    def initials(self) -> str:
-        return "".join(n[0] for n in self.names[:3]).upper()
+    initials: str  # of the first three names, as EDEXML voorletters-1 allows six characters
 
 
 def draw_family_name(rng: random.Random, double_rate: float = 0.03) -> FamilyName:
@@ -122,7 +119,7 @@ def draw_given_names(rng: random.Random, sex: str, avoid: str | None = None) -> 
         middle = rng.choice(middles)
         if middle not in names:
             names.append(middle)
-    return GivenNames(tuple(names), roepnaam)
+    return GivenNames(tuple(names), roepnaam, "".join(n[0] for n in names[:3]).upper())
 
 
 def strip_diacritics(text: str) -> str:

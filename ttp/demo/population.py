@@ -118,9 +118,17 @@ def _diploma(p: Person, rng: random.Random) -> str:
     return best
 
 
-def _school_in(schools: list[School], municipality: Municipality, rng: random.Random) -> School:
-    local = [s for s in schools if s.municipality == municipality]
-    return rng.choice(local or schools)
+class _Schools:
+    """The schools of one sector, looked up by municipality."""
+
+    def __init__(self, schools: list[School]) -> None:
+        self.all = schools
+        self.by_place: dict[str, list[School]] = {}
+        for s in schools:
+            self.by_place.setdefault(s.municipality.code, []).append(s)
+
+    def near(self, municipality: Municipality, rng: random.Random) -> School:
+        return rng.choice(self.by_place.get(municipality.code) or self.all)
 
 
 def build_population(persons: int, seed: int, rates: Rates | None = None) -> Population:
@@ -132,9 +140,8 @@ def build_population(persons: int, seed: int, rates: Rates | None = None) -> Pop
     all_municipalities = region(len(cum) + 40)
     cum_all = list(accumulate(m.inhabitants for m in all_municipalities))
     schools = build_register(rng, persons, municipalities)
-    po_schools = [s for s in schools if s.sector == "po"]
-    vo_schools = [s for s in schools if s.sector == "vo"]
-    mbo_schools = [s for s in schools if s.sector == "mbo"]
+    po_schools, vo_schools, mbo_schools = (_Schools([s for s in schools if s.sector == sector])
+                                           for sector in ("po", "vo", "mbo"))
     bsns: set[str] = set()
     onrs: set[str] = set()
     people: list[Person] = []
@@ -183,27 +190,27 @@ def build_population(persons: int, seed: int, rates: Rates | None = None) -> Pop
     return Population(people, schools, municipalities, bsns)
 
 
-def _school_career(p: Person, rng: random.Random, rates: Rates, po_schools: list[School],
-                   vo_schools: list[School], mbo_schools: list[School]) -> None:
+def _school_career(p: Person, rng: random.Random, rates: Rates, po_schools: _Schools,
+                   vo_schools: _Schools, mbo_schools: _Schools) -> None:
     if rng.random() < rates.vve:
         p.vve_registrations = 2 if rng.random() < rates.vve_twice else 1
         p.vve_date = p.birth_date + dt.timedelta(days=rng.randint(730, 1460))
         p.vve_indicatie = rng.random() < (0.55 if p.gewicht != "0" else 0.12)
-    p.po_school = _school_in(po_schools, p.addresses["po"].municipality, rng)
-    if rng.random() < rates.po_changed_school and len(po_schools) > 1:
-        previous = _school_in(po_schools, p.addresses["po_prev"].municipality, rng)
-        while previous == p.po_school:
-            previous = rng.choice(po_schools)
+    p.po_school = po_schools.near(p.addresses["po"].municipality, rng)
+    if rng.random() < rates.po_changed_school and len(po_schools.all) > 1:
+        previous = po_schools.near(p.addresses["po_prev"].municipality, rng)
+        while previous is p.po_school:
+            previous = rng.choice(po_schools.all)
         p.po_previous_school = previous
         p.po_switch_date = dt.date(2018, 10, 1) + dt.timedelta(days=rng.randrange(120))
     p.toets_score = max(501, min(550, round(535 + 8.5 * p.ability + rng.gauss(0, 3))))
     p.advies = _advice(p.ability, rng)
     if rng.random() < rates.vo:
-        p.vo_school = _school_in(vo_schools, p.addresses["vo"].municipality, rng)
+        p.vo_school = vo_schools.near(p.addresses["vo"].municipality, rng)
         p.vo_level = _vo_level(p.advies, rng)
     # Scale the pull so that about `rates.mbo` of the cohort goes to mbo.
     if rng.random() < _MBO_PULL[p.vo_level] * rates.mbo / 0.48:
-        p.mbo_school = _school_in(mbo_schools, p.addresses["mbo"].municipality, rng)
+        p.mbo_school = mbo_schools.near(p.addresses["mbo"].municipality, rng)
         p.mbo_level = _mbo_level(p.vo_level, rng)
         p.mbo_uitval = rng.random() < _UITVAL[p.mbo_level]
     p.diploma = _diploma(p, rng)

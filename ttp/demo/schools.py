@@ -25,7 +25,7 @@ SCHOOLS_COLUMNS = ("PROVINCIE", "BEVOEGD GEZAG NUMMER", "BRIN NUMMER", "VESTIGIN
                    "GEMEENTENAAM", "DENOMINATIE", "ONDERWIJSSTRUCTUUR", "SOORT ONDERWIJS")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity: each register entry is its own school
 class School:
     sector: str  # po, vo, mbo
     brin: str
