@@ -91,16 +91,16 @@ class BloomEncoder:
         """Plain keyed Bloom filters (before diffusion) as a bool matrix, one row per text."""
         p = self.params
         matrix = np.zeros((len(texts), p.length), dtype=bool)
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
+        gram_ids: dict[str, int] = {}
+        rows: list[int] = []
+        grams: list[int] = []
         for i, text in enumerate(texts):
-            grams = qgrams(text, p.q, p.padding)
-            if grams:
-                pos = np.concatenate([self.positions(g) for g in grams])
-                cols.append(pos)
-                rows.append(np.full(len(pos), i, dtype=np.int64))
-        if cols:
-            matrix[np.concatenate(rows), np.concatenate(cols)] = True
+            for gram in qgrams(text, p.q, p.padding):
+                grams.append(gram_ids.setdefault(gram, len(gram_ids)))
+                rows.append(i)
+        if grams:
+            table = np.stack([self.positions(g) for g in gram_ids])  # distinct q-grams × hashes
+            matrix[np.repeat(np.array(rows), p.hashes), table[np.array(grams)].ravel()] = True
         return matrix
 
     def diffuse(self, bits: np.ndarray) -> np.ndarray:
