@@ -98,3 +98,14 @@ def dice(arrays: FeatureArrays, left_col: str, right_col: str, il: np.ndarray, i
         out = 2.0 * inter / total
     out[(ca == 0) | (cb == 0)] = np.nan
     return out
+
+
+def unique_sorted(values: np.ndarray, return_counts: bool = False):
+    """Sorted distinct values (and counts) by sorting; numpy's hash-based unique is slow on hash-like ints."""
+    x = np.sort(values, kind="stable")
+    if len(x) == 0:
+        return (x, np.empty(0, np.int64)) if return_counts else x
+    first = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    if return_counts:
+        return x[first], np.diff(np.r_[first, len(x)])
+    return x[first]

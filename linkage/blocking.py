@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from linkage.arrays import FeatureArrays
+from linkage.arrays import FeatureArrays, unique_sorted
 from linkage.settings import BlockingPass, LinkSettings
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -121,18 +121,19 @@ def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings
 
 
 def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
-    """Union of all passes: deduplicated pairs of records from different export files."""
+    """Union of all passes: deduplicated pairs (of different export files unless settings allow)."""
     n = np.int64(max(arrays.n, 1))
     seen = np.empty(0, dtype=np.int64)
     codes_by_pass, report = [], []
     for k, p in enumerate(settings.passes):
         li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings)
-        keep = arrays.file_code[li] != arrays.file_code[ri]
-        li, ri = li[keep], ri[keep]
+        if not settings.within_file_pairs:
+            keep = arrays.file_code[li] != arrays.file_code[ri]
+            li, ri = li[keep], ri[keep]
         lo, hi = np.minimum(li, ri), np.maximum(li, ri)
-        codes = np.unique(lo * n + hi)
-        new = codes[~np.isin(codes, seen, assume_unique=True)]
-        seen = np.union1d(seen, new)
+        codes = unique_sorted(lo * n + hi)
+        new = codes[~np.isin(codes, seen, assume_unique=True, kind="sort")]
+        seen = unique_sorted(np.concatenate([seen, new]))
         codes_by_pass.append((k, new))
         report.append({"pass": p.name, "pairs": int(len(codes)), "new_pairs": int(len(new)),
                        "skipped_blocks": skipped_blocks, "skipped_records": skipped_rows})

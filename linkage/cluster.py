@@ -28,9 +28,9 @@ class _Persons:
             self.parent[i], i = root, self.parent[i]
         return root
 
-    def conflict(self, a: int, b: int) -> str | None:
+    def conflict(self, a: int, b: int, strong: bool) -> str | None:
         """Why components a and b may not be one person, or None."""
-        if not self.files[a].isdisjoint(self.files[b]):
+        if not strong and not self.files[a].isdisjoint(self.files[b]):
             return "same_export_file"
         na, nb = self.numbers[a], self.numbers[b]
         for kind, value in na.items():
@@ -56,14 +56,17 @@ class _Persons:
 
 
 def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray, right: np.ndarray,
-            strength: np.ndarray, never: Iterable[tuple[int, int]] = ()) -> tuple[np.ndarray, np.ndarray]:
+            strength: np.ndarray, never: Iterable[tuple[int, int]] = (), strong: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster labels per record and, per link, why it was refused ("" when it joined or was redundant).
 
     Links are taken strongest first (a one-to-one assignment between any two export files falls out
     of this); a link that would put two records of one export file, two different numbers of one kind
     (BSN, onderwijsnummer, NCO id) or a pair rejected in review into one person is refused, which is
-    the same as splitting such a cluster at its weakest link.
+    the same as splitting such a cluster at its weakest link. A `strong` link (a shared number, a
+    near-certain probability) may join two records of one export file: a child registered twice.
     """
+    strong = np.zeros(len(left), dtype=bool) if strong is None else strong
     nev: dict[int, set[int]] = {}
     for i, j in never:
         nev.setdefault(int(i), set()).add(int(j))
@@ -75,7 +78,7 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
         a, b = uf.find(int(left[k])), uf.find(int(right[k]))
         if a == b:
             continue
-        why = uf.conflict(a, b)
+        why = uf.conflict(a, b, bool(strong[k]))
         if why:
             refused[k] = why
             continue

@@ -25,7 +25,19 @@ def count_patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of a level matrix (pairs × comparisons) and how often each occurs."""
     if len(levels) == 0:
         return np.empty((0, levels.shape[1]), levels.dtype), np.empty(0, np.int64)
-    patterns, counts = np.unique(levels, axis=0, return_counts=True)
+    lv = levels.astype(np.int64) + 1
+    radix = lv.max(axis=0) + 1
+    code = np.zeros(len(lv), dtype=np.int64)
+    for k in range(lv.shape[1]):
+        code = code * radix[k] + lv[:, k]
+    code = np.sort(code)
+    first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    counts = np.diff(np.r_[first, len(code)])
+    uniq = code[first]
+    patterns = np.zeros((len(uniq), lv.shape[1]), dtype=levels.dtype)
+    for k in range(lv.shape[1] - 1, -1, -1):
+        patterns[:, k] = uniq % radix[k] - 1
+        uniq = uniq // radix[k]
     return patterns, counts.astype(np.int64)
 
 
@@ -63,11 +75,13 @@ def posterior(patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], sh
 
 def fit(patterns: np.ndarray, counts: np.ndarray, m0: list[np.ndarray], u0: list[np.ndarray],
         share0: float, *, fix_m: list[bool] | None = None, fix_u: list[bool] | None = None,
-        max_iter: int = 200, tol: float = 1e-7) -> EMFit:
+        max_iter: int = 200, tol: float = 1e-7, population: float | None = None) -> EMFit:
     """EM over distinct patterns weighted by their counts: one iteration costs O(patterns × comparisons).
 
     `fix_m[k]` / `fix_u[k]` keep that comparison's m / u at its starting value (identifier numbers,
-    u from random pairs). Converged when no parameter moves more than `tol`.
+    u from random pairs). `population`: the number of pairs the patterns were drawn from when they are
+    only the blocked candidates; the pairs left out count as non-matches, so the match share is a
+    share of all pairs (as u from random pairs is). Converged when no parameter moves more than `tol`.
     """
     k_count = patterns.shape[1]
     fix_m = fix_m or [False] * k_count
@@ -76,7 +90,7 @@ def fit(patterns: np.ndarray, counts: np.ndarray, m0: list[np.ndarray], u0: list
     u = [_normalise(np.asarray(x, float)) for x in u0]
     share = float(np.clip(share0, FLOOR, 1 - FLOOR))
     c = counts.astype(float)
-    total = c.sum()
+    total = max(float(population), c.sum()) if population else c.sum()
     trace: list[float] = []
     converged = False
     iterations = 0

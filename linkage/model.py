@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from linkage import em
-from linkage.arrays import FeatureArrays
+from linkage.arrays import FeatureArrays, unique_sorted
 from linkage.compare import Comparison, compare
 from linkage.settings import LinkSettings
 
@@ -87,7 +87,7 @@ def term_frequencies(arrays: FeatureArrays, columns: tuple[str, ...]) -> tuple[n
     vals = vals[vals != 0]
     if len(vals) == 0:
         return np.empty(0, np.int64), np.empty(0)
-    keys, counts = np.unique(vals, return_counts=True)
+    keys, counts = unique_sorted(vals, return_counts=True)
     return keys, counts / len(vals)
 
 
@@ -161,10 +161,11 @@ def fit_model(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np
         else:
             prior = np.linspace(0.05, 1.0, len(c.levels)) ** 4
             m0.append(prior / prior.sum())
-    share0 = float(max(counts[sure].sum(), 1) / max(counts.sum(), 1))
+    population = float(cross_file_pairs(arrays))
+    share0 = float(max(counts[sure].sum(), 1) / max(population, 1))
     fit = em.fit(patterns, counts, m0, u, share0,
                  fix_m=[c.fixed_m is not None for c in comparisons], fix_u=[True] * len(comparisons),
-                 max_iter=settings.em_max_iter, tol=settings.em_tolerance)
+                 max_iter=settings.em_max_iter, tol=settings.em_tolerance, population=population)
     tf_v, tf_f = {}, {}
     sources = {"family_name": ("fam",), "given_name": ("given1", "pref")}
     for c in comparisons:
@@ -174,10 +175,16 @@ def fit_model(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np
                 "log_likelihood": fit.log_likelihood[-1] if fit.log_likelihood else None,
                 "log_likelihood_trace": fit.log_likelihood[:: max(1, len(fit.log_likelihood) // 50)],
                 "patterns": int(len(patterns)), "pairs": int(counts.sum()),
-                "start_match_share": share0, "u_sample_pairs": settings.u_sample_pairs,
+                "start_match_share": share0, "population_pairs": population, "u_sample_pairs": settings.u_sample_pairs,
                 "m_start": [x.tolist() for x in m0]}
     return Model(comparisons=comparisons, m=fit.m, u=u, match_share=fit.match_share, tf_values=tf_v,
                  tf_freqs=tf_f, training=training)
+
+
+def cross_file_pairs(arrays: FeatureArrays) -> int:
+    """All record pairs from different export files (the population u and the match share refer to)."""
+    per_file = np.bincount(arrays.file_code)
+    return int(arrays.n * (arrays.n - 1) // 2 - (per_file * (per_file - 1) // 2).sum())
 
 
 def _shares(levels: np.ndarray, counts: np.ndarray, n_levels: int) -> np.ndarray:

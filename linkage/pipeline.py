@@ -155,7 +155,9 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     e_right = np.r_[cands.right[linked], np.array(extra_r, np.int64)]
     e_strength = np.r_[strength[linked], np.full(len(extra_l), 1e9)]
     numbers = {k: arrays.column(k) for k in ("bsn", "onr", "nco")}
-    labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never)
+    strong = (deterministic & ~contradicted) | (prob >= settings.within_file_probability) | (reviewed == "accept")
+    e_strong = np.r_[strong[linked], np.ones(len(extra_l), bool)]
+    labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never, e_strong)
     lap("cluster")
     person, id_report = assign_person_ids(record_ids, labels, previous, new_person_id)
     lap("person_ids")

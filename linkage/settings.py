@@ -20,14 +20,20 @@ class BlockingPass(BaseModel):
 
 
 DEFAULT_PASSES: tuple[BlockingPass, ...] = (
-    BlockingPass(name="number", keys=("bsn",)),
+    BlockingPass(name="bsn", keys=("bsn",)),
     BlockingPass(name="onderwijsnummer", keys=("onr",)),
-    BlockingPass(name="birth_date", keys=("dob",)),
-    BlockingPass(name="birth_date_swapped", keys=(), cross=("dob_swap", "dob")),
-    BlockingPass(name="family_name_band+birth_year", keys=("dob_y",), lsh="fam_bf"),
-    BlockingPass(name="postcode_area+birth_year", keys=("pc4", "dob_y")),
-    BlockingPass(name="initial+family_name", keys=("init", "fam")),
-    BlockingPass(name="month_day+family_name", keys=("dob_md", "fam_a")),
+    BlockingPass(name="birth_date+family_name", keys=("dob", "fam")),
+    BlockingPass(name="birth_date+initial", keys=("dob", "init")),
+    BlockingPass(name="birth_date+postcode_area", keys=("dob", "pc4")),
+    BlockingPass(name="birth_date_swapped+family_name", keys=("fam",), cross=("dob_swap", "dob")),
+    BlockingPass(name="birth_date_swapped+postcode_area", keys=("pc4",), cross=("dob_swap", "dob")),
+    BlockingPass(name="year_month+family_name", keys=("dob_ym", "fam")),
+    BlockingPass(name="year_day+family_name", keys=("dob_yd", "fam")),
+    BlockingPass(name="month_day+family_name", keys=("dob_md", "fam")),
+    BlockingPass(name="family_name_band+birth_year_month", keys=("dob_ym",), lsh="fam_bf"),
+    BlockingPass(name="first_name+family_name", keys=("given1", "fam")),
+    BlockingPass(name="roepnaam+family_name", keys=("pref", "fam")),
+    BlockingPass(name="postcode+initial", keys=("pc", "init")),
 )
 
 
@@ -52,5 +58,7 @@ class LinkSettings(BaseModel):
     review_threshold: float | None = Field(None, description="probability from which a pair is reviewed")
     min_link_threshold: float = 0.5
     contradiction_weight: float = Field(-8.0, description="deterministic pairs weighing less go to review")
+    within_file_pairs: bool = Field(True, description="also pair records of one export file (duplicates)")
+    within_file_probability: float = Field(0.999, description="a link inside one export file needs this")
     chunk_pairs: int = Field(400_000, ge=1000)
     seed: int = 20240601
