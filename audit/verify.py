@@ -38,13 +38,19 @@ class Verification:
                                  "signer": c.signers[0] if c.signers else None} for c in self.checkpoints]}
 
 
-def trusted_keys(public_keys: Mapping[str, PublicKeyLike] | str | Sequence[str]) -> dict[str, Any]:
-    """key name → public key, from a mapping, one vkey string, or a list of vkey strings."""
+KeysLike = Mapping[str, PublicKeyLike] | PublicKeyLike | Sequence[str]
+
+
+def trusted_keys(public_keys: KeysLike) -> dict[str, Any] | Any:
+    """{key name: public key} from a mapping or vkey string(s); a bare key (object, PEM, raw) stays one key,
+    and is then trusted under whatever key name a signature line gives (the key ID still binds the two)."""
     if isinstance(public_keys, Mapping):
         return {name: load_public_key(key) for name, key in public_keys.items()}
-    if isinstance(public_keys, str):
-        public_keys = [public_keys]
-    return dict(parse_vkey(text) for text in public_keys)
+    if isinstance(public_keys, str) and not public_keys.lstrip().startswith("-----"):
+        return dict([parse_vkey(public_keys)])
+    if isinstance(public_keys, list | tuple):
+        return dict(parse_vkey(text) for text in public_keys)
+    return load_public_key(public_keys)
 
 
 def _as_hash(value: Any) -> bytes | None:
@@ -143,12 +149,13 @@ def _check_checkpoints(tree: MerkleTree, valid: list[tuple[str, Checkpoint]], fi
 
 
 def verify_log(events: Iterable[Mapping[str, Any]], checkpoints: Iterable[str],
-               public_keys: Mapping[str, PublicKeyLike] | str | Sequence[str], *,
+               public_keys: KeysLike, *,
                origin: str | None = None) -> Verification:
     """Recompute chain and tree over `events` (stored rows, in seq order) and check every checkpoint text.
 
-    `checkpoints` are the database's and the outside file's; `public_keys` maps key name → public key
-    (or is one or more vkey strings). A log without any valid checkpoint is not ok (nothing anchors it).
+    `checkpoints` are the database's and the outside file's; `public_keys` maps key name → public key,
+    or is one or more vkey strings, or one bare public key. A log without any valid checkpoint is not ok
+    (nothing anchors it).
     """
     findings = Findings()
     keys = trusted_keys(public_keys)

@@ -39,13 +39,16 @@ def renumber(rows):
     return [{**r, "seq": i} for i, r in enumerate(rows, 1)]
 
 
-def test_intact_log_verifies(log, key):
+def test_intact_log_verifies(log, key, other_key):
     rows, checkpoints = log
     result = verify_log(rows, checkpoints, keys(key), origin=ORIGIN)
     assert result.ok, result.problems
     assert (result.events, result.first_bad_event, result.anchored) == (N, None, N)
     assert result.root == MerkleTree(leaf_hash(leaf_bytes(r)) for r in rows).root()
     assert verify_log(rows, checkpoints, vkey(KEY_NAME, key)).ok
+    assert verify_log(rows, checkpoints, [vkey("other", other_key), vkey(KEY_NAME, key)]).ok
+    assert verify_log(rows, checkpoints, key.public_key()).ok
+    assert not verify_log(rows, checkpoints, other_key.public_key()).ok
 
 
 def test_unanchored_log_is_not_ok(log, key):
