@@ -29,7 +29,7 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def build(n: int, key: Ed25519PrivateKey, every: int) -> tuple[list[dict], list[str], float]:
-    """Append n events the way the log does (event, leaf bytes, chain, tree); returns rows, checkpoints, secs."""
+    """Append n events as the log does (event, leaf bytes, chain, tree); returns rows, checkpoints, secs."""
     rows, checkpoints, prev, state = [], [], GENESIS, CompactRange()
     began = time.process_time()
     for seq in range(1, n + 1):

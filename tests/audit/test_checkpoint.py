@@ -23,7 +23,8 @@ from audit.errors import AuditError
 # The example of golang.org/x/mod/sumdb/note (also in the C2SP signed-note ecosystem's tests).
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+GO_TEXT = ("If you think cryptography is the answer to your problem,\n"
+           "then you don't know what your problem is.\n")
 GO_NOTE = (GO_TEXT + "\n\u2014 PeterNeumann "
            "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n")
 ROOT = bytes(range(32))
@@ -64,8 +65,8 @@ def test_verify_accepts_every_public_key_form(key, form):
                  "vkey": vkey("audit-v1", key), "mapping": {"audit-v1": pem}}[form]
     note = sign_checkpoint("ttp.test/audit", 7, ROOT, TIME, key, "audit-v1")
     checkpoint = verify_checkpoint(note, given_key, "audit-v1" if form in ("object", "pem") else None)
-    assert (checkpoint.origin, checkpoint.size, checkpoint.root, checkpoint.time) == ("ttp.test/audit", 7, ROOT,
-                                                                                     TIME)
+    parsed = (checkpoint.origin, checkpoint.size, checkpoint.root, checkpoint.time)
+    assert parsed == ("ttp.test/audit", 7, ROOT, TIME)
     assert checkpoint.signers == ("audit-v1",)
 
 
@@ -80,7 +81,8 @@ def test_wrong_key_and_wrong_name_are_refused(key, other_key):
 def test_forged_signature_and_edited_body_are_refused(key):
     note = sign_checkpoint("ttp.test/audit", 7, ROOT, TIME, key, "audit-v1")
     blob = base64.b64decode(note.rsplit(" ", 1)[1])
-    forged = note.rsplit(" ", 1)[0] + " " + base64.b64encode(blob[:-1] + bytes([blob[-1] ^ 1])).decode() + "\n"
+    flipped = base64.b64encode(blob[:-1] + bytes([blob[-1] ^ 1])).decode()
+    forged = note.rsplit(" ", 1)[0] + " " + flipped + "\n"
     for bad in (forged, note.replace("\n7\n", "\n8\n")):
         with pytest.raises(AuditError, match="invalid") as raised:
             verify_checkpoint(bad, key.public_key(), "audit-v1")

@@ -24,7 +24,8 @@ from audit.event import (
 
 def test_leaf_bytes_are_canonical_json():
     event = Event(seq=3, time="2025-02-01T10:00:00+01:00", actor="ops", role="operator", action="key.rotate",
-                  key_id="linkage-v2", key_version=2, counts={"b": 2, "a": 1}, details={"z": [1, "é"], "a": None})
+                  key_id="linkage-v2", key_version=2, counts={"b": 2, "a": 1},
+                  details={"z": [1, "é"], "a": None})
     expected = ('{"action":"key.rotate","actor":"ops","batch_id":null,"counts":{"a":1,"b":2},'
                 '"details":{"a":null,"z":[1,"é"]},"job_id":null,"key_id":"linkage-v2","key_version":2,'
                 '"outcome":"ok","release_id":null,"request_id":null,"role":"operator","seq":3,'
