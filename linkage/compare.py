@@ -38,7 +38,8 @@ def comparisons_for(arrays: FeatureArrays, settings: LinkSettings) -> list[Compa
                    fixed_m=(settings.bsn4_disagree_m, 1 - settings.bsn4_disagree_m)),
         Comparison("family_name", ("other", *dl, "part", "exact"), tf="family_name" in settings.tf_adjust),
         Comparison("given_name", ("other", "initial", *dl, "exact"), tf="given_name" in settings.tf_adjust),
-        Comparison("birth_date", ("other", "year", "one_part_different", "day_month_swapped", "exact")),
+        Comparison("birth_date", ("other", "year", "year_month", "year_day", "month_day", "day_month_swapped",
+                                  "exact")),
         Comparison("postcode", ("other", "area", "exact")),
         Comparison("sex", ("different", "same")),
     ]
@@ -132,12 +133,10 @@ def _birth_date(a: FeatureArrays, il, ir) -> np.ndarray:
     dob, swap = a.column("dob"), a.column("dob_swap")
     lvl = np.zeros(len(il), dtype=np.int8)
     lvl[_eq(a.column("dob_y")[il], a.column("dob_y")[ir])] = 1
-    part = np.zeros(len(il), dtype=bool)
-    for c in ("dob_ym", "dob_yd", "dob_md"):
-        part |= _eq(a.column(c)[il], a.column(c)[ir])
-    lvl[part] = 2
-    lvl[_eq(swap[il], dob[ir]) | _eq(dob[il], swap[ir])] = 3
-    lvl[_eq(dob[il], dob[ir])] = 4
+    for level, c in ((2, "dob_ym"), (3, "dob_yd"), (4, "dob_md")):  # one part of the date different
+        lvl[_eq(a.column(c)[il], a.column(c)[ir])] = level
+    lvl[_eq(swap[il], dob[ir]) | _eq(dob[il], swap[ir])] = 5
+    lvl[_eq(dob[il], dob[ir])] = 6
     lvl[~_both(dob[il], dob[ir])] = MISSING
     return lvl
 

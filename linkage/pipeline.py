@@ -123,6 +123,11 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     link_t, review_t = choose_thresholds(prob[~deterministic], minimum=settings.min_link_threshold,
                                          link=settings.link_threshold, review=settings.review_threshold)
     decision = decide(prob, deterministic, contradicted, link_t, review_t)
+    if settings.given_name_disagreement_reviews:
+        gk = [k for k, c in enumerate(comparisons) if c.name == "given_name"]
+        if gk:
+            twin_like = (levels[:, gk[0]] == 0) & ~deterministic & (decision == LINK)
+            decision[twin_like] = REVIEW
     stage = np.where(deterministic, "deterministic", "probabilistic").astype(object)
     lap("decide")
 

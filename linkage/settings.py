@@ -46,7 +46,7 @@ class LinkSettings(BaseModel):
     max_number_group: int = Field(50, ge=2, description="a number shared by more records is ignored")
     lsh_bands: int = Field(4, ge=1)
     lsh_band_bits: int = Field(12, ge=4, le=62)
-    dice_bands: tuple[float, float, float] = (0.9, 0.8, 0.7)
+    dice_bands: tuple[float, ...] = (0.85, 0.7, 0.6, 0.5)
     u_sample_pairs: int = Field(1_000_000, ge=1000)
     em_max_iter: int = Field(200, ge=1)
     em_tolerance: float = Field(1e-7, gt=0)
@@ -57,6 +57,9 @@ class LinkSettings(BaseModel):
     link_threshold: float | None = Field(None, description="match probability to link; None = from the model")
     review_threshold: float | None = Field(None, description="probability from which a pair is reviewed")
     min_link_threshold: float = 0.5
+    # twins share surname, birth date and address; a pair whose given names disagree is never linked
+    # on probability alone (it goes to review), whatever the address adds
+    given_name_disagreement_reviews: bool = True
     contradiction_weight: float = Field(-8.0, description="deterministic pairs weighing less go to review")
     within_file_pairs: bool = Field(True, description="also pair records of one export file (duplicates)")
     within_file_probability: float = Field(0.999, description="a link inside one export file needs this")
