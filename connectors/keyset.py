@@ -20,5 +20,6 @@ class SeenKeys:
             pos = np.searchsorted(self._sorted, hashes)
             pos[pos == len(self._sorted)] = 0
             repeated |= self._sorted[pos] == hashes
-        self._sorted = np.union1d(self._sorted, hashes)
+        fresh = np.sort(hashes[~repeated])
+        self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, fresh), fresh)
         return repeated

@@ -24,7 +24,6 @@ from .keyset import SeenKeys
 from .record import ATTR_PREFIX, CANONICAL_FIELDS, FIXED_ATTRIBUTES, LINK_PREFIX, record_columns
 
 EARLIEST_BIRTH_YEAR = 1990
-_CACHE_LIMIT = 300_000  # distinct values kept per field before the cache starts afresh
 
 
 @dataclass
@@ -45,29 +44,23 @@ def _clean(values: object, n: int) -> np.ndarray:
     """Strip strings; NaN, None and '' become None."""
     if values is None:
         return np.full(n, None, dtype=object)
-    arr = pd.Series(values, dtype=object).str.strip().to_numpy(dtype=object)
-    arr[pd.isna(arr) | (arr == "")] = None
+    arr = np.empty(n, dtype=object)
+    arr[:] = [(v.strip() or None) if type(v) is str else None for v in np.asarray(values, dtype=object)]
     return arr
 
 
-def _map_distinct(arr: np.ndarray, check: Callable, cache: dict | None, width: int = 2) -> list[np.ndarray]:
-    """Apply ``check`` once per distinct present value; return one array per element of its result tuple."""
+def _map_distinct(arr: np.ndarray, check: Callable, width: int = 2) -> list[np.ndarray]:
+    """Apply ``check`` once per distinct present value of the chunk; one array per element of its result.
+
+    Nothing is cached across chunks on purpose: cached strings would pin each chunk's memory, and memory
+    must stay flat as the file grows.
+    """
     outs = [np.full(len(arr), None, dtype=object) for _ in range(width)]
     present = np.flatnonzero(pd.notna(arr))
     if not len(present):
         return outs
     codes, distinct = pd.factorize(arr[present])
-    results = []
-    for value in distinct:
-        if cache is None:
-            results.append(check(value))
-            continue
-        hit = cache.get(value)
-        if hit is None:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            hit = cache[value] = check(value)
-        results.append(hit)
+    results = [check(value) for value in distinct]
     for k in range(width):
         column = np.empty(len(results), dtype=object)
         column[:] = [r[k] for r in results]
@@ -88,12 +81,8 @@ class Validator:
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
         self._seen = SeenKeys()
-        self._caches: dict[str, dict] = {}
         self._attribute_names = list(rules.attribute_tables)
         self.columns = record_columns(list(rules.link_kinds), self._attribute_names)
-
-    def _cache(self, name: str) -> dict:
-        return self._caches.setdefault(name, {})
 
     def validate(self, frame: pd.DataFrame, raw_row: Callable[[int], dict[str, str]]) -> Chunk:
         """Validate mapped rows (columns: export_file, row_number, canonical, link:*, attr:*)."""
@@ -108,8 +97,8 @@ class Validator:
         if rules.school_year:
             raw_year = raw_year.copy()
             raw_year[pd.isna(raw_year)] = rules.school_year
-        school_year, year_why = _map_distinct(raw_year, check_school_year, self._cache("school_year"))
-        brin, brin_why = _map_distinct(col["brin"], check_brin, self._cache("brin"))
+        school_year, year_why = _map_distinct(raw_year, check_school_year)
+        brin, brin_why = _map_distinct(col["brin"], check_brin)
         if rules.attach:
             reject["missing brin"] = pd.isna(col["brin"])
             reject["malformed brin"] = pd.notna(brin_why)
@@ -160,23 +149,23 @@ class Validator:
     def _validate_fields(self, out: dict[str, np.ndarray], dropped: Counter) -> None:
         rules = self.rules
         self._numbers(out, dropped)
-        out["bsn4"], why = _map_distinct(out["bsn4"], check_bsn4, self._cache("bsn4"))
+        out["bsn4"], why = _map_distinct(out["bsn4"], check_bsn4)
         _count(dropped, "bsn4", why)
-        out["postcode"], why = _map_distinct(out["postcode"], check_postcode, self._cache("postcode"))
+        out["postcode"], why = _map_distinct(out["postcode"], check_postcode)
         _count(dropped, "postcode", why)
-        out["sex"], why = _map_distinct(out["sex"], self._sex, self._cache("sex"))
+        out["sex"], why = _map_distinct(out["sex"], self._sex)
         _count(dropped, "sex", why)
         out["birth_date"], why = self._dates(out["birth_date"])
         _count(dropped, "birth_date", why)
         for name, kind in rules.link_kinds.items():
             if kind == "number":
                 column = LINK_PREFIX + name
-                out[column], why = _map_distinct(out[column], check_link_number, None)
+                out[column], why = _map_distinct(out[column], check_link_number)
                 _count(dropped, column, why)
         for name, table in rules.attribute_tables.items():
             if table is not None:
                 column = ATTR_PREFIX + name
-                out[column], why = _map_distinct(out[column], _code_lookup(table), None)
+                out[column], why = _map_distinct(out[column], _code_lookup(table))
                 _count(dropped, column, why)
         birth_year = out["birth_date"].copy()
         has_date = pd.notna(birth_year)
@@ -219,7 +208,7 @@ class Validator:
             plain[present] = text.fullmatch("[0-9]{9}").to_numpy(dtype=bool)
         other = arr.copy()
         other[plain] = None
-        outs = _map_distinct(other, check_number, self._cache("number"), 3)
+        outs = _map_distinct(other, check_number, width=3)
         if plain.any():
             for out, fast in zip(outs, classify_plain_numbers(arr[plain]), strict=True):
                 out[plain] = fast
@@ -233,7 +222,7 @@ class Validator:
 
     def _dates(self, arr: np.ndarray) -> list[np.ndarray]:
         """Parse with the profile's strptime format once per distinct value; keep 1990-01-01 up to today."""
-        return _map_distinct(arr, self._date, self._cache("date"))
+        return _map_distinct(arr, self._date)
 
     def _date(self, value: str) -> tuple[str | None, str | None]:
         try:
