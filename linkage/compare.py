@@ -162,13 +162,18 @@ def _link_field(a: FeatureArrays, col: str, il, ir, bands) -> np.ndarray:
 
 
 def compare(arrays: FeatureArrays, il: np.ndarray, ir: np.ndarray, comparisons: list[Comparison],
-            settings: LinkSettings) -> Compared:
-    """Levels of every comparison for the pairs (il[k], ir[k]); one partition of pairs at a time."""
+            settings: LinkSettings, only: set[str] | None = None) -> Compared:
+    """Levels of every comparison (or of those in `only`; the others MISSING) for the pairs (il[k], ir[k]).
+
+    One partition of pairs at a time: the caller sums what it needs over partitions.
+    """
     bands = settings.dice_bands
     cols: list[np.ndarray] = []
     tf: dict[str, np.ndarray] = {}
     for c in comparisons:
-        if c.name == "bsn":
+        if only is not None and c.name not in only:
+            cols.append(np.full(len(il), MISSING, dtype=np.int8))
+        elif c.name == "bsn":
             cols.append(_number(arrays, "bsn", il, ir))
         elif c.name == "onderwijsnummer":
             cols.append(_number(arrays, "onr", il, ir))

@@ -132,26 +132,27 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     lap("decide")
 
     # clerical reviews from earlier runs
-    verdicts = review_index(reviews)
-    left_ids, right_ids = record_ids[cands.left], record_ids[cands.right]
-    lo, hi = np.minimum(left_ids, right_ids), np.maximum(left_ids, right_ids)
-    reviewed = np.full(len(lo), "", dtype=object)
-    if verdicts:
-        keys = pd.Series(list(zip(lo, hi, strict=True)), dtype=object)
-        reviewed = keys.map(verdicts).fillna("").to_numpy(dtype=object)
-        decision[reviewed == "accept"] = LINK
-        decision[reviewed == "reject"] = NONLINK
-    index_of = pd.Series(np.arange(len(record_ids)), index=record_ids)
+    n = np.int64(max(arrays.n, 1))
+    reviewed = np.full(len(decision), "", dtype=object)
     extra_l, extra_r, never = [], [], []
-    candidate_keys = set(zip(lo[reviewed != ""], hi[reviewed != ""], strict=True)) if verdicts else set()
-    for (a, b), verdict in verdicts.items():
-        if a not in index_of.index or b not in index_of.index:
-            continue
-        if verdict == "reject":
-            never.append((int(index_of[a]), int(index_of[b])))
-        elif (a, b) not in candidate_keys:
-            extra_l.append(int(index_of[a]))
-            extra_r.append(int(index_of[b]))
+    verdicts = review_index(reviews)
+    if verdicts:
+        index_of = {r: i for i, r in enumerate(record_ids)}
+        cand_codes = cands.left * n + cands.right  # sorted by construction
+        for (a, b), verdict in verdicts.items():
+            if a not in index_of or b not in index_of:
+                continue
+            i, j = sorted((index_of[a], index_of[b]))
+            pos = int(np.searchsorted(cand_codes, i * n + j))
+            found = pos < len(cand_codes) and cand_codes[pos] == i * n + j
+            if found:
+                reviewed[pos] = verdict
+                decision[pos] = LINK if verdict == "accept" else NONLINK
+            if verdict == "reject":
+                never.append((i, j))
+            elif not found:
+                extra_l.append(i)
+                extra_r.append(j)
 
     linked = decision == LINK
     strength = np.where(deterministic, 1e6, 0.0) + weight

@@ -21,7 +21,6 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
                  counts: np.ndarray, id_report: dict, thresholds: tuple[float, float], extra_links: int,
                  contradicted: int) -> dict:
     """Everything the operator sees of a job: never a value, only counts, weights and patterns."""
-    src = np.asarray(arrays.sources, dtype=object)[arrays.source_code]
     linked = (decision == LINK) & (refused == "")
     same = labels[cands.left] == labels[cands.right]
     by_pair: dict[str, dict[str, int]] = {}
@@ -29,10 +28,13 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
                        ("review", decision == REVIEW)):
         if not mask.any():
             continue
-        keys = [_source_pair(a, b) for a, b in zip(src[cands.left[mask]], src[cands.right[mask]], strict=True)]
-        uniq, cnt = np.unique(np.asarray(keys, dtype=object), return_counts=True)
-        for k, c in zip(uniq, cnt, strict=True):
-            by_pair.setdefault(str(k), {})[name] = int(c)
+        a, b = arrays.source_code[cands.left[mask]], arrays.source_code[cands.right[mask]]
+        n_src = max(len(arrays.sources), 1)
+        code = np.minimum(a, b) * n_src + np.maximum(a, b)
+        cnt = np.bincount(code, minlength=n_src * n_src)
+        for c in np.flatnonzero(cnt):
+            k = _source_pair(arrays.sources[c // n_src], arrays.sources[c % n_src])
+            by_pair.setdefault(k, {})[name] = int(cnt[c])
     sizes = np.bincount(np.bincount(labels)) if len(labels) else np.zeros(1, int)
     hist_edges = np.arange(np.floor(min(weight.min(initial=0), -20)), np.ceil(max(weight.max(initial=0), 20)) + 1, 2.0)
     hist, _ = np.histogram(weight, bins=hist_edges)
@@ -51,18 +53,18 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
                            "probability": float(probability(np.array([total]))[0])})
     persons_per_sources: dict[str, int] = {}
     if len(labels):
-        combos = {}
-        for lab, s in zip(labels, src, strict=True):
-            combos.setdefault(int(lab), set()).add(s)
-        for s in combos.values():
-            key = "+".join(sorted(s))
-            persons_per_sources[key] = persons_per_sources.get(key, 0) + 1
+        bits = np.zeros(int(labels.max()) + 1, dtype=np.int64)
+        np.bitwise_or.at(bits, labels, np.int64(1) << arrays.source_code)
+        masks, cnt = np.unique(bits, return_counts=True)
+        for mask, c in zip(masks, cnt, strict=True):
+            key = "+".join(sorted(s for k, s in enumerate(arrays.sources) if mask >> k & 1))
+            persons_per_sources[key] = int(c)
     refusals = {}
     for why in refused[refused != ""]:
         refusals[str(why)] = refusals.get(str(why), 0) + 1
     return {
         "records": int(arrays.n),
-        "records_per_source": {s: int((src == s).sum()) for s in arrays.sources},
+        "records_per_source": {s: int((arrays.source_code == k).sum()) for k, s in enumerate(arrays.sources)},
         "export_files": len(arrays.files),
         "blocking": {"passes": cands.report, "candidate_pairs": int(len(cands.left))},
         "model": model.to_dict(),

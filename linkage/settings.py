@@ -63,5 +63,5 @@ class LinkSettings(BaseModel):
     contradiction_weight: float = Field(-8.0, description="deterministic pairs weighing less go to review")
     within_file_pairs: bool = Field(True, description="also pair records of one export file (duplicates)")
     within_file_probability: float = Field(0.999, description="a link inside one export file needs this")
-    chunk_pairs: int = Field(400_000, ge=1000)
+    chunk_pairs: int = Field(250_000, ge=1000)
     seed: int = 20240601
