@@ -42,7 +42,6 @@ PUPIL_ELEMENTS: dict[str, str] = {
 PAYLOAD = ("gewicht", "gewicht_nieuw", "instroomdatum", "uitstroomdatum")
 _FLEMISH = ("instellingsnummer", "rijksregisternummer", "postnummerbe")
 _CLOSED = re.compile(rb"</(?:\w+:)?EDEX\s*>\s*(?:<!--.*?-->\s*)*\Z", re.S)
-_SHARED_PARENTS = ("leerkrachten", "groepen", "vestigingen")
 
 
 @dataclass
@@ -136,26 +135,32 @@ def _pupil(elem: Element, groups: dict[str, str], path: Path) -> dict[str, str]:
 
 def pupils(path: Path) -> Iterator[dict[str, str]]:
     """Yield each pupil's kept values; elements are cleared as soon as they are read (flat memory)."""
-    stack: list[Element] = []
     groups: dict[str, str] = {}
+    depth = 0
+    root = section = None
+    section_name = ""
     for event, elem in _events(path):
         if event == "start":
-            stack.append(elem)
+            depth += 1
+            if depth == 2:
+                section, section_name = elem, _local(elem.tag)
+            elif depth == 1:
+                root = elem
             continue
-        stack.pop()
-        tag = _local(elem.tag)
-        parent = _local(stack[-1].tag) if stack else ""
-        if tag == "leerling" and parent == "leerlingen":
-            yield _pupil(elem, groups, path)
-        elif tag == "groep" and parent == "groepen":
-            for child in elem:
-                if _local(child.tag) == "jaargroep":
-                    groups[elem.get("key") or ""] = (child.text or "").strip()
-        elif parent not in _SHARED_PARENTS and parent != "EDEX":
-            continue
-        elem.clear()
-        if stack:
-            stack[-1].remove(elem)
+        depth -= 1
+        if depth == 2:  # a <leerling>, <groep>, <leerkracht>, <vestiging>, or a child of <school>
+            tag = _local(elem.tag)
+            if section_name == "leerlingen" and tag == "leerling":
+                yield _pupil(elem, groups, path)
+            elif section_name == "groepen" and tag == "groep":
+                for child in elem:
+                    if _local(child.tag) == "jaargroep":
+                        groups[elem.get("key") or ""] = (child.text or "").strip()
+            elem.clear()
+            section.remove(elem)
+        elif depth == 1:
+            elem.clear()
+            root.remove(elem)
 
 
 def _frame_columns(raws: list[dict[str, str]], schools: list[_School], numbers: list[int]) -> dict[str, list]:

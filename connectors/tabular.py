@@ -16,6 +16,7 @@ from .codes import DEFAULT_SEX_CODES, code_table
 from .errors import ConnectorError
 from .export import Chunk, Export
 from .filecheck import fingerprint, list_files
+from .identifiers import check_school_year
 from .profile import Profile
 from .record import ATTR_PREFIX, LINK_PREFIX
 from .validate import Rules, Validator
@@ -67,6 +68,10 @@ def open_tabular(paths: list[Path], profile: Profile, school_year: str | None = 
         fingerprints.append(record)
         matched = _match_header(path.name, header, profile, delimiter)
         plans.append(_Plan(path, encoding, delimiter, _unique(header), matched))
+    if school_year is not None:
+        school_year, reason = check_school_year(school_year)
+        if reason:
+            raise ConnectorError("school_year argument: must look like 2024-2025")
     rules = rules_for(profile, school_year)
 
     def read(rows: int) -> Iterator[Chunk]:

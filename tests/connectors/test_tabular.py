@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from connectors import ConnectorError, open_export, parse_profile
+from connectors.record import iter_records
 
 from .helpers import VVE_HEADER, read_all, vve_profile, write_csv
 
@@ -163,7 +164,19 @@ def test_school_year_argument_fills_rows(tmp_path):
     path = write_csv(tmp_path / "a.csv", [GOOD])
     export = open_export(path, profile=vve_profile(), school_year="2025/2026")
     records, *_ = read_all(export)
-    assert records[0]["school_year"] == "2025-2026" and export.school_year == "2025/2026"
+    assert records[0]["school_year"] == "2025-2026" and export.school_year == "2025-2026"
+    with pytest.raises(ConnectorError, match="school_year argument"):
+        open_export(path, profile=vve_profile(), school_year="next year")
+
+
+def test_records_conform_to_the_canonical_record(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [GOOD, "2;Smit;;;;X;;101234564;"])
+    export = open_export(path, profile=vve_profile())
+    chunk = next(export.chunks())
+    models = list(iter_records(chunk.records))
+    assert [m.record_key for m in models] == ["1", "2"]
+    assert models[1].sex == "X" and models[1].onderwijsnummer == "101234564"
+    assert models[0].attributes["vve_indicatie"] == "ja" and models[0].link_fields == {}
 
 
 def test_xlsx_with_dates_numbers_and_a_bad_workbook(tmp_path):
