@@ -82,9 +82,8 @@ def event_dict(row: AuditEvent) -> dict:
     return {name: getattr(row, name) for name in (*audit_event.EVENT_FIELDS, "prev_hash", "hash")}
 
 
-def iter_events(session: Session, batch: int = 10_000) -> Iterator[dict]:
-    """Every event in sequence order, read in slices so a long log does not sit in memory twice."""
-    start = 0
+def iter_events(session: Session, batch: int = 10_000, start: int = 1) -> Iterator[dict]:
+    """Every event from `start` in sequence order, read in slices so a long log does not sit in memory twice."""
     while True:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.seq >= start).order_by(AuditEvent.seq).limit(batch)
@@ -102,12 +101,19 @@ def leaf_hashes(session: Session) -> list[bytes]:
 
 
 def checkpoint(session: Session, signing_key, key_name: str, outside_file: Path) -> AuditCheckpoint:
-    """Sign a checkpoint of the whole log, store it, and append it to the file outside the database."""
+    """Sign a checkpoint of the whole log, store it, and append it to the file outside the database.
+
+    The tree state (a compact range, O(log n) hashes) is kept with each checkpoint, so the next one
+    hashes only the events appended since.
+    """
     lock(session)
-    leaves = leaf_hashes(session)
-    root = merkle.root(leaves)
-    note = audit_checkpoint.sign_checkpoint(ORIGIN, len(leaves), root, _now(), signing_key, key_name)
-    row = AuditCheckpoint(size=len(leaves), root=root.hex(), text=note)
+    last = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).first()
+    state = merkle.CompactRange.from_dict(last.tree_state) if last is not None else merkle.CompactRange()
+    for event in iter_events(session, start=state.size + 1):
+        state.append(merkle.leaf_hash(audit_event.leaf_bytes(event)))
+    root = state.root()
+    note = audit_checkpoint.sign_checkpoint(ORIGIN, state.size, root, _now(), signing_key, key_name)
+    row = AuditCheckpoint(size=state.size, root=root.hex(), text=note, tree_state=state.to_dict())
     session.add(row)
     session.flush()
     outside_file.parent.mkdir(parents=True, exist_ok=True)

@@ -176,6 +176,7 @@ class AuditCheckpoint(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     root: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
+    tree_state: Mapped[dict]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -97,7 +98,7 @@ def _check(act, request, policy_row: db.Policy, job: db.Job | None, exclude_rele
         except PoliciesError as exc:
             return {"ok": False, "problems": [str(exc)], "collisions": []}
     result = check_request(request, policy, earlier, table)
-    doc = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    doc = dataclasses.asdict(result)
     if job is None:
         doc["ok"] = False
         doc.setdefault("problems", []).append("no link job covers the request's population yet")

@@ -201,6 +201,7 @@ def run_ingest(act, export, source: str, progress=None) -> IngestResult:
         act.details.update({"sector": export.sector, "files": [{"sha256": f.sha256} for f in export.files],
                             "fields_dropped": dropped, "attach_to": attach_to})
         act.record()
+        _pause_for_tests()
         final = settings.batch_dir(batch_id)
         os.replace(tmp, final)
         _fsync_dir(batches_dir)
@@ -211,6 +212,19 @@ def run_ingest(act, export, source: str, progress=None) -> IngestResult:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return result
+
+
+def _pause_for_tests() -> None:
+    """With TTP_TEST_PAUSE_INGEST set, stop here (files written, nothing committed) until killed.
+
+    The kill -9 test uses it to interrupt an ingest at its most delicate point deterministically.
+    """
+    if os.environ.get("TTP_TEST_PAUSE_INGEST"):
+        import signal
+
+        print("paused", flush=True)
+        while True:
+            signal.pause()
 
 
 def _fsync_dir(path: Path) -> None:

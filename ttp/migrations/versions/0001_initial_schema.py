@@ -21,6 +21,7 @@ def upgrade() -> None:
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('root', sa.String(length=64), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('tree_state', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )

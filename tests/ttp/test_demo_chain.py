@@ -1,0 +1,90 @@
+"""The whole chain end to end through `ttp demo`, and the privacy test over everything it wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.privacy import Identifiers, dump_database, files_under, from_cohort, scan
+
+PERSONS = 800
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, request):
+    """One demo run per database kind, shared by the tests of this module."""
+    from tests.conftest import _pg_schema, postgres_url
+
+    base = tmp_path_factory.mktemp("demo")
+    url = postgres_url()
+    schema = _pg_schema(url) if url else None
+    database_url = next(schema) if schema else f"sqlite:///{base / 'data' / 'ttp.db'}"
+    from tests.conftest import Env
+
+    env = Env(data_dir=base / "data", database_url=database_url)
+    (base / "data").mkdir()
+    result = env.run("--data-dir", str(env.data_dir), "demo", "--persons", str(PERSONS), "--json")
+    yield env, result
+    if schema:
+        next(schema, None)
+
+
+def _summary(result) -> dict:
+    text = result.stdout
+    return json.loads(text[text.index("{"):text.rindex("}") + 1])
+
+
+def test_demo_runs_the_whole_chain(demo_run):
+    env, result = demo_run
+    assert result.exit_code == 0, result.output
+    summary = _summary(result)
+    assert set(summary["records_by_source"]) == {"vve", "po", "po_toets", "vo", "mbo", "nco"}
+    assert summary["f1"] >= 0.95, summary
+    assert summary["audit_ok"] is True
+    release = Path(summary["release_dir"])
+    names = {p.name for p in release.iterdir()}
+    assert any(n.endswith(".csv") for n in names) and any(n.endswith(".xlsx") for n in names)
+    assert "SHA256SUMS" in names
+    assert "verified" in result.stdout
+
+
+def test_demo_release_reproduces_and_the_log_verifies(demo_run):
+    env, result = demo_run
+    summary = _summary(result)
+    verified = env.run("--as", "pieter", "release", "verify", summary["release_id"])
+    assert verified.exit_code == 0, verified.output
+    audit = env.run("--as", "pieter", "audit", "verify", "--json")
+    assert json.loads(audit.stdout)["ok"] is True
+
+
+def test_privacy_nothing_identifying_is_written_or_printed(demo_run, tmp_path):
+    env, result = demo_run
+    summary = _summary(result)
+    cohort = Path(summary["cohort_dir"])
+    ids = from_cohort(cohort)
+    assert all(ids.by_kind[k] for k in ("bsn", "name", "birth date", "postcode")), "the scanner found no inputs"
+    job = summary["job_id"]
+    html = tmp_path / "report.html"
+    report = env.run("--as", "olga", "link", "report", job, "--html", str(html))
+    assert report.exit_code == 0, report.output
+    env.run("--as", "olga", "batches", "list", "--json")
+    env.run("--as", "pieter", "audit", "show", "--json")
+    env.run("--as", "olga", "link", "review", job, "--json")
+    texts = {"printed": "\n".join([result.output, *env.printed]), "database": dump_database(env.database_url)}
+    files = files_under(env.data_dir, Path(summary["release_dir"])) + [html]
+    hits = scan(ids, files, texts)
+    assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits)
+
+
+def test_privacy_scanner_can_fail(tmp_path):
+    ids = Identifiers()
+    ids.add_name("Vranken")
+    ids.add_number("bsn", "123456782")
+    ids.add_postcode("6211 AB")
+    planted = tmp_path / "leak.txt"
+    planted.write_text("pupil VRANKEN at 6211AB", encoding="utf-8")
+    hits = scan(ids, [planted], {"printed": "bsn 123456782"})
+    assert {(h.where, h.kind) for h in hits} == {(str(planted), "name"), (str(planted), "postcode"),
+                                                  ("printed", "bsn")}
