@@ -62,7 +62,8 @@ def _log_probs(patterns: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
 
 
 def _normalise(p: np.ndarray) -> np.ndarray:
-    p = np.maximum(p, FLOOR)
+    total = p.sum()
+    p = np.maximum(p / total if total > 0 else np.full(len(p), 1.0 / len(p)), FLOOR)
     return p / p.sum()
 
 

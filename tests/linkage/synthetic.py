@@ -226,11 +226,33 @@ def features_from_records(records: pd.DataFrame, secret: bytes = b"s" * 32) -> p
     return f
 
 
-def synthetic_cohort(n: int, seed: int = 0, error_rate: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(features, labels) for n synthetic children; labels have record_id, source, entity_id, twin_of."""
+def pseudonymised(records: pd.DataFrame, secret: bytes = b"s" * 32) -> pd.DataFrame:
+    """Feature frame of the records through `linkage.pseudonymise.make_features`, one batch per source."""
+    from linkage.pseudonymise import make_features
+
+    frames = []
+    for source, batch in records.groupby("source", sort=False):
+        canonical = batch.drop(columns=["entity_id", "twin_of", "source"]).rename(
+            columns={"given_names": "given_names"})
+        canonical["bsn4"] = canonical["bsn"].map(lambda b: b[-4:] if isinstance(b, str) else None)
+        canonical["sex"] = canonical["sex"].fillna("")
+        frames.append(make_features(canonical.reset_index(drop=True), source=str(source), secret=secret,
+                                    key_version=1))
+    order = records.groupby("source", sort=False).apply(lambda g: g.index.to_series(), include_groups=False)
+    out = pd.concat(frames, ignore_index=True)
+    out.index = order.to_numpy()
+    return out.sort_index().reset_index(drop=True)
+
+
+def synthetic_cohort(n: int, seed: int = 0, error_rate: float = 1.0, *, hand_made: bool = False
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(features, labels) for n synthetic children; labels have record_id, source, entity_id, twin_of.
+
+    Features come from the real pseudonymiser; `hand_made=True` uses this module's own HMAC features.
+    """
     persons = make_persons(n, seed)
     records = make_records(persons, seed, error_rate)
-    features = features_from_records(records)
+    features = features_from_records(records) if hand_made else pseudonymised(records)
     labels = pd.DataFrame({"record_id": features["record_id"], "source": features["source"],
                            "entity_id": records["entity_id"].to_numpy(), "twin_of": records["twin_of"].to_numpy()})
     return features, labels
