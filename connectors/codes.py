@@ -38,14 +38,18 @@ DEFAULT_SEX_CODES: dict[str, str] = {
 EDEXML_SEX_CODES: dict[str, str] = {"0": "", "1": "M", "2": "F", "9": "X"}
 
 
-def code_table(name: str, source_codes: dict[str, str] | None) -> dict[str, str] | None:
+def code_table(
+    name: str, source_codes: dict[str, str] | None, list_name: str | None = None
+) -> dict[str, str] | None:
     """The lookup (casefolded source value -> canonical value) for attribute ``name``, or None if free text.
 
-    A canonical list maps its own values onto themselves, so a source that already uses them needs no table.
+    The canonical list is ``list_name`` or, by default, the one named like the attribute. A canonical list
+    maps its own values onto themselves, so a source that already uses them needs no table.
     """
     table: dict[str, str] = {}
-    if name in CODE_LISTS:
-        table.update({code.casefold(): code for code in CODE_LISTS[name]})
+    list_name = list_name or name
+    if list_name in CODE_LISTS:
+        table.update({code.casefold(): code for code in CODE_LISTS[list_name]})
     elif not source_codes:
         return None
     for source, target in (source_codes or {}).items():

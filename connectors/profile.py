@@ -48,6 +48,7 @@ class Profile(BaseModel):
     link_fields: dict[str, LinkField] = Field(default_factory=dict)
     attributes: dict[str, str] = Field(default_factory=dict)
     attribute_codes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    attribute_lists: dict[str, Literal["vo_level", "mbo_level", "school_advice"]] = Field(default_factory=dict)
 
     @field_validator("delimiter")
     @classmethod
@@ -102,10 +103,13 @@ class Profile(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
+        for name in self.attribute_lists:
+            if name not in self.attributes:
+                raise ValueError(f"attribute_lists.{name}: no such attribute in [attributes]")
         for name, table in self.attribute_codes.items():
             if name not in self.attributes:
                 raise ValueError(f"attribute_codes.{name}: no such attribute in [attributes]")
-            allowed = CODE_LISTS.get(name)
+            allowed = CODE_LISTS.get(self.list_of(name) or "")
             if allowed is not None:
                 for source, target in table.items():
                     if target not in allowed:
@@ -117,6 +121,11 @@ class Profile(BaseModel):
             if missing:
                 raise ValueError(f"attach_to needs fields.{missing[0]}")
         return self
+
+    def list_of(self, attribute: str) -> str | None:
+        """The canonical code list an attribute is mapped onto, if any (declared, or by its name)."""
+        declared = self.attribute_lists.get(attribute)
+        return declared or (attribute if attribute in CODE_LISTS else None)
 
     def columns(self) -> dict[str, str]:
         """Every source column the profile names, keyed by its profile key (e.g. 'fields.bsn')."""

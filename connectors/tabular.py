@@ -47,7 +47,9 @@ def rules_for(profile: Profile, school_year: str | None) -> Rules:
         date_format=profile.date_format,
         sex_codes=sex,
         link_kinds={name: lf.kind for name, lf in profile.link_fields.items()},
-        attribute_tables={a: code_table(a, profile.attribute_codes.get(a)) for a in profile.attributes},
+        attribute_tables={
+            a: code_table(a, profile.attribute_codes.get(a), profile.list_of(a)) for a in profile.attributes
+        },
         school_year=profile.school_year or school_year,
         attach=profile.attach_to is not None,
     )

@@ -204,3 +204,16 @@ def test_first_row_longer_than_header_is_refused_not_truncated(tmp_path):
     export = open_export(write_csv(tmp_path / "a.csv", [GOOD + ";extra", GOOD]), profile=vve_profile())
     with pytest.raises(ConnectorError, match="more fields than the header"):
         read_all(export)
+
+
+def test_attribute_lists_put_any_attribute_name_on_a_canonical_list(tmp_path):
+    text = CODES_PROFILE.replace("school_advice", "advies").replace(
+        "[link_fields]", '[attribute_lists]\nadvies = "school_advice"\n[link_fields]')
+    path = tmp_path / "eindtoets.csv"
+    path.write_text("leerling,brin,jaar,volgnr,advies,niveau\n1,12AB,2024-2025,1,HAVO/VWO,vwo\n"
+                    "2,12AB,2024-2025,1,gymnasium,vwo\n", encoding="utf-8")
+    records, _, dropped, _ = read_all(open_export(path, profile=parse_profile(text)))
+    assert [r["attr:advies"] for r in records] == ["havo/vwo", None]
+    assert dropped == {("attr:advies", "not in code list"): 1}
+    with pytest.raises(ConnectorError, match="attribute_codes.advies.PRO"):
+        parse_profile(text.replace('"praktijkonderwijs"', '"pro"'))
