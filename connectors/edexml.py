@@ -117,23 +117,34 @@ def read_school(path: Path) -> _School:
     return _School(path, brin, school_year)
 
 
-def _pupil(elem: Element, groups: dict[str, str], path: Path) -> dict[str, str]:
-    """The kept values of one <leerling>, by element name (these are also the raw values of a reject)."""
-    pupil = {"key": elem.get("key") or ""}
+#: Slots of a pupil tuple: the key, each kept element, and the grade of the pupil's group.
+SLOTS: tuple[str, ...] = ("key", *PUPIL_ELEMENTS, "groep.jaargroep")
+_SLOT = {name: i for i, name in enumerate(SLOTS)}
+_GROUP_SLOT = _SLOT["groep.jaargroep"]
+
+
+def _pupil(elem: Element, groups: dict[str, str], path: Path) -> tuple[str | None, ...]:
+    """The kept values of one <leerling> as a tuple over ``SLOTS`` (compact: a chunk holds many)."""
+    values: list[str | None] = [None] * len(SLOTS)
+    values[0] = elem.get("key") or ""
     for child in elem:
         tag = _local(child.tag)
-        if tag in PUPIL_ELEMENTS:
-            pupil[tag] = (child.text or "").strip()
+        slot = _SLOT.get(tag)
+        if slot is not None and tag in PUPIL_ELEMENTS:
+            values[slot] = (child.text or "").strip()
         elif tag == "groep":
-            grade = groups.get(child.get("key") or "")
-            if grade is not None:
-                pupil["groep.jaargroep"] = grade
+            values[_GROUP_SLOT] = groups.get(child.get("key") or "")
         elif tag in _FLEMISH:
             raise _flemish(path, tag)
-    return pupil
+    return tuple(values)
 
 
-def pupils(path: Path) -> Iterator[dict[str, str]]:
+def raw_values(pupil: tuple[str | None, ...]) -> dict[str, str]:
+    """A pupil tuple as the raw values of a quarantined row, by element name."""
+    return {name: value for name, value in zip(SLOTS, pupil, strict=True) if value is not None}
+
+
+def pupils(path: Path) -> Iterator[tuple[str | None, ...]]:
     """Yield each pupil's kept values; elements are cleared as soon as they are read (flat memory)."""
     groups: dict[str, str] = {}
     depth = 0
@@ -163,19 +174,22 @@ def pupils(path: Path) -> Iterator[dict[str, str]]:
             root.remove(elem)
 
 
-def _frame_columns(raws: list[dict[str, str]], schools: list[_School], numbers: list[int]) -> dict[str, list]:
-    data: dict[str, list] = {
+def _frame_columns(raws: list[tuple], schools: list[_School], numbers: list[int]) -> dict[str, object]:
+    slots = dict(zip(SLOTS, zip(*raws, strict=True), strict=True))
+    data: dict[str, object] = {
         "export_file": [s.export_file for s in schools],
         "row_number": numbers,
-        "record_key": [r["key"] for r in raws],
+        "record_key": slots["key"],
         "brin": [s.brin for s in schools],
         "school_year": [s.school_year for s in schools],
     }
     for element, column in PUPIL_ELEMENTS.items():
         if element not in ("sofinummer", "jaargroep"):
-            data[column] = [r.get(element) for r in raws]
-    data["bsn"] = [r.get("bsn") or r.get("sofinummer") for r in raws]
-    data[ATTR_PREFIX + "grade"] = [r.get("jaargroep") or r.get("groep.jaargroep") for r in raws]
+            data[column] = slots[element]
+    data["bsn"] = [b or s for b, s in zip(slots["bsn"], slots["sofinummer"], strict=True)]
+    data[ATTR_PREFIX + "grade"] = [
+        j or g for j, g in zip(slots["jaargroep"], slots["groep.jaargroep"], strict=True)
+    ]
     return data
 
 
@@ -196,14 +210,14 @@ def open_edexml(paths: list[Path], sector: str = "po") -> Export:
 
     def read(rows: int) -> Iterator[Chunk]:
         validator = Validator(rules)
-        raws: list[dict[str, str]] = []
+        raws: list[tuple] = []
         owners: list[_School] = []
         numbers: list[int] = []
 
         def flush() -> Chunk:
             frame = pd.DataFrame(_frame_columns(raws, owners, numbers))
             kept = list(raws)
-            chunk = validator.validate(frame, lambda i: kept[i])
+            chunk = validator.validate(frame, lambda i: raw_values(kept[i]))
             raws.clear()
             owners.clear()
             numbers.clear()
