@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
+from importlib import resources
+from string import Template
+
 import numpy as np
 
+from linkage import svg
 from linkage.arrays import FeatureArrays
 from linkage.blocking import Candidates
 from linkage.compare import Comparison
@@ -84,3 +89,98 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
         "review_count": int((decision == REVIEW).sum()),
         "person_ids": id_report,
     }
+
+
+def _tile(label: str, value: str) -> str:
+    return f'<div class="tile"><b>{escape(value)}</b>{escape(label)}</div>'
+
+
+def _weight_of(probability_value: float) -> float:
+    p = min(max(probability_value, 1e-12), 1 - 1e-12)
+    return float(np.log2(p / (1 - p)))
+
+
+def render_html(report: dict) -> str:
+    """The report as one self-contained HTML page (inline SVG, no scripts, works offline); never values."""
+    parts: list[str] = ["<h1>Link job quality report</h1>"]
+    q = report.get("estimated_quality", {})
+    d = report.get("decisions", {})
+    tiles = [("records", f"{report.get('records', 0):,}"),
+             ("persons", f"{report.get('person_ids', {}).get('persons', 0):,}"),
+             ("candidate pairs", f"{report.get('blocking', {}).get('candidate_pairs', 0):,}"),
+             ("deterministic links", f"{d.get('deterministic_links', 0):,}"),
+             ("probabilistic links", f"{d.get('probabilistic_links', 0):,}"),
+             ("pairs to review", f"{report.get('review_count', 0):,}"),
+             ("estimated precision", f"{q.get('precision', 0):.4f}"),
+             ("estimated recall", f"{q.get('recall', 0):.4f}")]
+    parts.append('<div class="tiles">' + "".join(_tile(a, b) for a, b in tiles) + "</div>")
+    parts.append('<p class="note">Estimated precision and recall are the model\'s own expectation for the '
+                 "probabilistic links (not measured against any truth). Deterministic links share a keyed "
+                 "BSN, onderwijsnummer or NCO id.</p>")
+
+    hist = report.get("weight_histogram", {})
+    th = report.get("thresholds", {})
+    marks = {"link": _weight_of(th["link"]), "review": _weight_of(th["review"])} if th else {}
+    parts.append("<h2>Match weights of the candidate pairs</h2>")
+    parts.append(svg.histogram(hist.get("edges", []), hist.get("counts", []), "match weight histogram", marks))
+    parts.append('<p class="note">Match weight = log2 of the odds that a pair is one child. Pairs right of '
+                 "'link' are linked, between 'review' and 'link' they go to clerical review.</p>")
+
+    parts.append("<h2>What each comparison level is worth</h2>")
+    model = report.get("model", {})
+    for comp in model.get("comparisons", []):
+        rows = [(f"{lv['label']} (m {lv['m']:.3f}, u {lv['u']:.4f})", lv["weight"]) for lv in comp["levels"]]
+        kind = "fixed m (identifier)" if comp.get("fixed_m") else "m by EM"
+        tf = ", term-frequency adjusted on exact agreement" if comp.get("tf_adjusted") else ""
+        parts.append(f"<h3>{escape(comp['name'])} <span class='note'>({kind}{tf})</span></h3>")
+        parts.append(svg.diverging_bars(rows, f"weights of {comp['name']}", " bits"))
+    training = model.get("training", {})
+    parts.append(f'<p class="note">EM: {training.get("em_iterations", "?")} iterations over '
+                 f'{training.get("patterns", 0):,} distinct patterns of {training.get("pairs", 0):,} pairs, '
+                 f'converged: {training.get("em_converged")}. u from {training.get("u_sample_pairs", 0):,} '
+                 f'random pairs. Match share {model.get("match_share", 0):.3g} of all pairs.</p>')
+
+    parts.append("<h2>How a pattern adds up (the most common patterns)</h2>")
+    for wf in report.get("waterfalls", [])[:8]:
+        steps = [(s["comparison"] + (f": {s['level']}" if s["level"] else ""), s["weight"]) for s in wf["steps"]]
+        parts.append(f"<details><summary>pattern <code>{escape(wf['pattern'])}</code>: {wf['pairs']:,} pairs, "
+                     f"weight {wf['weight']:+.1f}, probability {wf['probability']:.4f}</summary>"
+                     + svg.waterfall(steps, f"waterfall of pattern {wf['pattern']}") + "</details>")
+
+    parts.append("<h2>Links per source pair</h2>")
+    per = report.get("links_per_source_pair", {})
+    sources = list(report.get("records_per_source", {}))
+    values = {}
+    for key, counts in per.items():
+        a, _, b = key.partition("|")
+        values[(a, b)] = counts.get("in_one_person", 0)
+    parts.append(svg.heatmap(sources, values, "record pairs placed in one person per source pair"))
+    parts.append('<p class="note">Record pairs placed in one person, per pair of sources.</p>')
+
+    parts.append("<h2>Persons</h2>")
+    sizes = report.get("cluster_sizes", {})
+    parts.append(svg.bars([(f"{k} record(s)", v) for k, v in sizes.items()], "persons by number of records",
+                          log=True))
+    combos = list(report.get("persons_by_sources", {}).items())[:12]
+    parts.append(svg.bars(combos, "persons by the sources they appear in"))
+    ids = report.get("person_ids", {})
+    parts.append('<div class="tiles">' + "".join(_tile(k.replace("_", " "), f"{v:,}") for k, v in ids.items())
+                 + "</div>")
+
+    parts.append("<h2>Blocking</h2>")
+    passes = report.get("blocking", {}).get("passes", [])
+    parts.append(svg.bars([(p["pass"], p["new_pairs"]) for p in passes], "new candidate pairs per pass", log=True))
+    skipped = [p for p in passes if p.get("skipped_blocks")]
+    if skipped:
+        parts.append("<p class='note'>Blocks above the size cap were skipped: "
+                     + ", ".join(f"{escape(p['pass'])} {p['skipped_blocks']} blocks" for p in skipped) + ".</p>")
+    refused = d.get("refused_links", {})
+    if refused:
+        parts.append("<h2>Links refused while clustering</h2>")
+        parts.append(svg.bars(list(refused.items()), "refused links by reason"))
+    timings = report.get("timings", {})
+    if timings:
+        parts.append("<h2>Time per stage</h2>")
+        parts.append(svg.bars([(k, v * 1000) for k, v in timings.items()], "milliseconds per stage"))
+    template = Template(resources.files("linkage").joinpath("templates/report.html").read_text("utf-8"))
+    return template.substitute(title="Link job quality report", body="\n".join(parts))
