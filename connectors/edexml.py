@@ -33,13 +33,16 @@ PUPIL_ELEMENTS: dict[str, str] = {
     "sofinummer": "bsn",
     "onderwijsnummer": "onderwijsnummer",
     "bsn_ondwnr-4": "bsn4",
-    "gewicht": ATTR_PREFIX + "gewicht",
-    "gewicht_nieuw": ATTR_PREFIX + "gewicht_nieuw",
+    "gewicht": ATTR_PREFIX + "gewicht_oud",
+    "gewicht_nieuw": ATTR_PREFIX + "gewicht",
     "postcodenl": "postcode",
     "instroomdatum": ATTR_PREFIX + "instroomdatum",
     "uitstroomdatum": ATTR_PREFIX + "uitstroomdatum",
 }
-PAYLOAD = ("gewicht", "gewicht_nieuw", "instroomdatum", "uitstroomdatum")
+PAYLOAD = ("gewicht", "gewicht_oud", "instroomdatum", "uitstroomdatum")
+# The pupil weight since 2019 (gewicht_nieuw: 0, 0,3, 1,2) is the attribute `gewicht`, written with a decimal
+# point so tables group it the same way across sources; the old codes (0.00 .. 0.90) are kept as `gewicht_oud`.
+WEIGHT_CODES = {"0": "0", "0,0": "0", "0.0": "0", "0,3": "0.3", "0.3": "0.3", "1,2": "1.2", "1.2": "1.2"}
 _FLEMISH = ("instellingsnummer", "rijksregisternummer", "postnummerbe")
 _CLOSED = re.compile(rb"</(?:\w+:)?EDEX\s*>\s*(?:<!--.*?-->\s*)*\Z", re.S)
 
@@ -204,7 +207,8 @@ def open_edexml(paths: list[Path], sector: str = "po") -> Export:
         sector=sector,
         date_format="%Y-%m-%d",
         sex_codes=EDEXML_SEX_CODES,
-        attribute_tables={name: None for name in PAYLOAD},
+        attribute_tables={name: WEIGHT_CODES if name == "gewicht" else None for name in PAYLOAD},
+        keys_per_school=True,
     )
     years = {s.school_year for s in schools}
 

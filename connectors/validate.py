@@ -37,6 +37,7 @@ class Rules:
     attribute_tables: dict[str, dict[str, str] | None] = field(default_factory=dict)
     school_year: str | None = None
     attach: bool = False
+    keys_per_school: bool = False  # keys repeat across schools (EDEXML, attached files): labels need the school
     today: date = field(default_factory=date.today)
 
 
@@ -132,7 +133,7 @@ class Validator:
         _count(chunk.dropped, "school_year", year_why[idx])
         _count(chunk.dropped, "brin", brin_why[idx])
         self._validate_fields(out, chunk.dropped)
-        school = out["brin"].copy()
+        school = out["brin"].copy() if rules.keys_per_school else np.full(len(idx), "", dtype=object)
         school[pd.isna(school)] = ""
         out["school"] = school
         chunk.records = pd.DataFrame({c: out[c] for c in self.columns}, columns=self.columns)
