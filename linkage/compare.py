@@ -37,7 +37,8 @@ def comparisons_for(arrays: FeatureArrays, settings: LinkSettings) -> list[Compa
         Comparison("bsn4", ("different", "same"),
                    fixed_m=(settings.bsn4_disagree_m, 1 - settings.bsn4_disagree_m)),
         Comparison("family_name", ("other", *dl, "part", "exact"), tf="family_name" in settings.tf_adjust),
-        Comparison("given_name", ("other", "initial", *dl, "exact"), tf="given_name" in settings.tf_adjust),
+        Comparison("given_name", ("other", "initial", *dl, "first_or_roepnaam", "all_given_names"),
+                   tf="given_name" in settings.tf_adjust),
         Comparison("birth_date", ("other", "year", "year_month", "year_day", "month_day", "day_month_swapped",
                                   "exact")),
         Comparison("postcode", ("other", "area", "exact")),
@@ -103,13 +104,10 @@ def _family(a: FeatureArrays, il, ir, bands) -> tuple[np.ndarray, np.ndarray]:
 
 def _given(a: FeatureArrays, il, ir, bands) -> tuple[np.ndarray, np.ndarray]:
     g1, pr, gall, ini = a.column("given1"), a.column("pref"), a.column("given"), a.column("init")
-    value = np.zeros(len(il), dtype=np.int64)
     exact = np.zeros(len(il), dtype=bool)
     for x, y in ((g1[il], g1[ir]), (pr[il], pr[ir]), (g1[il], pr[ir]), (pr[il], g1[ir])):
-        hit = _eq(x, y) & ~exact
-        value[hit] = x[hit]
-        exact |= hit
-    exact |= _eq(gall[il], gall[ir])
+        exact |= _eq(x, y)
+    all_names = _eq(gall[il], gall[ir])
     best = np.full(len(il), np.nan)
     for lc, rc in (("given_bf", "given_bf"), ("pref_bf", "pref_bf"), ("given_bf", "pref_bf"),
                    ("pref_bf", "given_bf")):
@@ -118,6 +116,7 @@ def _given(a: FeatureArrays, il, ir, bands) -> tuple[np.ndarray, np.ndarray]:
     initial = _eq(ini[il], ini[ir])
     lvl[(lvl == 1) & ~initial] = 0
     lvl[exact] = len(bands) + 2
+    lvl[all_names] = len(bands) + 3
 
     def present(idx):
         p = (g1[idx] != 0) | (pr[idx] != 0) | (gall[idx] != 0) | (ini[idx] != 0)
@@ -126,7 +125,7 @@ def _given(a: FeatureArrays, il, ir, bands) -> tuple[np.ndarray, np.ndarray]:
                 p |= a.bloom_counts[c][idx] > 0
         return p
     lvl[~(present(il) & present(ir))] = MISSING
-    return lvl, value
+    return lvl, np.where(all_names, gall[il], 0)
 
 
 def _birth_date(a: FeatureArrays, il, ir) -> np.ndarray:

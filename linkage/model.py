@@ -171,7 +171,7 @@ def fit_model(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np
                  fix_m=[c.fixed_m is not None for c in comparisons], fix_u=[True] * len(comparisons),
                  max_iter=settings.em_max_iter, tol=settings.em_tolerance, population=population)
     tf_v, tf_f = {}, {}
-    sources = {"family_name": ("fam",), "given_name": ("given1", "pref")}
+    sources = {"family_name": ("fam",), "given_name": ("given",)}
     for c in comparisons:
         if c.tf and c.name in sources:
             tf_v[c.name], tf_f[c.name] = term_frequencies(arrays, sources[c.name])
