@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import islice, product
-
 import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix, csr_matrix
@@ -21,43 +19,6 @@ def lines(shape: tuple[int, ...]) -> list[np.ndarray]:
         moved = np.moveaxis(flat, axis, -1)
         out.append(moved.reshape(-1, shape[axis]))
     return out
-
-
-def box_width(values: np.ndarray, suppressed: np.ndarray, index: tuple[int, ...], limit: int = 500) -> float:
-    """A cheap lower bound of a suppressed cell's attack interval: the widest shift along boxes of
-    suppressed cells with the cell as a corner (the hypercube method). Exact LP is needed only below it."""
-    shape = values.shape
-    options = []
-    for axis in range(1, len(shape)):
-        found = []
-        for q in range(shape[axis]):
-            other = list(index)
-            other[axis] = q
-            if q != index[axis] and suppressed[tuple(other)]:
-                found.append(q)
-        if not found:
-            return 0.0
-        options.append(found)
-    up_best = down_best = 0.0
-    for combo in islice(product(*options), limit):
-        up, down, ok = float("inf"), float("inf"), True
-        for mask in product((0, 1), repeat=len(combo)):
-            corner, sign = list(index), 1
-            for axis, (use, q) in enumerate(zip(mask, combo, strict=True), start=1):
-                if use:
-                    both_interior = q < shape[axis] - 1 and index[axis] < shape[axis] - 1
-                    sign = -sign if both_interior else sign
-                    corner[axis] = q
-            if not suppressed[tuple(corner)]:
-                ok = False
-                break
-            if sign < 0:
-                up = min(up, float(values[tuple(corner)]))
-            else:
-                down = min(down, float(values[tuple(corner)]))
-        if ok:
-            up_best, down_best = max(up_best, up), max(down_best, down)
-    return up_best + down_best
 
 
 def intervals(values: np.ndarray, suppressed: np.ndarray, table_lines: list[np.ndarray],

@@ -1,111 +1,110 @@
-"""Secondary suppression: add the cheapest complementary cells until the LP attack cannot narrow any
-suppressed cell below the protection level."""
+"""Secondary suppression by the hypercube method: every suppressed cell is a corner of a box of
+suppressed cells along which the table can shift by at least the protection level, so the LP attack
+cannot narrow it below that; the LP attack then verifies small tables."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import product
 
 import numpy as np
 
-from policies.attack import box_width, intervals, lines
+from policies.attack import intervals, lines
 
 Magnitude = tuple[np.ndarray, np.ndarray]  # (cell values, required interval width per cell)
+VERIFY_CELLS = 2_000  # tables up to this many cells are also verified by the LP attack
 
 
-def _candidate(line: np.ndarray, suppressed: np.ndarray, cost: np.ndarray, need: float) -> int | None:
-    """The cheapest unsuppressed cell of a line whose value is at least `need`, else the largest one."""
-    free = line[~suppressed[line]]
-    if len(free) == 0:
-        return None
-    enough = free[cost[free] >= need]
-    if len(enough):
-        return int(enough[np.lexsort((enough, cost[enough]))[0]])
-    return int(free[np.lexsort((free, -cost[free]))[0]])
+def boxes(shape: tuple[int, ...], cell: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """All boxes with `cell` as a corner: flat corner indices (boxes, 2^k) and the sign of each corner's
+    shift (+1 moves with the cell, -1 against it). Axis 0 (groups) is fixed."""
+    k = len(shape) - 1
+    choices = [np.array([q for q in range(shape[a]) if q != cell[a]]) for a in range(1, k + 1)]
+    if k == 0 or any(len(c) == 0 for c in choices):
+        return np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))
+    grids = [g.ravel() for g in np.meshgrid(*choices, indexing="ij")]
+    n_boxes = len(grids[0])
+    masks = list(product((0, 1), repeat=k))
+    corners = np.empty((n_boxes, len(masks)), dtype=np.int64)
+    signs = np.ones((n_boxes, len(masks)))
+    for j, mask in enumerate(masks):
+        coords = [np.full(n_boxes, cell[0])]
+        for a, use in enumerate(mask, start=1):
+            if use:
+                q = grids[a - 1]
+                coords.append(q)
+                both_interior = (q < shape[a] - 1) & (cell[a] < shape[a] - 1)
+                signs[:, j] *= np.where(both_interior, -1.0, 1.0)
+            else:
+                coords.append(np.full(n_boxes, cell[a]))
+        corners[:, j] = np.ravel_multi_index(tuple(coords), shape)
+    return corners, signs
 
 
-def _close_singletons(table_lines: list[np.ndarray], suppressed: np.ndarray, cost: np.ndarray, need: float,
-                      protects: dict[int, int]) -> None:
-    """Until no line has exactly one suppressed cell (which would equal total minus the others)."""
-    changed = True
-    while changed:
-        changed = False
-        for group in table_lines:
-            single = suppressed[group].sum(axis=1) == 1
-            for line in group[single]:
-                if suppressed[line].sum() != 1:
-                    continue
-                protected = int(line[suppressed[line]][0])
-                cell = _candidate(line, suppressed, cost, need)
-                if cell is not None:
-                    suppressed[cell] = True
-                    protects[cell] = protected
-                    changed = True
-
-
-def failing_cells(suppressed: np.ndarray, table_lines: list[np.ndarray], counts: np.ndarray, level: float,
-                  magnitudes: Sequence[Magnitude] = ()) -> dict[int, float]:
-    """Suppressed cells whose attack interval is narrower than required, with the width still needed."""
-    failing: dict[int, float] = {}
-    checks = [(counts, np.full(counts.shape, float(level)))] + list(magnitudes)
-    shape = suppressed.shape
-    for values, required in checks:
-        need = required.ravel()
-        doubtful = {int(c) for c in np.flatnonzero(suppressed)
-                    if box_width(values, suppressed, np.unravel_index(c, shape)) < need[c] - 1e-9}
-        if not doubtful:
-            continue
-        for cell, (lo, hi) in intervals(values, suppressed, table_lines, only=doubtful).items():
-            if hi - lo < need[cell] - 1e-9:
-                failing[cell] = max(failing.get(cell, 0.0), float(need[cell]))
-    return failing
+def box_widths(values: np.ndarray, corners: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """How far each box can shift: the least value moving down plus the least value moving up."""
+    corner_values = values.ravel()[corners]
+    down = np.where(signs > 0, corner_values, np.inf).min(axis=1)
+    up = np.where(signs < 0, corner_values, np.inf).min(axis=1)
+    return down + up
 
 
 def suppress_secondary(counts: np.ndarray, primary: np.ndarray, level: float,
-                       magnitudes: Sequence[Magnitude] = ()) -> tuple[np.ndarray, dict[int, int]]:
-    """Complete a primary suppression pattern. Returns the full pattern (flat, bool) and, for every
-    secondary cell, the flat index of the suppressed cell it protects."""
+                       magnitudes: Sequence[Magnitude] = (), verify: bool | None = None
+                       ) -> tuple[np.ndarray, dict[int, int]]:
+    """Complete a primary suppression pattern. Returns the full pattern (bool, table shape) and, for every
+    secondary cell, the flat index of the suppressed cell it protects.
+
+    Counts of every suppressed cell get an interval at least `level` wide; each magnitude (cell sums) an
+    interval at least its required width at the primary cells."""
     shape = counts.shape
-    cost = counts.ravel().astype(float)
     suppressed = primary.ravel().copy()
-    table_lines = lines(shape)
-    line_of: dict[int, list[np.ndarray]] = {}
-    for group in table_lines:
-        for line in group:
-            for cell in line:
-                line_of.setdefault(int(cell), []).append(line)
+    cost = counts.ravel().astype(float)
     protects: dict[int, int] = {}
-    while True:
-        _close_singletons(table_lines, suppressed, cost, level, protects)
-        failing = failing_cells(suppressed.reshape(shape), table_lines, counts, level, magnitudes)
-        if not failing:
-            return suppressed.reshape(shape), protects
-        added = False
-        for cell, need in sorted(failing.items()):
-            options = [(_candidate(line, suppressed, cost, need), line) for line in line_of.get(cell, [])]
-            options = [c for c, _ in options if c is not None]
-            if not options:
-                options = _fallback(cell, suppressed, cost, need, line_of)
-            if options:
-                best = min(options, key=lambda c: (cost[c] < need, cost[c], c))
-                suppressed[best] = True
-                protects[best] = cell
-                added = True
-        if not added:
-            return suppressed.reshape(shape), protects
+    for cell in np.flatnonzero(primary.ravel()):
+        _protect(int(cell), shape, suppressed, cost, level, magnitudes, protects)
+    if verify if verify is not None else counts.size <= VERIFY_CELLS:
+        for cell in sorted(failing_cells(suppressed.reshape(shape), lines(shape), counts, level,
+                                         magnitudes, primary.ravel())):
+            _protect(cell, shape, suppressed, cost, level, magnitudes, protects, margins_only=True)
+    return suppressed.reshape(shape), protects
 
 
-def _fallback(cell: int, suppressed: np.ndarray, cost: np.ndarray, need: float,
-              line_of: dict[int, list[np.ndarray]]) -> list[int]:
-    """Candidates on lines through any suppressed cell reachable from `cell` along suppressed lines."""
-    seen, todo, found = {cell}, [cell], []
-    while todo and not found:
-        current = todo.pop()
-        for line in line_of.get(current, []):
-            choice = _candidate(line, suppressed, cost, need)
-            if choice is not None:
-                found.append(choice)
-            for other in line[suppressed[line]]:
-                if int(other) not in seen:
-                    seen.add(int(other))
-                    todo.append(int(other))
-    return found
+def _protect(cell: int, shape: tuple[int, ...], suppressed: np.ndarray, cost: np.ndarray, level: float,
+             magnitudes: Sequence[Magnitude], protects: dict[int, int], margins_only: bool = False) -> None:
+    """Suppress the cheapest box that protects `cell` (nothing when one is already suppressed)."""
+    index = tuple(int(i) for i in np.unravel_index(cell, shape))
+    corners, signs = boxes(shape, index)
+    if len(corners) == 0:
+        return
+    ok = box_widths(cost, corners, signs) >= level - 1e-9
+    for values, required in magnitudes:
+        ok &= box_widths(values, corners, signs) >= required.ravel()[cell] - 1e-9
+    if margins_only:
+        ok &= (signs > 0).all(axis=1)
+    new = ~suppressed[corners]
+    price = np.where(new, cost[corners] + 1.0, 0.0).sum(axis=1)
+    price = np.where(ok, price, np.inf)
+    best = int(np.argmin(price))
+    if not np.isfinite(price[best]):
+        best = int(np.argmax((signs > 0).all(axis=1)))  # the box of margins: unbounded upwards
+    for corner in corners[best][new[best]]:
+        suppressed[corner] = True
+        protects[int(corner)] = cell
+
+
+def failing_cells(suppressed: np.ndarray, table_lines: list[np.ndarray], counts: np.ndarray, level: float,
+                  magnitudes: Sequence[Magnitude] = (), primary: np.ndarray | None = None) -> dict[int, float]:
+    """Suppressed cells whose LP-attack interval is narrower than required, with the width required.
+    Magnitude requirements apply to the `primary` cells only (all suppressed cells when None)."""
+    failing: dict[int, float] = {}
+    sensitive = suppressed.ravel() if primary is None else primary.ravel()
+    checks = [(counts, np.full(counts.shape, float(level)), suppressed.ravel())]
+    checks += [(values, required, sensitive) for values, required in magnitudes]
+    for values, required, which in checks:
+        need = required.ravel()
+        wanted = {int(c) for c in np.flatnonzero(which & suppressed.ravel())}
+        for cell, (lo, hi) in intervals(values, suppressed, table_lines, only=wanted).items():
+            if hi - lo < need[cell] - 1e-9:
+                failing[cell] = max(failing.get(cell, 0.0), float(need[cell]))
+    return failing
