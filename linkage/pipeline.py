@@ -18,6 +18,7 @@ from linkage.decide import LINK, NONLINK, REVIEW, choose_thresholds, decide, exp
 from linkage.em import count_patterns, merge_counts
 from linkage.model import Model, fit_model, probability
 from linkage.person_ids import assign_person_ids
+from linkage.residual import attach_open_records
 from linkage.settings import LinkSettings
 
 Progress = Callable[[str, int, int | None], None]
@@ -164,6 +165,14 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     strong = (deterministic & ~contradicted) | (prob >= settings.within_file_probability) | (reviewed == "accept")
     e_strong = np.r_[strong[linked], np.ones(len(extra_l), bool)]
     labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never, e_strong)
+    named = np.zeros(arrays.n, dtype=bool)
+    for col in ("fam", "given", "given1", "pref"):
+        named |= arrays.column(col) != 0
+    link_weight = float(np.log2(link_t / (1 - link_t))) if link_t < 1 else np.inf
+    labels, attached, residual_report = attach_open_records(
+        labels, cands.left, cands.right, weight - model.prior_weight, named, arrays.file_code, numbers,
+        link_weight)
+    decision[attached] = LINK
     lap("cluster")
     person, id_report = assign_person_ids(record_ids, labels, previous, new_person_id)
     lap("person_ids")
@@ -190,6 +199,7 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
         extra_links=len(extra_l), contradicted=int(contradicted.sum()))
     lap("report")
     rep["timings"] = timings
+    rep["open_records"] = residual_report
     if progress:
         progress("done", 1, 1)
     return LinkResult(person_map=person_map, pairs=pairs, model=model_dict, report=rep, candidates=cands,
