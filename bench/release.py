@@ -45,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--schools", type=int, default=200)
+    parser.add_argument("--no-trace", action="store_true", help="time without tracemalloc (no peak figures)")
     args = parser.parse_args()
     policy = load_policy(POLICY.read_text(), "monitor")
     request = Request(policy="monitor", purpose="benchmark", population=["po", "vo"],
@@ -52,7 +53,8 @@ def main() -> None:
                       measures=["pupils", "havo_vwo", "test_mean"])
     frame = persons(args.persons, args.schools)
     print(f"persons: {len(frame):,}  schools: {args.schools}")
-    tracemalloc.start()
+    if not args.no_trace:
+        tracemalloc.start()
     stages = [
         ("compute_table", lambda _: compute_table(frame, request, policy)),
         ("protect", lambda table: protect(table, policy)),
@@ -62,12 +64,13 @@ def main() -> None:
     value = None
     total = 0.0
     for name, stage in stages:
-        tracemalloc.reset_peak()
+        if tracemalloc.is_tracing():
+            tracemalloc.reset_peak()
         start = time.perf_counter()
         value = stage(value)
         seconds = time.perf_counter() - start
         total += seconds
-        _, peak = tracemalloc.get_traced_memory()
+        _, peak = tracemalloc.get_traced_memory() if tracemalloc.is_tracing() else (0, 0)
         print(f"{name:14s} {seconds:8.2f} s   peak traced {peak / 2**20:8.1f} MiB")
         if name == "compute_table":
             interior = int(np.prod([len(c) for c in value.categories]))

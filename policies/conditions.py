@@ -25,8 +25,7 @@ class Condition:
         series = frame[self.column]
         known = ~missing(series)
         if self.op in ("in", "not in", "==", "!="):
-            text = series.astype(object).where(known, None).map(lambda v: None if v is None else str(v))
-            hit = text.isin(self.values).to_numpy()
+            hit = as_text(series).isin(self.values).to_numpy()
             if self.op in ("not in", "!="):
                 hit = ~hit
         else:
@@ -41,6 +40,15 @@ class Condition:
 def missing(series: pd.Series) -> pd.Series:
     """True where a value is missing: None, NaN or the empty string."""
     return series.isna() | (series.astype(object) == "")
+
+
+def as_text(series: pd.Series) -> pd.Series:
+    """Values as strings (object dtype), missing values as None."""
+    known = ~missing(series)
+    text = series.astype(object).where(known, None)
+    if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
+        text = text.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    return text
 
 
 def parse_condition(text: str) -> Condition:

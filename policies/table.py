@@ -8,7 +8,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
-from policies.conditions import missing, parse_condition
+from policies.conditions import as_text, missing, parse_condition
 from policies.errors import RequestError
 from policies.policy import Dimension, Measure, Policy
 from policies.request import Request
@@ -78,8 +78,7 @@ def dimension_labels(persons: pd.DataFrame, dim: Dimension) -> pd.Series:
         out[ok] = labels[band[ok]]
         result = pd.Series(out, index=persons.index, dtype=object)
     else:
-        result = column.astype(object).where(known, None)
-        result = result.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        result = as_text(column)
     if dim.missing_label is not None:
         result = result.where(result.notna(), dim.missing_label)
     return result
