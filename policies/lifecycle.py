@@ -6,7 +6,7 @@ from policies.errors import LifecycleError
 from policies.policy import Policy
 
 STATES = ("submitted", "checked", "approved", "denied", "released", "withdrawn")
-OPERATOR_ROLES = ("operator", "privacy_officer")
+OPERATOR_ROLES = ("operator", "privacy-officer")
 
 _MOVES = {
     ("submitted", "check"): "checked",

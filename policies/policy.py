@@ -112,13 +112,14 @@ class Disclosure(_Strict):
 class Approval(_Strict):
     """Who may approve or deny a request, and whether approval releases at once."""
 
-    roles: list[str] = ["privacy_officer"]
+    roles: list[str] = ["privacy-officer"]
     officers: list[str] = []
     release_on_approval: bool = False
 
     @field_validator("roles")
     @classmethod
     def _no_researcher(cls, roles: list[str]) -> list[str]:
+        roles = [r.replace("_", "-") for r in roles]  # privacy_officer and privacy-officer are one role
         if "researcher" in roles:
             raise ValueError("a researcher may never approve")
         return roles

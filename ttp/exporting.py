@@ -207,8 +207,8 @@ def _protected(act, row: db.Request, exclude_release: str | None = None):
 def _metadata(row: db.Request, policy_row: db.Policy, job: db.Job, release_id: str, created_at: str) -> dict:
     return {"release_id": release_id, "request_id": row.id, "request_sha256": row.sha256,
             "requester": row.requester, "approved_by": row.decided_by, "policy": policy_row.name,
-            "policy_version": policy_row.version, "policy_sha256": policy_row.sha256, "link_job": job.id,
-            "created_at": created_at, "request": row.text}
+            "policy_version": policy_row.version, "policy_hash": policy_row.sha256, "link_job": job.id,
+            "created": created_at, "request": row.text}
 
 
 def make_release(act, request_id: str, out: Path) -> dict:

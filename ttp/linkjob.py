@@ -89,7 +89,8 @@ def run_link(act, sources: list[str], name: str | None, progress=None) -> dict:
         links = int((decisions == "link").sum())
         reviews = int((decisions == "review").sum())
         summary = {
-            "by_source_pair": report.get("links_by_source_pair", {}),
+            "by_source_pair": {pair: int(v.get("links", 0)) if isinstance(v, dict) else int(v)
+                               for pair, v in report.get("links_per_source_pair", {}).items()},
             "records_by_source": {s: int(n) for s, n in features["source"].value_counts().sort_index().items()},
             "stability": report.get("stability", {}),
         }

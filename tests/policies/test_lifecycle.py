@@ -8,13 +8,13 @@ from tests.policies.helpers import policy
 def test_the_happy_path():
     pol = policy()
     state = transition("submitted", "check", "op", "operator", "res", pol)
-    state = transition(state, "approve", "po", "privacy_officer", "res", pol)
+    state = transition(state, "approve", "po", "privacy-officer", "res", pol)
     assert transition(state, "release", "op", "operator", "res", pol) == "released"
 
 
 @pytest.mark.parametrize(("actor", "role", "message"), [
     ("res2", "researcher", "researcher cannot approve"),
-    ("res", "privacy_officer", "their own request"),
+    ("res", "privacy-officer", "their own request"),
     ("op", "operator", "role operator may not approve"),
 ])
 def test_who_may_not_approve(actor, role, message):
@@ -33,7 +33,7 @@ def test_named_officer_may_approve_and_release_on_approval():
                                                ("released", "approve"), ("approved", "check")])
 def test_out_of_order_actions_are_refused(state, action):
     with pytest.raises(LifecycleError, match=f"cannot {action} a request that is {state}"):
-        transition(state, action, "po", "privacy_officer", "res", policy())
+        transition(state, action, "po", "privacy-officer", "res", policy())
 
 
 def test_researcher_cannot_release_and_only_the_requester_withdraws():
