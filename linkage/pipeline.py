@@ -125,10 +125,7 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
                                          link=settings.link_threshold, review=settings.review_threshold)
     decision = decide(prob, deterministic, contradicted, link_t, review_t)
     if settings.given_name_disagreement_reviews:
-        gk = [k for k, c in enumerate(comparisons) if c.name == "given_name"]
-        if gk:
-            twin_like = (levels[:, gk[0]] == 0) & ~deterministic & (decision == LINK)
-            decision[twin_like] = REVIEW
+        decision[twin_signature(levels, comparisons) & ~deterministic & (decision == LINK)] = REVIEW
     stage = np.where(deterministic, "deterministic", "probabilistic").astype(object)
     lap("decide")
 
@@ -204,6 +201,18 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
         progress("done", 1, 1)
     return LinkResult(person_map=person_map, pairs=pairs, model=model_dict, report=rep, candidates=cands,
                       record_ids=record_ids, timings=timings)
+
+
+def twin_signature(levels: np.ndarray, comparisons: list[Comparison]) -> np.ndarray:
+    """Pairs that look like twins: given names disagree, family name and birth date agree."""
+    col = {c.name: k for k, c in enumerate(comparisons)}
+    if not {"given_name", "family_name", "birth_date"} <= set(col):
+        return np.zeros(len(levels), dtype=bool)
+    fam_levels = comparisons[col["family_name"]].levels
+    dob = levels[:, col["birth_date"]]
+    return ((levels[:, col["given_name"]] == 0)
+            & (levels[:, col["family_name"]] >= fam_levels.index("part"))
+            & (dob >= comparisons[col["birth_date"]].levels.index("day_month_swapped")))
 
 
 def _fit(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np.ndarray, counts: np.ndarray,

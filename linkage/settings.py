@@ -57,8 +57,8 @@ class LinkSettings(BaseModel):
     link_threshold: float | None = Field(None, description="match probability to link; None = from the model")
     review_threshold: float | None = Field(None, description="probability from which a pair is reviewed")
     min_link_threshold: float = 0.5
-    # twins share surname, birth date and address; a pair whose given names disagree is never linked
-    # on probability alone (it goes to review), whatever the address adds
+    # twins share surname, birth date and address: a pair whose given names disagree while surname and
+    # birth date agree is never linked on probability alone (it goes to review), whatever the address adds
     given_name_disagreement_reviews: bool = True
     contradiction_weight: float = Field(-8.0, description="deterministic pairs weighing less go to review")
     within_file_pairs: bool = Field(True, description="also pair records of one export file (duplicates)")
