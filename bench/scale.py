@@ -1,0 +1,135 @@
+"""Scale: synthetic cohorts across five sources, ttp (keyed features) vs Splink (plaintext), per size.
+
+Run: .venv/bin/python bench/scale.py [--persons 10000 100000] [--million] [--no-splink]
+Each tool and size runs in its own subprocess (peak memory is its own); prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
+from _common import child, in_subprocess, table  # noqa: E402
+
+
+def _load(path: str):
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def run_ttp(path: str) -> dict:
+    import itertools
+
+    from linkage.evaluate import evaluate
+    from linkage.pipeline import link
+    from tests.linkage.synthetic import pseudonymised
+
+    records = _load(path)
+    start = time.perf_counter()
+    features = pseudonymised(records)
+    pseudonymise = time.perf_counter() - start
+    counter = itertools.count()
+    t = time.perf_counter()
+    result = link(features, new_person_id=lambda: f"P{next(counter)}")
+    seconds = time.perf_counter() - t
+    labels = records[["entity_id", "twin_of"]].assign(record_id=features["record_id"].to_numpy(),
+                                                      source=features["source"].to_numpy())
+    ev = evaluate(result.person_map.assign(source=features["source"].to_numpy()), labels)
+    stages = " ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
+    return {"records": len(features), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
+            "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1),
+            "pseudonymise_s": round(pseudonymise, 1), "candidates": int(len(result.candidates.left)),
+            "stages_s": stages}
+
+
+def run_splink(path: str) -> dict:
+    import pandas as pd
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    from linkage.evaluate import evaluate
+
+    records = _load(path).reset_index(drop=True)
+    df = pd.DataFrame({
+        "unique_id": records.index.astype(str), "source": records["source"],
+        "export_file": records["source"] + "/" + records["export_file"],
+        "bsn": records["bsn"], "family_name": records["family_name"].str.lower(),
+        "given_name": records["given_names"].fillna(records["preferred_name"]).str.split().str[0].str.lower(),
+        "preferred_name": records["preferred_name"].str.lower(), "birth_date": records["birth_date"],
+        "sex": records["sex"], "postcode": records["postcode"]})
+    start = time.perf_counter()
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        blocking_rules_to_generate_predictions=[
+            block_on("bsn"), block_on("birth_date", "family_name"), block_on("birth_date", "given_name"),
+            block_on("birth_date", "postcode"), block_on("given_name", "family_name")],
+        comparisons=[
+            cl.ExactMatch("bsn"),
+            cl.NameComparison("family_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("given_name"),
+            cl.DateOfBirthComparison("birth_date", input_is_string=True, datetime_format="%Y-%m-%d"),
+            cl.ExactMatch("postcode"),
+            cl.ExactMatch("sex"),
+        ],
+    )
+    db = DuckDBAPI()
+    linker = Linker(db.register(df, table_name="records"), settings, log_level=40)
+    linker.training.estimate_probability_two_random_records_match([block_on("bsn")], recall=0.9)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("family_name", "given_name"))
+    pred = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, 0.5).as_pandas_dataframe()
+    seconds = time.perf_counter() - start
+    person = clusters.set_index("unique_id")["cluster_id"].reindex(df["unique_id"]).astype(str).to_numpy()
+    recs = pd.DataFrame({"record_id": df["unique_id"], "source": df["source"], "person_id": person})
+    labels = pd.DataFrame({"record_id": df["unique_id"], "source": df["source"],
+                           "entity_id": records["entity_id"], "twin_of": records["twin_of"]})
+    ev = evaluate(recs, labels)
+    return {"records": len(df), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
+            "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1)}
+
+
+TOOLS = {"ttp": run_ttp, "splink": run_splink}
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--tool":
+        child(lambda: TOOLS[sys.argv[2]](sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--persons", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--million", action="store_true", help="also 1,000,000 persons")
+    parser.add_argument("--no-splink", action="store_true")
+    args = parser.parse_args()
+    sizes = args.persons + ([1_000_000] if args.million else [])
+    from tests.linkage.synthetic import make_persons, make_records
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            t = time.perf_counter()
+            records = make_records(make_persons(n, seed=11), seed=11)
+            path = str(Path(tmp) / f"records_{n}.pkl")
+            with open(path, "wb") as fh:
+                pickle.dump(records, fh)
+            print(f"{n:,} persons: {len(records):,} records generated in {time.perf_counter() - t:.0f} s",
+                  flush=True)
+            for tool in TOOLS:
+                if tool == "splink" and args.no_splink:
+                    continue
+                rows.append((f"{tool} {n:,}", in_subprocess(__file__, ["--tool", tool, path], timeout=7200)))
+                print(rows[-1], flush=True)
+    print(table(rows, ["records", "precision", "recall", "f1", "twins_merged", "seconds", "peak_mb",
+                       "candidates", "pseudonymise_s", "stages_s"]))
+
+
+if __name__ == "__main__":
+    main()
