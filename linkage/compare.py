@@ -205,25 +205,6 @@ def compare(arrays: FeatureArrays, il: np.ndarray, ir: np.ndarray, comparisons: 
     return Compared(levels=levels.astype(np.int8), tf_values=tf)
 
 
-def pattern_codes(levels: np.ndarray, comparisons: list[Comparison]) -> np.ndarray:
-    """Mixed-radix int64 code of each row of levels (level + 1 per comparison, 0 = missing)."""
-    code = np.zeros(len(levels), dtype=np.int64)
-    for k, c in enumerate(comparisons):
-        code = code * (len(c.levels) + 1) + (levels[:, k].astype(np.int64) + 1)
-    return code
-
-
-def decode_patterns(codes: np.ndarray, comparisons: list[Comparison]) -> np.ndarray:
-    """Levels (rows × comparisons) from pattern codes."""
-    out = np.zeros((len(codes), len(comparisons)), dtype=np.int8)
-    rest = codes.astype(np.int64).copy()
-    for k in range(len(comparisons) - 1, -1, -1):
-        radix = len(comparisons[k].levels) + 1
-        out[:, k] = (rest % radix) - 1
-        rest //= radix
-    return out
-
-
 def pattern_strings(levels: np.ndarray) -> np.ndarray:
     """Readable pattern per row: one character per comparison, its level or '-' when missing."""
     chars = np.array(list("-0123456789"))

@@ -102,19 +102,6 @@ def random_pairs(arrays: FeatureArrays, n_pairs: int, seed: int) -> tuple[np.nda
     return il[keep][:n_pairs], ir[keep][:n_pairs]
 
 
-def level_shares(levels: np.ndarray, comparisons: list[Comparison], weights: np.ndarray | None = None
-                 ) -> list[np.ndarray]:
-    """Share of each level among the pairs where a comparison is not missing (add-half smoothing)."""
-    out = []
-    for k, c in enumerate(comparisons):
-        lv = levels[:, k].astype(np.int64)
-        present = lv >= 0
-        w = None if weights is None else weights[present]
-        counts = np.bincount(lv[present], weights=w, minlength=len(c.levels)).astype(float)
-        out.append((counts + 0.5) / (counts.sum() + 0.5 * len(c.levels)))
-    return out
-
-
 def estimate_u(arrays: FeatureArrays, comparisons: list[Comparison],
                settings: LinkSettings) -> list[np.ndarray]:
     """u per level from random pairs, compared partition by partition."""

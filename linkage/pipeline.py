@@ -106,6 +106,11 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     lap("block")
     comparisons = comparisons_for(arrays, settings)
     levels, tf, patterns, counts = compare_partitions(arrays, cands, comparisons, settings, progress)
+    used = [k for k in range(len(comparisons)) if (patterns[:, k] >= 0).any()] if len(patterns) else []
+    if len(used) < len(comparisons):  # a comparison without data on either side has nothing to learn
+        comparisons = [comparisons[k] for k in used]
+        levels, patterns = levels[:, used], patterns[:, used]
+        tf = {k: v for k, v in tf.items() if k in {c.name for c in comparisons}}  # dropped columns were all -1
     lap("compare")
     model = _fit(arrays, comparisons, patterns, counts, settings)
     if progress:
