@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import datetime
 from typing import Any
@@ -73,7 +74,12 @@ def fix_zip(data: bytes, moment: datetime) -> bytes:
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
             entry.create_system = 0
-            target.writestr(entry, source.read(info.filename))
+            body = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps `modified` with the clock at save
+                stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                body = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>",
+                              body)
+            target.writestr(entry, body)
     return out.getvalue()
 
 

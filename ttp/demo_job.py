@@ -22,7 +22,7 @@ from .settings import resolve
 from .setup import initialise
 from .users import add_user
 
-OPERATOR_NAME, OFFICER_NAME, RESEARCHER_NAME = "olga", "pieter", "rosa"
+OPERATOR_NAME, OFFICER_NAME, RESEARCHER_NAME = "operator1", "officer1", "researcher1"
 EXAMPLES = Path(__file__).resolve().parents[1] / "policies" / "examples"
 POLICY_FILE = EXAMPLES / "monitor.toml"
 REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"

@@ -8,7 +8,7 @@ from stdnum.nl import postcode as nl_postcode
 from linkage import normalise as nz
 
 NAMES = st.text(alphabet="abcdefghijklmnoprstuvwyzë", min_size=2, max_size=10).filter(
-    lambda s: s not in nz.PARTICLES and s.strip("'") not in nz.ABBREVIATIONS
+    lambda s: nz.fold(s) not in nz.PARTICLES and nz.fold(s).strip("'") not in nz.ABBREVIATIONS
 )
 PREFIXES = st.sampled_from(["van", "van der", "van den", "de", "den", "ter", "ten", "te", "in 't", "op de",
                             "op 't", "van 't", "van de", "la", "le", "du", "d'"])

@@ -53,9 +53,9 @@ def test_demo_runs_the_whole_chain(demo_run):
 def test_demo_release_reproduces_and_the_log_verifies(demo_run):
     env, result = demo_run
     summary = _summary(result)
-    verified = env.run("--as", "pieter", "release", "verify", summary["release_id"])
+    verified = env.run("--as", "officer1", "release", "verify", summary["release_id"])
     assert verified.exit_code == 0, verified.output
-    audit = env.run("--as", "pieter", "audit", "verify", "--json")
+    audit = env.run("--as", "officer1", "audit", "verify", "--json")
     assert json.loads(audit.stdout)["ok"] is True
 
 
@@ -67,11 +67,11 @@ def test_privacy_nothing_identifying_is_written_or_printed(demo_run, tmp_path):
     assert all(ids.by_kind[k] for k in ("bsn", "name", "birth date", "postcode")), "the scanner found no inputs"
     job = summary["job_id"]
     html = tmp_path / "report.html"
-    report = env.run("--as", "olga", "link", "report", job, "--html", str(html))
+    report = env.run("--as", "operator1", "link", "report", job, "--html", str(html))
     assert report.exit_code == 0, report.output
-    env.run("--as", "olga", "batches", "list", "--json")
-    env.run("--as", "pieter", "audit", "show", "--json")
-    env.run("--as", "olga", "link", "review", job, "--json")
+    env.run("--as", "operator1", "batches", "list", "--json")
+    env.run("--as", "officer1", "audit", "show", "--json")
+    env.run("--as", "operator1", "link", "review", job, "--json")
     texts = {"printed": "\n".join([result.output, *env.printed]), "database": dump_database(env.database_url)}
     files = files_under(env.data_dir, Path(summary["release_dir"])) + [html]
     hits = scan(ids, files, texts)
