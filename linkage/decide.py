@@ -7,6 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 
 LINK, REVIEW, NONLINK = "link", "review", "nonlink"
+NONLINK_CODE, REVIEW_CODE, LINK_CODE = 0, 1, 2
+DECISIONS = np.array([NONLINK, REVIEW, LINK], dtype=object)  # index = code
 
 
 def expected_quality(prob: np.ndarray, threshold: float) -> dict:
@@ -27,6 +29,7 @@ def choose_thresholds(prob: np.ndarray, *, minimum: float = 0.5, link: float | N
 
     The review band starts where the pairs below it hold at most `missed_share` of the expected matches.
     """
+    prob = prob[prob > 1e-9]  # the rest add nothing to expected counts and would only cost sorting
     p = np.sort(prob)[::-1]
     if link is None:
         if len(p) == 0:
@@ -51,12 +54,12 @@ def choose_thresholds(prob: np.ndarray, *, minimum: float = 0.5, link: float | N
 
 def decide(prob: np.ndarray, deterministic: np.ndarray, contradicted: np.ndarray, link: float,
            review: float) -> np.ndarray:
-    """Decision per pair: deterministic links unless contradicted, otherwise by the probability bands."""
-    out = np.full(len(prob), NONLINK, dtype=object)
-    out[prob >= review] = REVIEW
-    out[prob >= link] = LINK
-    out[deterministic] = LINK
-    out[deterministic & contradicted] = REVIEW
+    """Decision code per pair (see DECISIONS): deterministic links unless contradicted, else by probability."""
+    out = np.zeros(len(prob), dtype=np.int8)
+    out[prob >= review] = REVIEW_CODE
+    out[prob >= link] = LINK_CODE
+    out[deterministic] = LINK_CODE
+    out[deterministic & contradicted] = REVIEW_CODE
     return out
 
 

@@ -14,7 +14,19 @@ from linkage.arrays import FeatureArrays, FeatureError, to_arrays
 from linkage.blocking import Candidates, block
 from linkage.cluster import cluster
 from linkage.compare import Comparison, compare, comparisons_for, pattern_strings
-from linkage.decide import LINK, NONLINK, REVIEW, choose_thresholds, decide, expected_quality, review_index
+from linkage.decide import (
+    DECISIONS,
+    LINK,
+    LINK_CODE,
+    NONLINK,
+    NONLINK_CODE,
+    REVIEW,
+    REVIEW_CODE,
+    choose_thresholds,
+    decide,
+    expected_quality,
+    review_index,
+)
 from linkage.em import count_patterns, merge_counts
 from linkage.model import Model, fit_model, probability
 from linkage.person_ids import assign_person_ids
@@ -22,6 +34,7 @@ from linkage.residual import attach_open_records
 from linkage.settings import LinkSettings
 
 Progress = Callable[[str, int, int | None], None]
+VERDICTS = ["accept", "reject"]  # reviewed code 1 = accept, 2 = reject (0 = not reviewed)
 NUMBER_COMPARISONS = {"bsn": "bsn", "onderwijsnummer": "onr", "nco_id": "nco"}
 
 
@@ -130,13 +143,12 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
                                          link=settings.link_threshold, review=settings.review_threshold)
     decision = decide(prob, deterministic, contradicted, link_t, review_t)
     if settings.given_name_disagreement_reviews:
-        decision[twin_signature(levels, comparisons) & ~deterministic & (decision == LINK)] = REVIEW
-    stage = np.where(deterministic, "deterministic", "probabilistic").astype(object)
+        decision[twin_signature(levels, comparisons) & ~deterministic & (decision == LINK_CODE)] = REVIEW_CODE
     lap("decide")
 
     # clerical reviews from earlier runs
     n = np.int64(max(arrays.n, 1))
-    reviewed = np.full(len(decision), "", dtype=object)
+    reviewed = np.zeros(len(decision), dtype=np.int8)  # index into VERDICTS
     extra_l, extra_r, never = [], [], []
     verdicts = review_index(reviews)
     if verdicts:
@@ -149,22 +161,23 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
             pos = int(np.searchsorted(cand_codes, i * n + j))
             found = pos < len(cand_codes) and cand_codes[pos] == i * n + j
             if found:
-                reviewed[pos] = verdict
-                decision[pos] = LINK if verdict == "accept" else NONLINK
+                reviewed[pos] = VERDICTS.index(verdict) + 1
+                decision[pos] = LINK_CODE if verdict == "accept" else NONLINK_CODE
             if verdict == "reject":
                 never.append((i, j))
             elif not found:
                 extra_l.append(i)
                 extra_r.append(j)
 
-    linked = decision == LINK
+    accepted = reviewed == 1
+    linked = decision == LINK_CODE
     strength = np.where(deterministic, 1e6, 0.0) + weight
-    strength[reviewed == "accept"] = 1e9
+    strength[accepted] = 1e9
     e_left = np.r_[cands.left[linked], np.array(extra_l, np.int64)]
     e_right = np.r_[cands.right[linked], np.array(extra_r, np.int64)]
     e_strength = np.r_[strength[linked], np.full(len(extra_l), 1e9)]
     numbers = {k: arrays.column(k) for k in ("bsn", "onr", "nco")}
-    strong = (deterministic & ~contradicted) | (prob >= settings.within_file_probability) | (reviewed == "accept")
+    strong = (deterministic & ~contradicted) | (prob >= settings.within_file_probability) | accepted
     e_strong = np.r_[strong[linked], np.ones(len(extra_l), bool)]
     labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never, e_strong)
     named = np.zeros(arrays.n, dtype=bool)
@@ -174,20 +187,24 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     labels, attached, residual_report = attach_open_records(
         labels, cands.left, cands.right, weight - model.prior_weight, named, arrays.file_code, numbers,
         link_weight)
-    decision[attached] = LINK
+    decision[attached] = LINK_CODE
     lap("cluster")
     person, id_report = assign_person_ids(record_ids, labels, previous, new_person_id)
     lap("person_ids")
 
-    refusal = np.full(len(decision), "", dtype=object)
-    refusal[np.flatnonzero(linked)] = refused[: int(linked.sum())]
+    refusal = np.full(int(linked.sum()), "", dtype=object)  # per linked candidate pair
+    refusal[:] = refused[: int(linked.sum())]
     same_person = labels[cands.left] == labels[cands.right]
-    keep = (prob >= min(review_t, 0.001)) | deterministic | (reviewed != "") | same_person
+    keep = (prob >= min(review_t, 0.001)) | deterministic | (reviewed != 0) | same_person
+    refused_all = np.full(len(decision), "", dtype=object)
+    refused_all[np.flatnonzero(linked)] = refusal
+    stages = np.array(["probabilistic", "deterministic"], dtype=object)
     pairs = pd.DataFrame({
         "record_id_l": record_ids[cands.left[keep]], "record_id_r": record_ids[cands.right[keep]],
         "pattern": pattern_strings(levels[keep]), "weight": weight[keep], "probability": prob[keep],
-        "decision": decision[keep], "stage": stage[keep], "refused": refusal[keep],
-        "same_person": same_person[keep], "reviewed": reviewed[keep],
+        "decision": DECISIONS[decision[keep]], "stage": stages[deterministic[keep].astype(np.int8)],
+        "refused": refused_all[keep], "same_person": same_person[keep],
+        "reviewed": np.array(["", *VERDICTS], dtype=object)[reviewed[keep]],
     })
     person_map = pd.DataFrame({"record_id": record_ids, "person_id": person})
     model_dict = model.to_dict()
@@ -196,7 +213,7 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     quality = expected_quality(prob[~deterministic], link_t)
     rep = report_mod.build_report(
         arrays=arrays, comparisons=comparisons, model=model, cands=cands, levels=levels, weight=weight,
-        decision=decision, stage=stage, labels=labels, refused=refusal, quality=quality,
+        decision=decision, deterministic=deterministic, labels=labels, refusals=refusal, quality=quality,
         patterns=patterns, counts=counts, id_report=id_report, thresholds=(link_t, review_t),
         extra_links=len(extra_l), contradicted=int(contradicted.sum()))
     lap("report")

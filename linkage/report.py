@@ -12,7 +12,7 @@ from linkage import svg
 from linkage.arrays import FeatureArrays
 from linkage.blocking import Candidates
 from linkage.compare import Comparison
-from linkage.decide import LINK, REVIEW
+from linkage.decide import LINK_CODE, REVIEW_CODE
 from linkage.model import Model, probability
 
 
@@ -21,16 +21,16 @@ def _source_pair(a: str, b: str) -> str:
 
 
 def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model: Model, cands: Candidates,
-                 levels: np.ndarray, weight: np.ndarray, decision: np.ndarray, stage: np.ndarray,
-                 labels: np.ndarray, refused: np.ndarray, quality: dict, patterns: np.ndarray,
+                 levels: np.ndarray, weight: np.ndarray, decision: np.ndarray, deterministic: np.ndarray,
+                 labels: np.ndarray, refusals: np.ndarray, quality: dict, patterns: np.ndarray,
                  counts: np.ndarray, id_report: dict, thresholds: tuple[float, float], extra_links: int,
                  contradicted: int) -> dict:
     """Everything the operator sees of a job: never a value, only counts, weights and patterns."""
-    linked = (decision == LINK) & (refused == "")
+    linked = decision == LINK_CODE
     same = labels[cands.left] == labels[cands.right]
     by_pair: dict[str, dict[str, int]] = {}
     for name, mask in (("candidates", np.ones(len(decision), bool)), ("links", linked), ("in_one_person", same),
-                       ("review", decision == REVIEW)):
+                       ("review", decision == REVIEW_CODE)):
         if not mask.any():
             continue
         a, b = arrays.source_code[cands.left[mask]], arrays.source_code[cands.right[mask]]
@@ -64,9 +64,9 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
         for mask, c in zip(masks, cnt, strict=True):
             key = "+".join(sorted(s for k, s in enumerate(arrays.sources) if mask >> k & 1))
             persons_per_sources[key] = int(c)
-    refusals = {}
-    for why in refused[refused != ""]:
-        refusals[str(why)] = refusals.get(str(why), 0) + 1
+    refused_by_reason: dict[str, int] = {}
+    for why in refusals[refusals != ""]:
+        refused_by_reason[str(why)] = refused_by_reason.get(str(why), 0) + 1
     return {
         "records": int(arrays.n),
         "records_per_source": {s: int((arrays.source_code == k).sum()) for k, s in enumerate(arrays.sources)},
@@ -74,19 +74,19 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
         "blocking": {"passes": cands.report, "candidate_pairs": int(len(cands.left))},
         "model": model.to_dict(),
         "thresholds": {"link": thresholds[0], "review": thresholds[1]},
-        "decisions": {"deterministic_links": int(((stage == "deterministic") & (decision == LINK)).sum()),
-                      "probabilistic_links": int(((stage == "probabilistic") & (decision == LINK)).sum()),
-                      "review": int((decision == REVIEW).sum()),
+        "decisions": {"deterministic_links": int((deterministic & (decision == LINK_CODE)).sum()),
+                      "probabilistic_links": int((~deterministic & (decision == LINK_CODE)).sum()),
+                      "review": int((decision == REVIEW_CODE).sum()),
                       "contradicted_deterministic": contradicted,
                       "accepted_reviews_outside_candidates": extra_links,
-                      "refused_links": refusals},
+                      "refused_links": refused_by_reason},
         "weight_histogram": {"edges": hist_edges.tolist(), "counts": hist.astype(int).tolist()},
         "waterfalls": waterfalls,
         "links_per_source_pair": by_pair,
         "cluster_sizes": {str(k): int(v) for k, v in enumerate(sizes) if k > 0 and v > 0},
         "persons_by_sources": dict(sorted(persons_per_sources.items(), key=lambda kv: -kv[1])),
         "estimated_quality": quality,
-        "review_count": int((decision == REVIEW).sum()),
+        "review_count": int((decision == REVIEW_CODE).sum()),
         "person_ids": id_report,
     }
 

@@ -27,12 +27,12 @@ DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass(name="birth_date+postcode_area", keys=("dob", "pc4")),
     BlockingPass(name="birth_date_swapped+family_name", keys=("fam",), cross=("dob_swap", "dob")),
     BlockingPass(name="birth_date_swapped+postcode_area", keys=("pc4",), cross=("dob_swap", "dob")),
-    BlockingPass(name="year_month+family_name", keys=("dob_ym", "fam")),
-    BlockingPass(name="year_day+family_name", keys=("dob_yd", "fam")),
+    BlockingPass(name="year_month+family_name+initial", keys=("dob_ym", "fam", "init")),
+    BlockingPass(name="year_day+family_name+initial", keys=("dob_yd", "fam", "init")),
     BlockingPass(name="month_day+family_name", keys=("dob_md", "fam")),
-    BlockingPass(name="family_name_band+birth_year_month", keys=("dob_ym",), lsh="fam_bf"),
-    BlockingPass(name="first_name+family_name", keys=("given1", "fam")),
-    BlockingPass(name="roepnaam+family_name", keys=("pref", "fam")),
+    BlockingPass(name="family_name_band+birth_year+initial", keys=("dob_y", "init"), lsh="fam_bf"),
+    BlockingPass(name="first_name+family_name+postcode_area", keys=("given1", "fam", "pc4")),
+    BlockingPass(name="roepnaam+family_name+birth_year", keys=("pref", "fam", "dob_y")),
     BlockingPass(name="postcode+initial", keys=("pc", "init")),
 )
 
@@ -44,8 +44,8 @@ class LinkSettings(BaseModel):
     passes: tuple[BlockingPass, ...] = DEFAULT_PASSES
     max_block_size: int = Field(300, ge=2, description="blocks with more records are skipped and reported")
     max_number_group: int = Field(50, ge=2, description="a number shared by more records is ignored")
-    lsh_bands: int = Field(4, ge=1)
-    lsh_band_bits: int = Field(12, ge=4, le=62)
+    lsh_bands: int = Field(6, ge=1)
+    lsh_band_bits: int = Field(20, ge=4, le=62)
     dice_bands: tuple[float, ...] = (0.85, 0.7, 0.6, 0.5)
     u_sample_pairs: int = Field(1_000_000, ge=1000)
     em_max_iter: int = Field(200, ge=1)
