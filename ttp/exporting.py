@@ -42,12 +42,15 @@ def _read_text(path: Path) -> str:
 
 def add_policy(act, path: Path, name: str | None) -> db.Policy:
     """Register a policy file as the next version of its name; a policy that does not parse is refused."""
-    text = _read_text(path)
-    name = name or path.stem
+    return add_policy_text(act, _read_text(path), name or path.stem, str(path))
+
+
+def add_policy_text(act, text: str, name: str, origin: str = "policy") -> db.Policy:
+    """Register policy text as the next version of `name`."""
     try:
         load_policy(text, name)
     except PoliciesError as exc:
-        raise TTPError(f"{path}: {exc}") from None
+        raise TTPError(f"{origin}: {exc}") from None
     latest = act.session.scalar(select(func.max(db.Policy.version)).where(db.Policy.name == name)) or 0
     row = db.Policy(name=name, version=latest + 1, text=text, sha256=policy_hash(text), added_by=act.user.name)
     act.session.add(row)
@@ -106,12 +109,28 @@ def _check(act, request, policy_row: db.Policy, job: db.Job | None, exclude_rele
 
 
 def submit(act, path: Path) -> db.Request:
-    """Store a request and its check; a request that does not parse is refused."""
-    text = _read_text(path)
+    """Store a request file and its check; a request that does not parse is refused."""
+    return submit_text(act, _read_text(path), str(path))
+
+
+def preview_check(act, text: str) -> dict:
+    """The policy check a request would get, without storing anything (the web form shows it first)."""
     try:
         request = load_request(text)
     except PoliciesError as exc:
-        raise TTPError(f"{path}: {exc}") from None
+        return {"ok": False, "problems": [str(exc)], "collisions": []}
+    policy_row = get_policy(act.session, request.policy)
+    job = act.session.get(db.Job, request.link_job) if request.link_job else _latest_job(act.session,
+                                                                                           request.population)
+    return _check(act, request, policy_row, job)
+
+
+def submit_text(act, text: str, origin: str = "request") -> db.Request:
+    """Store request text and its check; a request that does not parse is refused."""
+    try:
+        request = load_request(text)
+    except PoliciesError as exc:
+        raise TTPError(f"{origin}: {exc}") from None
     policy_row = get_policy(act.session, request.policy)
     job = act.session.get(db.Job, request.link_job) if request.link_job else _latest_job(act.session,
                                                                                            request.population)
