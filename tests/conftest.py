@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -96,3 +97,25 @@ def installed(env: Env) -> Env:
     assert env.run("--as", "olga", "users", "add", "pieter", "--role", "privacy-officer").exit_code == 0
     assert env.run("--as", "olga", "users", "add", "rosa", "--role", "researcher").exit_code == 0
     return env
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory):
+    """A data directory after one `ttp demo` run (one per test module), and the demo's JSON summary."""
+    base = tmp_path_factory.mktemp("demo")
+    url = postgres_url()
+    schema = _pg_schema(url) if url else None
+    database_url = next(schema) if schema else f"sqlite:///{base / 'data' / 'ttp.db'}"
+    env = Env(data_dir=base / "data", database_url=database_url)
+    env.data_dir.mkdir()
+    result = env.run("--data-dir", str(env.data_dir), "demo", "--persons", str(DEMO_PERSONS), "--json")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    summary = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    env.demo_output = result.output
+    yield env, summary
+    if schema:
+        next(schema, None)
+
+
+DEMO_PERSONS = 800

@@ -823,7 +823,7 @@ def request() -> None:
 @as_option
 @click.pass_context
 def request_submit(ctx, file, as_json, actor) -> None:
-    """Submit a request file; it is checked against its policy at once (researchers only).
+    """Submit a request file; it is checked against its policy at once (researchers, privacy officers).
 
     \b
     Example:
@@ -832,7 +832,7 @@ def request_submit(ctx, file, as_json, actor) -> None:
     from .exporting import submit
 
     app = get_app(ctx, actor)
-    with app.acting("request.submit", (RESEARCHER,)) as act:
+    with app.acting("request.submit", (RESEARCHER, OFFICER)) as act:
         row = submit(act, file)
     if as_json:
         emit_json({"request_id": row.id, "status": row.status, "check": row.check})

@@ -198,9 +198,14 @@ def decide_request(act, request_id: str, decision: str, reason: str) -> db.Reque
                                          _policy_model(policy_row))
     except PoliciesError as exc:
         raise TTPError(str(exc)) from None
-    row.status, row.decided_by, row.reason = new_state, act.user.name, reason
+    row.status, row.decided_by, row.reason = ("approved" if new_state == "released" else new_state,
+                                              act.user.name, reason)
     row.updated_at = db.utcnow()
     act.details["status"] = new_state
+    if new_state == "released":  # the policy releases at approval
+        act.session.flush()
+        doc = produce_release(act, row)
+        act.objects["release"] = doc["release_id"]
     return row
 
 
@@ -230,10 +235,8 @@ def _metadata(row: db.Request, policy_row: db.Policy, job: db.Job, release_id: s
             "created": created_at, "request": row.text}
 
 
-def make_release(act, request_id: str, out: Path) -> dict:
+def make_release(act, request_id: str, out: Path | None) -> dict:
     """Compute, protect and write an approved request's release, once; recorded with its audit event."""
-    from policies.differencing import released_table
-
     row = get_request(act.session, request_id)
     if row.status == "released":
         raise TTPError(f"request {request_id} was released already; a release is produced once")
@@ -241,8 +244,22 @@ def make_release(act, request_id: str, out: Path) -> dict:
         lifecycle.transition(row.status, "release", act.user.name, act.user.role, row.requester, None)
     except PoliciesError as exc:
         raise TTPError(str(exc)) from None
-    if out.exists() and any(out.iterdir()):
+    if out is not None and out.exists() and any(out.iterdir()):
         raise TTPError(f"{out} is not empty: give a new folder for the release")
+    doc = produce_release(act, row)
+    act.record()
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in doc["files"]:
+            (out / name).write_bytes((act.app.settings.release_dir(doc["release_id"]) / name).read_bytes())
+        doc["out"] = str(out)
+    return doc
+
+
+def produce_release(act, row: db.Request) -> dict:
+    """The release of an approved request: files in the data directory, its row, the request released."""
+    from policies.differencing import released_table
+
     request, policy_row, job, protected = _protected(act, row)
     release_id = new_id("rel")
     created_at = db.utcnow().isoformat()
@@ -255,10 +272,10 @@ def make_release(act, request_id: str, out: Path) -> dict:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         (tmp / "release.json").write_text(json.dumps({"metadata": metadata}, sort_keys=True), encoding="utf-8")
+        sums = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
         act.session.add(db.Release(
             id=release_id, request_id=row.id, job_id=job.id, policy_name=policy_row.name,
-            policy_version=policy_row.version,
-            files={n: hashlib.sha256(d).hexdigest() for n, d in files.items()},
+            policy_version=policy_row.version, files=sums,
             released_table=released_table(protected, release_id).model_dump(mode="json"),
             created_by=act.user.name, created_at=db.utcnow(),
         ))
@@ -266,18 +283,13 @@ def make_release(act, request_id: str, out: Path) -> dict:
         suppressed = int(protected.suppressed.sum())
         act.objects.update({"request": row.id, "release": release_id, "job": job.id})
         act.counts.update({"cells": int(protected.suppressed.size), "suppressed": suppressed})
-        act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256,
-                            "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}})
-        act.record()
+        act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256, "files": sums})
+        act.session.flush()
         os.replace(tmp, stored)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (out / name).write_bytes(data)
-    return {"release_id": release_id, "request_id": row.id, "files": sorted(files), "suppressed": suppressed,
-            "out": str(out)}
+    return {"release_id": release_id, "request_id": row.id, "files": sorted(files), "suppressed": suppressed}
 
 
 def get_release(session, release_id: str) -> db.Release:

@@ -9,37 +9,14 @@ import pytest
 
 from tests.privacy import Identifiers, dump_database, files_under, from_cohort, scan
 
-PERSONS = 800
-
-
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory, request):
-    """One demo run per database kind, shared by the tests of this module."""
-    from tests.conftest import _pg_schema, postgres_url
-
-    base = tmp_path_factory.mktemp("demo")
-    url = postgres_url()
-    schema = _pg_schema(url) if url else None
-    database_url = next(schema) if schema else f"sqlite:///{base / 'data' / 'ttp.db'}"
-    from tests.conftest import Env
-
-    env = Env(data_dir=base / "data", database_url=database_url)
-    (base / "data").mkdir()
-    result = env.run("--data-dir", str(env.data_dir), "demo", "--persons", str(PERSONS), "--json")
-    yield env, result
-    if schema:
-        next(schema, None)
-
-
-def _summary(result) -> dict:
-    text = result.stdout
-    return json.loads(text[text.index("{"):text.rindex("}") + 1])
+def demo_run(demo_env):
+    env, summary = demo_env
+    return env, summary
 
 
 def test_demo_runs_the_whole_chain(demo_run):
-    env, result = demo_run
-    assert result.exit_code == 0, result.output
-    summary = _summary(result)
+    env, summary = demo_run
     assert set(summary["records_by_source"]) == {"vve", "po", "po_toets", "vo", "mbo", "nco"}
     assert summary["f1"] >= 0.95, summary
     assert summary["audit_ok"] is True
@@ -47,12 +24,11 @@ def test_demo_runs_the_whole_chain(demo_run):
     names = {p.name for p in release.iterdir()}
     assert any(n.endswith(".csv") for n in names) and any(n.endswith(".xlsx") for n in names)
     assert "SHA256SUMS" in names
-    assert "verified" in result.stdout
+    assert "verified" in env.demo_output
 
 
 def test_demo_release_reproduces_and_the_log_verifies(demo_run):
-    env, result = demo_run
-    summary = _summary(result)
+    env, summary = demo_run
     verified = env.run("--as", "officer1", "release", "verify", summary["release_id"])
     assert verified.exit_code == 0, verified.output
     audit = env.run("--as", "officer1", "audit", "verify", "--json")
@@ -60,8 +36,7 @@ def test_demo_release_reproduces_and_the_log_verifies(demo_run):
 
 
 def test_privacy_nothing_identifying_is_written_or_printed(demo_run, tmp_path):
-    env, result = demo_run
-    summary = _summary(result)
+    env, summary = demo_run
     cohort = Path(summary["cohort_dir"])
     ids = from_cohort(cohort)
     assert all(ids.by_kind[k] for k in ("bsn", "name", "birth date", "postcode")), "the scanner found no inputs"
@@ -72,7 +47,7 @@ def test_privacy_nothing_identifying_is_written_or_printed(demo_run, tmp_path):
     env.run("--as", "operator1", "batches", "list", "--json")
     env.run("--as", "officer1", "audit", "show", "--json")
     env.run("--as", "operator1", "link", "review", job, "--json")
-    texts = {"printed": "\n".join([result.output, *env.printed]), "database": dump_database(env.database_url)}
+    texts = {"printed": "\n".join(env.printed), "database": dump_database(env.database_url)}
     files = files_under(env.data_dir, Path(summary["release_dir"])) + [html]
     hits = scan(ids, files, texts)
     assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits)
