@@ -9,6 +9,7 @@ import pytest
 
 from tests.privacy import Identifiers, dump_database, files_under, from_cohort, scan
 
+
 @pytest.fixture(scope="module")
 def demo_run(demo_env):
     env, summary = demo_env
