@@ -226,16 +226,15 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
 
 
 def twin_signature(levels: np.ndarray, comparisons: list[Comparison]) -> np.ndarray:
-    """Pairs that look like twins: given names disagree (at most the initial agrees), family name and
-    birth date agree."""
+    """Pairs that look like twins: given names disagree (at most the initial agrees), family names are at
+    least similar and birth dates agree."""
     col = {c.name: k for k, c in enumerate(comparisons)}
     if not {"given_name", "family_name", "birth_date"} <= set(col):
         return np.zeros(len(levels), dtype=bool)
-    fam_levels = comparisons[col["family_name"]].levels
     dob = levels[:, col["birth_date"]]
     given = levels[:, col["given_name"]]
     return ((given >= 0) & (given <= comparisons[col["given_name"]].levels.index("initial"))
-            & (levels[:, col["family_name"]] >= fam_levels.index("part"))
+            & (levels[:, col["family_name"]] >= 1)  # any similarity: a typo in a twin's surname
             & (dob >= comparisons[col["birth_date"]].levels.index("day_month_swapped")))
 
 
