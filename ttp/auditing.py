@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from audit import checkpoint as audit_checkpoint
 from audit import verify as audit_verify
+from audit.bundle import export_bundle
 from audit.errors import AuditError
 from audit.merkle import MerkleTree
 
@@ -121,18 +122,15 @@ def prove(session, seq: int) -> dict:
 
 
 def export(session, app: App, out: Path) -> int:
-    """Every event with its inclusion proof, the latest checkpoint and the verify key, as one JSON file."""
-    events = list(auditlog.iter_events(session))
-    tree = _tree(session)
+    """Every event with its inclusion proof and the latest checkpoint (audit.bundle), plus the verify key."""
     latest = session.scalars(select(db.AuditCheckpoint).order_by(db.AuditCheckpoint.id.desc()).limit(1)).first()
-    size = latest.size if latest else tree.size
-    bundle = {
-        "format": "ttp-audit-export/v1",
-        "checkpoint": latest.text if latest else None,
-        "verify_key_pem": app.keystore.verify_key_pem().decode(),
-        "events": [{**e, "proof": audit_verify.prove(e["seq"] - 1, tree, size)["proof"]}
-                   for e in events if e["seq"] <= size],
-    }
+    if latest is None:
+        raise TTPError("no checkpoint yet: run `ttp audit checkpoint` first")
+    try:
+        bundle = export_bundle(auditlog.iter_events(session), latest.text)
+    except AuditError as exc:
+        raise TTPError(f"cannot export: {exc}") from None
+    bundle["verify_key_pem"] = app.keystore.verify_key_pem().decode()
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(bundle, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(out)
