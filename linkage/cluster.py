@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 
 
 class _Persons:
@@ -44,6 +45,18 @@ class _Persons:
                         return "rejected_in_review"
         return None
 
+    def absorb(self, group: np.ndarray) -> None:
+        """Make the records of `group` (all singletons, known not to conflict) one component."""
+        root = int(group[0])
+        for i in group[1:]:
+            i = int(i)
+            self.parent[i] = root
+            self.files[root] |= self.files[i]
+            for kind, value in self.numbers[i].items():
+                self.numbers[root].setdefault(kind, value)
+            self.members[i], self.files[i], self.numbers[i] = [], set(), {}
+        self.members[root] = [int(i) for i in group]
+
     def union(self, a: int, b: int) -> None:
         if len(self.members[a]) < len(self.members[b]):
             a, b = b, a
@@ -72,6 +85,8 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
         nev.setdefault(int(i), set()).add(int(j))
         nev.setdefault(int(j), set()).add(int(i))
     uf = _Persons(file_code, numbers, nev)
+    if not nev and len(left):
+        _join_number_groups(uf, file_code, numbers, left, right, strong)
     order = np.argsort(-strength, kind="stable")
     refused = np.full(len(left), "", dtype=object)
     for k in order:
@@ -86,3 +101,34 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
     roots = np.array([uf.find(i) for i in range(len(file_code))], dtype=np.int64)
     _, labels = np.unique(roots, return_inverse=True)
     return labels.astype(np.int64), refused
+
+
+def _join_number_groups(uf: _Persons, file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray,
+                        right: np.ndarray, strong: np.ndarray) -> None:
+    """Join at once the components of strong links that break no rule (most links; keeps big jobs fast).
+
+    A component joins when its records carry at most one value of every number kind and, unless all its
+    links are strong, no export file twice; anything else is left to the link-by-link loop.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(file_code)
+    sel = strong
+    if not sel.any():
+        return
+    graph = coo_matrix((np.ones(int(sel.sum()), dtype=np.int8), (left[sel], right[sel])), shape=(n, n))
+    _, comp = connected_components(graph, directed=False)
+    frame = pd.DataFrame({"comp": comp, "i": np.arange(n)})
+    sizes = frame.groupby("comp")["i"].transform("size").to_numpy()
+    ok = pd.Series(True, index=np.unique(comp))
+    for col in numbers.values():
+        has = col != 0
+        distinct = pd.Series(col[has]).groupby(comp[has]).nunique()
+        ok.loc[distinct.index[distinct.to_numpy() > 1]] = False
+    keep = (sizes > 1) & ok.reindex(comp).to_numpy()
+    if not keep.any():
+        return
+    grouped = frame[keep].groupby("comp")["i"]
+    for _, members in grouped:
+        uf.absorb(members.to_numpy())
