@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.privacy import dump_database, files_under, from_cohort, scan
 from ttp.demo.generate import generate_cohort
 
 
@@ -19,6 +20,24 @@ def cohort(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cohort")
     generate_cohort(out, persons=300, seed=7)
     return out
+
+
+@pytest.fixture(scope="module")
+def identifiers(cohort):
+    return from_cohort(cohort)
+
+
+@pytest.fixture(autouse=True)
+def privacy_scan(installed, identifiers):
+    """After every test here: nothing identifying in the data directory, the database or what was printed.
+
+    The quarantine export (written outside the data directory, on purpose) is the one exempt output.
+    """
+    yield
+    env = installed
+    texts = {"printed": "\n".join(env.printed), "database": dump_database(env.database_url)}
+    hits = scan(identifiers, files_under(env.data_dir), texts)
+    assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits)
 
 
 def ingest(env, cohort, source, *extra):
