@@ -1068,6 +1068,112 @@ def demo_generate(persons, seed, out) -> None:
     click.echo(f"wrote the cohort to {out}: {summary}")
 
 
+# --- web service (issue 8): serve, passwords, API tokens --------------------------------------------------------
+
+
+def _read_new_password() -> str:
+    """The new password from TTP_NEW_PASSWORD, else a hidden prompt asked twice (never an argument)."""
+    value = os.environ.get("TTP_NEW_PASSWORD")
+    if value:
+        return value
+    try:
+        return click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
+    except (click.Abort, EOFError):
+        raise UsageError("no password: set TTP_NEW_PASSWORD or run in a terminal") from None
+
+
+@users.command("passwd")
+@click.argument("name")
+@as_option
+@click.pass_context
+def users_passwd(ctx: click.Context, name: str, actor: str | None) -> None:
+    """Set a user's password for the web service (an operator for anyone, a user for themself).
+
+    The password comes from TTP_NEW_PASSWORD or a prompt asked twice; it is stored as an Argon2id hash.
+
+    \b
+    Example:
+      ttp users passwd rosa --as olga
+    """
+    from . import db
+    from .web.passwords import hash_password, validate_new_password
+
+    app = get_app(ctx, actor)
+    with app.acting("users.passwd", ANY_ROLE, {"user": name}) as act:
+        if act.user.role != OPERATOR and act.user.name != name:
+            raise TTPError("only an operator sets another user's password")
+        user = act.session.get(db.User, name)
+        if user is None:
+            raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
+        password = _read_new_password()
+        validate_new_password(password)
+        user.password_hash = hash_password(password)
+        act.details["user"] = name
+    click.echo(f"password of {name} set")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke every API token of the user instead.")
+@as_option
+@click.pass_context
+def users_token(ctx: click.Context, name: str, revoke: bool, actor: str | None) -> None:
+    """Make an API token for a user's scripts (shown once, stored hashed), or revoke their tokens.
+
+    \b
+    Example:
+      ttp users token rosa --as olga
+      curl -H "Authorization: Bearer ttp_..." http://127.0.0.1:8000/api/v1/requests
+    """
+    from . import db
+    from .web.passwords import new_token, revoke_tokens
+
+    app = get_app(ctx, actor)
+    with app.acting("users.token.revoke" if revoke else "users.token", ANY_ROLE, {"user": name}) as act:
+        if act.user.role != OPERATOR and act.user.name != name:
+            raise TTPError("only an operator makes or revokes another user's tokens")
+        if act.session.get(db.User, name) is None:
+            raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
+        if revoke:
+            act.counts["revoked"] = revoke_tokens(act.session, name)
+        else:
+            token_id, token = new_token(act.session, name, act.user.name)
+            act.details.update({"user": name, "token_id": token_id})
+    if revoke:
+        click.echo(f"revoked {act.counts['revoked']} token(s) of {name}")
+    else:
+        click.echo(token)
+        click.echo(f"token {token_id} for {name}: shown once, keep it secret", err=True)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--insecure-cookies", is_flag=True,
+              help="Send cookies without the Secure flag (plain HTTP to a non-local host; not for production).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, insecure_cookies: bool) -> None:
+    """Run the web service (pages and the JSON API under /api/v1) on the CLI's database and keystore.
+
+    The keystore is opened once at start (passphrase from TTP_PASSPHRASE or a prompt).
+
+    \b
+    Example:
+      TTP_PASSPHRASE=... ttp serve --host 127.0.0.1 --port 8000
+    """
+    import uvicorn
+
+    from .web.context import Service
+    from .web.server import create_app
+
+    app = get_app(ctx)
+    app.require_schema()
+    service = Service.open(app.settings, app.keystore, secure_cookies=not insecure_cookies)
+    click.echo(f"ttp serving {app.settings.data_dir} on http://{host}:{port}/ (API at /api/v1)", err=True)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False,
+                server_header=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (0 done, 1 refused or failed, 2 usage or passphrase)."""
     try:

@@ -1,0 +1,153 @@
+"""Dutch and English for the pages: English text is the key, Dutch its translation; Accept-Language default."""
+
+from __future__ import annotations
+
+LANGUAGES = ("nl", "en")
+DEFAULT = "nl"
+
+NL = {
+    "ttp — trusted third party": "ttp — vertrouwde derde partij",
+    "Skip to content": "Naar de inhoud",
+    "Sign in": "Inloggen",
+    "Sign out": "Uitloggen",
+    "User name": "Gebruikersnaam",
+    "Password": "Wachtwoord",
+    "Sign-in failed, or too many attempts: wait a while and try again.":
+        "Inloggen mislukt, of te veel pogingen: wacht even en probeer het opnieuw.",
+    "Signed in as": "Ingelogd als",
+    "Language": "Taal",
+    "Home": "Start",
+    "operator": "beheerder",
+    "privacy-officer": "privacyfunctionaris",
+    "researcher": "onderzoeker",
+    "New request": "Nieuwe aanvraag",
+    "My requests": "Mijn aanvragen",
+    "Requests": "Aanvragen",
+    "Queue": "Wachtrij",
+    "Audit log": "Auditlog",
+    "Verification": "Verificatie",
+    "Checkpoint": "Checkpoint",
+    "Batches": "Batches",
+    "Link jobs": "Koppeltaken",
+    "Releases to make": "Te maken vrijgaven",
+    "Policy": "Beleid",
+    "Purpose": "Doel",
+    "Population": "Populatie",
+    "Dimensions": "Dimensies",
+    "Measures": "Maten",
+    "Filters": "Filters",
+    "Check against the policy": "Toetsen aan het beleid",
+    "Submit request": "Aanvraag indienen",
+    "Policy check": "Beleidstoets",
+    "Passes the policy": "Voldoet aan het beleid",
+    "Does not pass the policy": "Voldoet niet aan het beleid",
+    "Problems": "Problemen",
+    "Differencing with earlier releases": "Differentiëren met eerdere vrijgaven",
+    "No collision with earlier releases": "Geen botsing met eerdere vrijgaven",
+    "Status": "Status",
+    "Created": "Aangemaakt",
+    "Decided by": "Besloten door",
+    "Reason": "Reden",
+    "Release": "Vrijgave",
+    "Download": "Downloaden",
+    "Files": "Bestanden",
+    "Metadata": "Metadata",
+    "Request": "Aanvraag",
+    "Requester": "Aanvrager",
+    "No requests yet.": "Nog geen aanvragen.",
+    "Nothing waiting.": "Er wacht niets.",
+    "Approve": "Goedkeuren",
+    "Deny": "Afwijzen",
+    "Your own request: another privacy officer decides.": "Uw eigen aanvraag: een andere privacyfunctionaris beslist.",
+    "Suppression preview": "Voorbeeld van onderdrukking",
+    "cells": "cellen",
+    "suppressed": "onderdrukt",
+    "Cell": "Cel",
+    "Preview not available": "Voorbeeld niet beschikbaar",
+    "Make release": "Vrijgave maken",
+    "Actor": "Actor",
+    "Role": "Rol",
+    "Action": "Actie",
+    "Object": "Object",
+    "Since": "Vanaf",
+    "Until": "Tot en met",
+    "Filter": "Filteren",
+    "Outcome": "Uitkomst",
+    "Time": "Tijd",
+    "events": "gebeurtenissen",
+    "Export for an external auditor": "Export voor een externe auditor",
+    "Verify the whole log": "Het hele log verifiëren",
+    "The audit log verifies": "Het auditlog klopt",
+    "The audit log DOES NOT verify": "Het auditlog klopt NIET",
+    "Latest signed checkpoint": "Laatste ondertekende checkpoint",
+    "No checkpoint yet.": "Nog geen checkpoint.",
+    "Source": "Bron",
+    "Rows read": "Rijen gelezen",
+    "Accepted": "Geaccepteerd",
+    "Quarantined": "In quarantaine",
+    "Key version": "Sleutelversie",
+    "Quarantine summary": "Samenvatting quarantaine",
+    "Rows": "Rijen",
+    "Records": "Records",
+    "Persons": "Personen",
+    "Links": "Koppelingen",
+    "Reviews": "Beoordelingen",
+    "Quality report": "Kwaliteitsrapport",
+    "Clerical review": "Handmatige beoordeling",
+    "Pair": "Paar",
+    "Pattern": "Patroon",
+    "Weight": "Gewicht",
+    "Probability": "Kans",
+    "Decision": "Besluit",
+    "Accept": "Accepteren",
+    "Reject": "Verwerpen",
+    "Pairs by pattern": "Paren per patroon",
+    "open": "open",
+    "Links per source pair": "Koppelingen per bronpaar",
+    "Error": "Fout",
+    "Not allowed for your role.": "Niet toegestaan voor uw rol.",
+    "Not found.": "Niet gevonden.",
+    "The form expired; please try again.": "Het formulier is verlopen; probeer het opnieuw.",
+    "Back": "Terug",
+    "Open the report on its own page": "Het rapport op een eigen pagina openen",
+    "Released tables are aggregates that passed disclosure control.":
+        "Vrijgegeven tabellen zijn aggregaten die door de onthullingscontrole kwamen.",
+    "Decide": "Besluiten",
+    "File": "Bestand",
+    "Size (bytes)": "Grootte (bytes)",
+    "Welcome": "Welkom",
+    "Choose at most": "Kies er hoogstens",
+    "Minimum cell count": "Minimale celvulling",
+    "approved": "goedgekeurd",
+    "denied": "afgewezen",
+    "released": "vrijgegeven",
+    "checked": "getoetst",
+    "submitted": "ingediend",
+    "withdrawn": "ingetrokken",
+}
+
+
+def pick(cookie: str | None, accept_language: str | None) -> str:
+    """The page language: the switch's cookie, else the best of Accept-Language, else Dutch."""
+    if cookie in LANGUAGES:
+        return cookie
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower()[:2]
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if lang in LANGUAGES and (best is None or q > best[0]):
+            best = (q, lang)
+    return best[1] if best else DEFAULT
+
+
+def translator(lang: str):
+    """The `_` of the templates for one language."""
+    if lang == "nl":
+        return lambda text: NL.get(text, text)
+    return lambda text: text

@@ -1,0 +1,306 @@
+"""The web's workflow wrappers: each takes an acting command and returns plain, value-free documents."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from policies.policy import load_policy
+
+from .. import db, exporting, linkjob, review
+from ..auditing import show as audit_show
+from ..errors import TTPError
+from .context import NotFound
+
+# --- policies and the request form --------------------------------------------------------------------------
+
+
+def policies(act) -> list[dict]:
+    """The newest version of every policy, with what a request may choose from it."""
+    names = act.session.scalars(select(db.Policy.name).distinct().order_by(db.Policy.name)).all()
+    return [policy_doc(exporting.get_policy(act.session, n)) for n in names]
+
+
+def policy_doc(row: db.Policy) -> dict:
+    policy = load_policy(row.text, row.name)
+    dims = []
+    for name, d in policy.dimensions.items():
+        choices = d.categories or d.band_labels or []
+        dims.append({"name": name, "label": d.label or name, "filterable": bool(d.filter and choices),
+                     "categories": list(choices)})
+    return {"name": row.name, "version": row.version, "description": policy.description,
+            "populations": [list(p) for p in policy.populations], "dimensions": dims,
+            "measures": [{"name": n, "label": m.label or n, "kind": m.kind} for n, m in policy.measures.items()],
+            "max_dimensions": policy.disclosure.max_dimensions, "min_cell_count": policy.disclosure.min_cell_count}
+
+
+def get_policy(act, name: str) -> dict:
+    try:
+        return policy_doc(exporting.get_policy(act.session, name))
+    except TTPError as exc:
+        raise NotFound(str(exc)) from None
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=True)  # a JSON string with \u escapes is a TOML basic string
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(_toml_string(v) for v in values) + "]"
+
+
+def request_text(policy: str, purpose: str, population: list[str], dimensions: list[str],
+                 measures: list[str], filters: dict[str, list[str]]) -> str:
+    """The TOML text of a request built from the form's (or the API's) choices."""
+    lines = [f"policy = {_toml_string(policy)}", f"purpose = {_toml_string(purpose)}",
+             f"population = {_toml_list(population)}", f"dimensions = {_toml_list(dimensions)}",
+             f"measures = {_toml_list(measures)}"]
+    chosen = {k: v for k, v in filters.items() if v}
+    if chosen:
+        lines.append("")
+        lines.append("[filters]")
+        lines.extend(f"{_toml_string(k)} = {_toml_list(v)}" for k, v in chosen.items())
+    return "\n".join(lines) + "\n"
+
+
+# --- requests ----------------------------------------------------------------------------------------------
+
+
+def preview(act, text: str) -> dict:
+    try:
+        return exporting.preview_check(act, text)
+    except TTPError as exc:
+        return {"ok": False, "problems": [str(exc)], "collisions": []}
+
+
+def submit(act, text: str) -> dict:
+    row = exporting.submit_text(act, text)
+    return exporting.show_request(act, row.id)
+
+
+def show_request(act, request_id: str) -> dict:
+    if act.session.get(db.Request, request_id) is None:
+        raise NotFound(f"unknown request {request_id!r}")
+    try:
+        return exporting.show_request(act, request_id)
+    except TTPError as exc:  # another researcher's request: as if it did not exist
+        raise NotFound(str(exc)) from None
+
+
+def queue(act) -> list[dict]:
+    """Requests waiting for a decision, each with its policy and differencing check."""
+    rows = act.session.scalars(select(db.Request).where(db.Request.status.in_(("submitted", "checked")))
+                               .order_by(db.Request.created_at)).all()
+    out = []
+    for row in rows:
+        doc = exporting.show_request(act, row.id)
+        doc["own"] = row.requester == act.user.name
+        out.append(doc)
+    return out
+
+
+def suppression_preview(act, request_id: str) -> dict:
+    """Which cells disclosure control would suppress if the request were released now, and why."""
+    row = act.session.get(db.Request, request_id)
+    if row is None:
+        raise NotFound(f"unknown request {request_id!r}")
+    if row.job_id is None:
+        return {"available": False, "reason": "no link job covers the request's population yet"}
+    try:
+        # the export layer's own computation (the same as a release makes), without writing anything
+        _, _, _, protected = exporting._protected(act, row)
+    except TTPError as exc:
+        return {"available": False, "reason": str(exc)}
+    return {"available": True, "cells": int(protected.suppressed.size),
+            "suppressed": int(protected.suppressed.sum()), "suppressions": protected.suppressions()}
+
+
+def decide(act, request_id: str, decision: str, reason: str) -> dict:
+    if act.session.get(db.Request, request_id) is None:
+        raise NotFound(f"unknown request {request_id!r}")
+    if decision not in ("approve", "deny"):
+        raise TTPError("a decision is approve or deny")
+    if decision == "deny" and not reason.strip():
+        raise TTPError("a denial needs a reason")
+    row = exporting.decide_request(act, request_id, decision, reason)
+    return {"request_id": row.id, "status": row.status, "decided_by": row.decided_by}
+
+
+def approved(act) -> list[dict]:
+    rows = act.session.scalars(select(db.Request).where(db.Request.status == "approved")
+                               .order_by(db.Request.updated_at)).all()
+    return [exporting.show_request(act, r.id) for r in rows]
+
+
+def release(act, request_id: str) -> dict:
+    """Make the release of an approved request (stored under the data directory, as the CLI does)."""
+    if act.session.get(db.Request, request_id) is None:
+        raise NotFound(f"unknown request {request_id!r}")
+    with tempfile.TemporaryDirectory(prefix="ttp-web-release-") as tmp:
+        doc = exporting.make_release(act, request_id, Path(tmp) / "out")
+    doc.pop("out", None)
+    return doc
+
+
+# --- releases ----------------------------------------------------------------------------------------------
+
+
+def _release(act, release_id: str) -> tuple[db.Release, db.Request]:
+    rel = act.session.get(db.Release, release_id)
+    if rel is None:
+        raise NotFound(f"unknown release {release_id!r}")
+    req = act.session.get(db.Request, rel.request_id)
+    if act.user.role == "researcher" and req.requester != act.user.name:
+        raise NotFound(f"unknown release {release_id!r}")
+    act.objects.update({"release": rel.id, "request": req.id})
+    return rel, req
+
+
+def release_doc(act, release_id: str) -> dict:
+    rel, req = _release(act, release_id)
+    stored = act.app.settings.release_dir(rel.id) / "release.json"
+    metadata = json.loads(stored.read_text(encoding="utf-8"))["metadata"] if stored.exists() else {}
+    folder = act.app.settings.release_dir(rel.id)
+    files = [{"name": n, "sha256": h, "size": (folder / n).stat().st_size if (folder / n).exists() else None}
+             for n, h in sorted(rel.files.items())]
+    return {"release_id": rel.id, "request_id": req.id, "requester": req.requester, "policy": rel.policy_name,
+            "policy_version": rel.policy_version, "job_id": rel.job_id, "created_by": rel.created_by,
+            "created_at": rel.created_at.isoformat(), "files": files, "metadata": metadata}
+
+
+def release_file(act, release_id: str, name: str) -> Path:
+    rel, _ = _release(act, release_id)
+    if name not in rel.files:  # only the release's own files, by their recorded names
+        raise NotFound(f"release {release_id} has no file {name!r}")
+    path = act.app.settings.release_dir(rel.id) / name
+    if not path.is_file():
+        raise NotFound(f"release {release_id}: file {name!r} is missing from the data directory")
+    act.details["file"] = name
+    act.details["file_sha256"] = rel.files[name]
+    return path
+
+
+def my_releases(act) -> dict[str, str]:
+    """request id -> release id, for the requests the user may see."""
+    query = select(db.Release.request_id, db.Release.id).join(db.Request, db.Request.id == db.Release.request_id)
+    if act.user.role == "researcher":
+        query = query.where(db.Request.requester == act.user.name)
+    return {r: rel for r, rel in act.session.execute(query)}
+
+
+# --- audit -------------------------------------------------------------------------------------------------
+
+AUDIT_FILTERS = ("actor", "role", "action", "object", "since", "until")
+
+
+def audit_events(act, filters: dict[str, str | None], limit: int) -> dict:
+    limit = max(1, min(int(limit), 1000))
+    events = audit_show(act.session, filters.get("actor"), filters.get("role"), filters.get("action"),
+                        filters.get("object"), filters.get("since"), filters.get("until"), limit)
+    total = act.session.scalar(select(func.count()).select_from(db.AuditEvent))
+    act.counts["events"] = len(events)
+    return {"events": events, "total": int(total or 0), "limit": limit}
+
+
+def latest_checkpoint(act) -> dict:
+    row = act.session.scalars(select(db.AuditCheckpoint).order_by(db.AuditCheckpoint.id.desc()).limit(1)).first()
+    if row is None:
+        return {"size": 0, "root": None, "text": None, "created_at": None}
+    return {"size": int(row.size), "root": row.root, "text": row.text, "created_at": row.created_at.isoformat()}
+
+
+def audit_export(act) -> bytes:
+    from ..auditing import export
+
+    with tempfile.TemporaryDirectory(prefix="ttp-web-audit-") as tmp:
+        out = Path(tmp) / "audit.json"
+        act.counts["events"] = export(act.session, act.app, out)
+        return out.read_bytes()
+
+
+# --- operator: batches, jobs, review ------------------------------------------------------------------------
+
+
+def _batch_doc(b: db.Batch) -> dict:
+    return {"batch_id": b.id, "source": b.source, "sector": b.sector, "attach_to": b.attach_to,
+            "school_year": b.school_year, "rows_read": b.rows_read, "accepted": b.accepted,
+            "quarantined": b.quarantined, "key_version": b.key_version, "created_by": b.created_by,
+            "created_at": b.created_at.isoformat()}
+
+
+def batches(act) -> list[dict]:
+    return [_batch_doc(b) for b in act.session.scalars(select(db.Batch).order_by(db.Batch.created_at))]
+
+
+def batch(act, batch_id: str) -> dict:
+    from ..quarantine import quarantined_rows
+
+    row = act.session.get(db.Batch, batch_id)
+    if row is None:
+        raise NotFound(f"unknown batch {batch_id!r}")
+    doc = _batch_doc(row)
+    doc["files"] = [{"name": f.name, "sha256": f.sha256, "size": f.size}
+                    for f in act.session.scalars(select(db.BatchFile).where(db.BatchFile.batch_id == batch_id))]
+    doc["fields_dropped"] = row.fields_dropped
+    reasons: Counter[str] = Counter()
+    if row.quarantined:
+        for rejected in quarantined_rows(act, batch_id):  # reasons name field and rule, never the value
+            reasons.update(rejected["reasons"])
+    doc["quarantine_reasons"] = [{"reason": r, "rows": n} for r, n in reasons.most_common()]
+    act.counts["quarantined"] = row.quarantined
+    return doc
+
+
+def _job_doc(j: db.Job) -> dict:
+    return {"job_id": j.id, "name": j.name, "sources": j.sources, "records": j.records, "persons": j.persons,
+            "links": j.links, "reviews": j.reviews, "key_version": j.key_version, "created_by": j.created_by,
+            "created_at": j.created_at.isoformat(), "by_source_pair": (j.summary or {}).get("by_source_pair", {})}
+
+
+def jobs(act) -> list[dict]:
+    return [_job_doc(j) for j in act.session.scalars(select(db.Job).order_by(db.Job.created_at))]
+
+
+def _job(act, job_id: str) -> db.Job:
+    job = act.session.get(db.Job, job_id)
+    if job is None:
+        raise NotFound(f"unknown job {job_id!r}")
+    act.objects["job"] = job.id
+    return job
+
+
+def job(act, job_id: str) -> dict:
+    return _job_doc(_job(act, job_id))
+
+
+def job_report_html(act, job_id: str) -> str:
+    from linkage.report import render_html
+
+    job_row = _job(act, job_id)
+    path = act.app.settings.job_dir(job_row.id) / linkjob.REPORT
+    if not path.exists():
+        raise NotFound(f"job {job_id} has no report")
+    return render_html(json.loads(path.read_text(encoding="utf-8")))
+
+
+def review_queue(act, job_id: str) -> dict:
+    _job(act, job_id)
+    pairs = review.review_pairs(act, job_id)
+    for p in pairs:
+        p.pop("_key", None)
+    patterns = Counter(p["pattern"] for p in pairs)
+    return {"job_id": job_id, "pairs": pairs,
+            "patterns": [{"pattern": k, "pairs": n} for k, n in sorted(patterns.items(), key=lambda kv: -kv[1])],
+            "open": sum(1 for p in pairs if p["decision"] is None)}
+
+
+def review_decide(act, job_id: str, accepts: list[int], rejects: list[int]) -> dict:
+    _job(act, job_id)
+    pairs = review.review_pairs(act, job_id)
+    counts = review.decide(act, job_id, pairs, accepts, rejects)
+    act.counts.update(counts)
+    return counts
