@@ -179,6 +179,24 @@ def create_app(service: Service) -> FastAPI:
         return response
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    app.include_router(api.router, prefix="/api/v1", dependencies=[Depends(bearer)])
+    app.include_router(api.router, prefix=API_PREFIX, dependencies=[Depends(bearer)])
     app.include_router(pages.router)
     return app
+
+
+API_PREFIX = "/api/v1"
+
+
+def role_table() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(method, path, roles) of every route that checks a role: the pages' and the API's."""
+    from fastapi.routing import APIRoute
+
+    from . import api, pages
+
+    table = []
+    for prefix, router in ((API_PREFIX, api.router), ("", pages.router)):
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.openapi_extra and ROLES_KEY in route.openapi_extra:
+                for method in sorted(route.methods):
+                    table.append((method, prefix + route.path, tuple(route.openapi_extra[ROLES_KEY])))
+    return table

@@ -1,0 +1,193 @@
+"""The JSON API through the ASGI client: the request lifecycle, every endpoint × role, and no identifying value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.privacy import from_cohort, scan
+
+from .conftest import ROLE_USER, form_csrf
+
+SPEC = {"policy": "monitor", "purpose": "VVE and havo/vwo by sex", "population": ["vve", "po", "vo"],
+        "dimensions": ["vve", "sex"], "measures": ["pupils", "havo_vwo"], "filters": {}}
+
+# bodies that pass validation, so that the role check (not the validator) answers
+API_BODIES = {
+    ("POST", "/api/v1/requests/check"): SPEC,
+    ("POST", "/api/v1/requests"): {**SPEC, "purpose": "role matrix"},
+    ("POST", "/api/v1/requests/{request_id}/decision"): {"decision": "deny", "reason": "role matrix"},
+    ("POST", "/api/v1/jobs/{job_id}/review"): {"accept": [], "reject": []},
+}
+PAGE_FORMS = {
+    ("POST", "/requests/new"): {"policy": "monitor", "purpose": "role matrix", "population": "po", "do": "check"},
+    ("POST", "/queue/{request_id}"): {"decision": "deny", "reason": "role matrix"},
+    ("POST", "/jobs/{job_id}/review"): {"pair": "999999", "decision": "accept"},
+    ("POST", "/requests/{request_id}/release"): {},
+}
+
+
+def test_the_request_lifecycle_through_the_api(web):
+    researcher, officer, operator = web.api("researcher1"), web.api("officer1"), web.api("operator1")
+    policies = researcher.get("/api/v1/policies").json()["policies"]
+    assert [p["name"] for p in policies] == ["monitor"]
+    check = researcher.post("/api/v1/requests/check", json=SPEC)
+    assert check.status_code == 200 and check.json()["ok"] is True, check.text
+    bad = researcher.post("/api/v1/requests/check", json={**SPEC, "population": ["mbo"]}).json()
+    assert bad["ok"] is False and bad["problems"]
+    submitted = researcher.post("/api/v1/requests", json=SPEC)
+    assert submitted.status_code == 201, submitted.text
+    request_id = submitted.json()["request_id"]
+    queue = officer.get("/api/v1/queue").json()["requests"]
+    assert request_id in [r["request_id"] for r in queue]
+    preview = officer.get(f"/api/v1/requests/{request_id}/preview").json()
+    assert preview["available"] and preview["cells"] > 0 and preview["suppressed"] >= 0
+    assert researcher.post(f"/api/v1/requests/{request_id}/decision",
+                           json={"decision": "approve"}).status_code == 403
+    assert operator.post(f"/api/v1/requests/{request_id}/release").status_code == 409  # not approved yet
+    approved = officer.post(f"/api/v1/requests/{request_id}/decision", json={"decision": "approve", "reason": "ok"})
+    assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.text
+    assert request_id in [r["request_id"] for r in operator.get("/api/v1/releases/pending").json()["requests"]]
+    released = operator.post(f"/api/v1/requests/{request_id}/release")
+    assert released.status_code == 201, released.text
+    release_id = released.json()["release_id"]
+    doc = researcher.get(f"/api/v1/releases/{release_id}").json()
+    assert doc["metadata"]["approved_by"] == "officer1" and doc["request_id"] == request_id
+    csv_name = next(f["name"] for f in doc["files"] if f["name"].endswith(".csv"))
+    download = researcher.get(f"/api/v1/releases/{release_id}/files/{csv_name}")
+    assert download.status_code == 200
+    stored = (web.data_dir / "releases" / release_id / csv_name).read_bytes()
+    assert download.content == stored
+    # another researcher sees neither the request nor its release
+    other = web.api("researcher2")
+    assert other.get(f"/api/v1/requests/{request_id}").status_code == 404
+    assert other.get(f"/api/v1/releases/{release_id}/files/{csv_name}").status_code == 404
+    assert researcher.get(f"/api/v1/releases/{release_id}/files/..%2Fttp.db").status_code == 404
+    mine = researcher.get("/api/v1/requests").json()
+    assert mine["releases"][request_id] == release_id
+
+
+def test_an_officer_never_decides_their_own_request(web):
+    from ttp import db
+    from ttp.exporting import submit_text
+
+    text = "\n".join(f"{k} = {json.dumps(v)}" for k, v in SPEC.items() if k != "filters") + "\n"
+    app = web.service.app("officer2")
+    with app.session() as session:  # an officer who also asked for a table (e.g. as a former researcher)
+        session.get(db.User, "officer2").role = "researcher"
+    with web.service.acting(_principal("officer2", "researcher"), "request.submit", ("researcher",)) as act:
+        request_id = submit_text(act, text).id
+    with app.session() as session:
+        session.get(db.User, "officer2").role = "privacy-officer"
+    refused = web.api("officer2").post(f"/api/v1/requests/{request_id}/decision",
+                                       json={"decision": "approve", "reason": "mine"})
+    assert refused.status_code in (400, 409) and "own" in refused.json()["detail"]
+
+
+def _principal(name, role):
+    from ttp.web.context import Principal
+
+    return Principal(name=name, role=role, via="test")
+
+
+def test_every_endpoint_checks_the_role(web):
+    from ttp import db
+    from ttp.web.server import role_table
+
+    routes = role_table()
+    assert len(routes) >= 40, "the role table lost routes"
+    api = {role: web.api(user) for role, user in ROLE_USER.items()}
+    pages = {role: web.browser(user) for role, user in ROLE_USER.items()}
+    csrf = {role: form_csrf(client.get("/").text) for role, client in pages.items()}
+    with web.service.app().session() as session:
+        refused_before = session.scalar(select(func.count()).select_from(db.AuditEvent)
+                                        .where(db.AuditEvent.outcome == "refused"))
+    refusals = 0
+    for method, path, allowed in routes:
+        url = path.replace("{name}", "monitor").replace("{", "").replace("}", "")  # ids that do not exist
+        for role in ROLE_USER:
+            if path.startswith("/api/"):
+                response = api[role].request(method, url, json=API_BODIES.get((method, path)))
+            else:
+                data = PAGE_FORMS.get((method, path))
+                data = {**data, "csrf": csrf[role]} if data is not None else None
+                response = pages[role].request(method, url, data=data, follow_redirects=False)
+            if role in allowed:
+                assert response.status_code not in (401, 403), (method, path, role, response.text[:200])
+                assert response.status_code < 500, (method, path, role)
+            else:
+                assert response.status_code == 403, (method, path, role, response.status_code)
+                refusals += 1
+    with web.service.app().session() as session:
+        refused_after = session.scalar(select(func.count()).select_from(db.AuditEvent)
+                                       .where(db.AuditEvent.outcome == "refused"))
+    assert refused_after - refused_before == refusals  # every refusal is in the audit log
+
+
+def test_no_token_or_a_bad_token_is_refused_and_audited(web):
+    from ttp import db
+
+    client = web.client()
+    assert client.get("/api/v1/requests").status_code == 401
+    bad = web.client(headers={"Authorization": "Bearer ttp_000000000000_wrong"})
+    assert bad.get("/api/v1/requests").status_code == 401
+    with web.service.app().session() as session:
+        last = session.scalars(select(db.AuditEvent).order_by(db.AuditEvent.seq.desc()).limit(1)).first()
+    assert (last.action, last.outcome) == ("api.signin", "refused")
+    assert client.get("/requests", follow_redirects=False).headers["location"] == "/signin"
+
+
+def test_officer_and_operator_pages_show_checks_reports_and_the_log(web):
+    officer, operator = web.api("officer1"), web.api("operator1")
+    events = officer.get("/api/v1/audit/events", params={"action": "request", "limit": 5}).json()
+    assert 0 < len(events["events"]) <= 5 and all(e["action"].startswith("request") for e in events["events"])
+    assert officer.get("/api/v1/audit/verify").json()["ok"] is True
+    checkpoint = officer.get("/api/v1/audit/checkpoint").json()
+    assert checkpoint["size"] > 0 and "ttp.audit/v1" in checkpoint["text"]
+    export = officer.get("/api/v1/audit/export")
+    bundle = export.json()
+    assert bundle["format"].startswith("ttp-audit") and bundle["events"] and bundle["checkpoint"]
+    batches = operator.get("/api/v1/batches").json()["batches"]
+    assert {b["source"] for b in batches} >= {"vve", "po", "vo", "mbo", "nco"}
+    with_quarantine = [b for b in batches if b["quarantined"]]
+    if with_quarantine:
+        detail = operator.get(f"/api/v1/batches/{with_quarantine[0]['batch_id']}").json()
+        assert sum(q["rows"] for q in detail["quarantine_reasons"]) >= detail["quarantined"]
+    job = web.summary["job_id"]
+    report = operator.get(f"/api/v1/jobs/{job}/report")
+    assert report.status_code == 200 and "<svg" in report.text
+    assert "sandbox" in report.headers["content-security-policy"]
+    review = operator.get(f"/api/v1/jobs/{job}/review").json()
+    if review["pairs"]:
+        number = review["pairs"][0]["pair"]
+        decided = operator.post(f"/api/v1/jobs/{job}/review", json={"accept": [number]}).json()
+        assert decided["accepted"] == 1
+        assert operator.get(f"/api/v1/jobs/{job}/review").json()["pairs"][0]["decision"] == "accept"
+
+
+def test_the_openapi_document_lists_the_api(web):
+    doc = web.client().get("/api/v1/openapi.json").json()
+    assert "/api/v1/requests" in doc["paths"] and "/requests/new" not in doc["paths"]
+    assert any("HTTPBearer" in s for s in doc["components"]["securitySchemes"])
+
+
+@pytest.mark.parametrize("path", ["/signin", "/api/v1/openapi.json", "/static/style.css"])
+def test_security_headers_on_every_response(web, path):
+    response = web.client().get(path)
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_privacy_no_identifying_value_in_any_response(web):
+    """Runs last in this module: scans every response the tests above received."""
+    ids = from_cohort(Path(web.summary["cohort_dir"]))
+    assert all(ids.by_kind[k] for k in ("bsn", "name", "birth date", "postcode"))
+    assert len(web.bodies) > 100
+    texts = {where: body.decode("utf-8", "replace") for where, body in web.bodies.items()}
+    hits = scan(ids, texts=texts)
+    assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits[:20])
