@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
@@ -69,7 +67,7 @@ class _Persons:
 
 
 def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray, right: np.ndarray,
-            strength: np.ndarray, never: Iterable[tuple[int, int]] = (), strong: np.ndarray | None = None
+            strength: np.ndarray, never: list[tuple[int, int]] | None = None, strong: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster labels per record and, per link, why it was refused ("" when it joined or was redundant).
 
@@ -80,13 +78,14 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
     near-certain probability) may join two records of one export file: a child registered twice.
     """
     strong = np.zeros(len(left), dtype=bool) if strong is None else strong
+    never = never or []
     nev: dict[int, set[int]] = {}
     for i, j in never:
         nev.setdefault(int(i), set()).add(int(j))
         nev.setdefault(int(j), set()).add(int(i))
     uf = _Persons(file_code, numbers, nev)
-    if not nev and len(left):
-        _join_number_groups(uf, file_code, numbers, left, right, strong)
+    if len(left):
+        _join_number_groups(uf, file_code, numbers, left, right, strong, never)
     order = np.argsort(-strength, kind="stable")
     refused = np.full(len(left), "", dtype=object)
     for k in order:
@@ -104,11 +103,11 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
 
 
 def _join_number_groups(uf: _Persons, file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray,
-                        right: np.ndarray, strong: np.ndarray) -> None:
+                        right: np.ndarray, strong: np.ndarray, never: list[tuple[int, int]]) -> None:
     """Join at once the components of strong links that break no rule (most links; keeps big jobs fast).
 
-    A component joins when its records carry at most one value of every number kind and, unless all its
-    links are strong, no export file twice; anything else is left to the link-by-link loop.
+    A component joins when its records carry at most one value of every number kind and hold no pair that
+    must stay apart; anything else is left to the link-by-link loop.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -126,6 +125,10 @@ def _join_number_groups(uf: _Persons, file_code: np.ndarray, numbers: dict[str, 
         has = col != 0
         distinct = pd.Series(col[has]).groupby(comp[has]).nunique()
         ok.loc[distinct.index[distinct.to_numpy() > 1]] = False
+    if never:
+        pairs = np.asarray(never, dtype=np.int64)
+        inside = comp[pairs[:, 0]] == comp[pairs[:, 1]]
+        ok.loc[np.unique(comp[pairs[inside, 0]])] = False
     keep = (sizes > 1) & ok.reindex(comp).to_numpy()
     if not keep.any():
         return

@@ -142,8 +142,10 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     link_t, review_t = choose_thresholds(prob[~deterministic], minimum=settings.min_link_threshold,
                                          link=settings.link_threshold, review=settings.review_threshold)
     decision = decide(prob, deterministic, contradicted, link_t, review_t)
+    twins = np.zeros(len(decision), dtype=bool)
     if settings.given_name_disagreement_reviews:
-        decision[twin_signature(levels, comparisons) & ~deterministic & (decision == LINK_CODE)] = REVIEW_CODE
+        twins = twin_signature(levels, comparisons) & ~deterministic
+        decision[twins & (decision == LINK_CODE)] = REVIEW_CODE
     lap("decide")
 
     # clerical reviews from earlier runs
@@ -179,7 +181,9 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     numbers = {k: arrays.column(k) for k in ("bsn", "onr", "nco")}
     strong = (deterministic & ~contradicted) | (prob >= settings.within_file_probability) | accepted
     e_strong = np.r_[strong[linked], np.ones(len(extra_l), bool)]
-    labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never, e_strong)
+    # twins stay apart also through other records (a nameless NCO record links to either twin)
+    never_pairs = never + list(zip(cands.left[twins].tolist(), cands.right[twins].tolist(), strict=True))
+    labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never_pairs, e_strong)
     named = np.zeros(arrays.n, dtype=bool)
     for col in ("fam", "given", "given1", "pref"):
         named |= arrays.column(col) != 0
