@@ -42,3 +42,20 @@ def test_rejected_pair_is_never_joined_even_through_others():
                               np.array([8.0, 6.0]), never=[(0, 2)])
     assert labels[0] == labels[1] != labels[2]
     assert refused.tolist() == ["", "rejected_in_review"]
+
+
+def test_pairs_that_must_stay_apart_hold_even_for_strong_links():
+    # strong links 0-1 and 1-2 (all different files), but 0 and 2 are twins: the weaker link is refused
+    labels, refused = cluster(np.array([0, 1, 2]), _numbers([0, 0, 0]), np.array([0, 1]), np.array([1, 2]),
+                              np.array([8.0, 6.0]), never=[(0, 2)], strong=np.array([True, True]))
+    assert labels[0] == labels[1] != labels[2]
+    assert refused.tolist() == ["", "rejected_in_review"]
+
+
+def test_strong_groups_without_conflicts_join_at_once():
+    files = np.arange(6)
+    left, right = np.array([0, 1, 3, 4]), np.array([1, 2, 4, 5])
+    labels, refused = cluster(files, _numbers([7, 0, 7, 0, 9, 0]), left, right, np.full(4, 1e6),
+                              strong=np.ones(4, bool))
+    assert labels[0] == labels[1] == labels[2] and labels[3] == labels[4] == labels[5]
+    assert labels[0] != labels[3] and (refused == "").all()
