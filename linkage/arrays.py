@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from linkage.errors import LinkError
+
 HASH_COLUMNS = ("bsn", "onr", "nco", "bsn4", "fam", "fam_a", "fam_b", "prefix", "given", "given1", "pref",
                 "init", "dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y", "pc", "pc4")
 BLOOM_COLUMNS = ("fam_bf", "given_bf", "pref_bf")
 
 
-class FeatureError(ValueError):
+class FeatureError(LinkError):
     """The feature frame does not have the shape architecture.md fixes (names the column, never a value)."""
 
 

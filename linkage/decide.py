@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from linkage.errors import LinkError
+
 LINK, REVIEW, NONLINK = "link", "review", "nonlink"
 NONLINK_CODE, REVIEW_CODE, LINK_CODE = 0, 1, 2
 DECISIONS = np.array([NONLINK, REVIEW, LINK], dtype=object)  # index = code
@@ -68,6 +70,6 @@ def review_index(reviews: Mapping[tuple[str, str], str] | None) -> dict[tuple[st
     out: dict[tuple[str, str], str] = {}
     for (a, b), verdict in (reviews or {}).items():
         if verdict not in ("accept", "reject"):
-            raise ValueError(f"review verdict must be accept or reject, not {verdict!r}")
+            raise LinkError(f"review verdict must be accept or reject, not {verdict!r}")
         out[(min(a, b), max(a, b))] = verdict
     return out
