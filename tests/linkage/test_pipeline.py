@@ -135,3 +135,12 @@ def test_report_html_is_self_contained_and_shows_no_values(job):
         for value in features[col][features[col] != 0].head(50):
             assert str(int(value)) not in html
     assert np.isfinite(result.report["estimated_quality"]["precision"])
+
+
+def test_a_bad_review_verdict_is_refused(cohort, new_id):
+    from linkage.errors import LinkError
+
+    features, _ = cohort
+    ids = features["record_id"].tolist()
+    with pytest.raises(LinkError, match="accept or reject"):
+        link(features.head(50), reviews={(ids[0], ids[1]): "maybe"}, new_person_id=new_id)
