@@ -181,8 +181,14 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     numbers = {k: arrays.column(k) for k in ("bsn", "onr", "nco")}
     strong = (deterministic & ~contradicted) | (prob >= settings.within_file_probability) | accepted
     e_strong = np.r_[strong[linked], np.ones(len(extra_l), bool)]
-    # twins stay apart also through other records (a nameless NCO record links to either twin)
-    never_pairs = never + list(zip(cands.left[twins].tolist(), cands.right[twins].tolist(), strict=True))
+    # twins stay apart also through other records (a nameless NCO record links to either twin), when
+    # the given names were really comparable (not a roepnaam-only record against a given-names-only one)
+    g1, pr = arrays.column("given1") != 0, arrays.column("pref") != 0
+    comparable = (g1[cands.left] & g1[cands.right]) | (pr[cands.left] & pr[cands.right])
+    gk = [k for k, c in enumerate(comparisons) if c.name == "given_name"]
+    other_name = levels[:, gk[0]] == 0 if gk else np.zeros(len(levels), bool)  # not even the initial agrees
+    apart = twins & comparable & other_name
+    never_pairs = never + list(zip(cands.left[apart].tolist(), cands.right[apart].tolist(), strict=True))
     labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never_pairs, e_strong)
     named = np.zeros(arrays.n, dtype=bool)
     for col in ("fam", "given", "given1", "pref"):
