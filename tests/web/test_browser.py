@@ -32,9 +32,10 @@ def _need_browser():
 
 
 @pytest.fixture(scope="module")
-def server(web):
+def server(request):
     """The service on a free loopback port, served by uvicorn in a thread of this process."""
-    _need_browser()
+    _need_browser()  # before the demo installation is made
+    web = request.getfixturevalue("web")
     import uvicorn
 
     with socket.socket() as s:
