@@ -191,3 +191,15 @@ def test_privacy_no_identifying_value_in_any_response(web):
     texts = {where: body.decode("utf-8", "replace") for where, body in web.bodies.items()}
     hits = scan(ids, texts=texts)
     assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits[:20])
+
+
+def test_every_route_but_sign_in_and_language_names_its_roles():
+    from fastapi.routing import APIRoute
+
+    from ttp.web import api, pages
+    from ttp.web.server import ROLES_KEY
+
+    public = {"/signin", "/signout", "/lang/{code}"}
+    for route in [*api.router.routes, *pages.router.routes]:
+        if isinstance(route, APIRoute) and route.path not in public:
+            assert ROLES_KEY in (route.openapi_extra or {}), route.path
