@@ -38,17 +38,23 @@ def lock_seconds(failures: int) -> int:
     return min(LOCK_BASE_SECONDS * 2 ** (failures - FREE_FAILURES), LOCK_MAX_SECONDS)
 
 
+def _locked(throttle: db.SignInThrottle | None) -> bool:
+    return throttle is not None and (_aware(throttle.locked_until) or _now()) > _now()
+
+
 def sign_in(service: Service, name: str, password: str) -> tuple[str, Principal] | None:
     """A new session id and the principal, or None (wrong name or password, or throttled); audited."""
     key = _sha256(name.strip().casefold())  # the typed name is kept only hashed: it may be a mistyped secret
-    app = service.app()
-    with app.session() as session:
-        throttle = session.get(db.SignInThrottle, key)
-        locked = throttle is not None and (_aware(throttle.locked_until) or _now()) > _now()
+    with service.session() as session:
+        locked = _locked(session.get(db.SignInThrottle, key))
         user = session.get(db.User, name)
-        ok = (not locked) and user is not None and check_password(password, user.password_hash)
-        if locked and user is not None:
-            check_password(password, None)  # same cost either way
+        stored, role = (user.password_hash, user.role) if user is not None else (None, None)
+    # the slow hash runs outside any transaction; a locked name costs the same time as any other
+    matches = check_password(password, stored)
+    with service.session() as session:
+        throttle = session.get(db.SignInThrottle, key)
+        locked = locked or _locked(throttle)
+        ok = matches and not locked
         if not ok:
             throttle = throttle or db.SignInThrottle(name=key, failures=0)
             if not locked:
@@ -57,21 +63,19 @@ def sign_in(service: Service, name: str, password: str) -> tuple[str, Principal]
                 throttle.locked_until = _now() + timedelta(seconds=wait) if wait else None
             throttle.last_failure = _now()
             session.add(throttle)
-            reason = "throttled" if locked else ("unknown user" if user is None else "wrong password")
             session.flush()
             failures = throttle.failures
+            reason = "throttled" if locked else ("unknown user" if role is None else "wrong password")
         else:
             if throttle is not None:
                 session.delete(throttle)
             session_id = secrets.token_urlsafe(32)
             csrf = secrets.token_urlsafe(32)
-            session.add(db.WebSession(id_sha256=_sha256(session_id), user_name=user.name, csrf=csrf,
+            session.add(db.WebSession(id_sha256=_sha256(session_id), user_name=name, csrf=csrf,
                                       expires_at=_now() + timedelta(hours=SESSION_HOURS)))
-            role = user.role
     if not ok:
-        service.audit(actor=user.name if user is not None else "(unknown)",
-                      role=user.role if user is not None else "unknown", action="web.signin", outcome="refused",
-                      details={"reason": reason, "failures": failures})
+        service.audit(actor=name if role is not None else "(unknown)", role=role or "unknown",
+                      action="web.signin", outcome="refused", details={"reason": reason, "failures": failures})
         return None
     service.audit(actor=name, role=role, action="web.signin", outcome="ok", details={"via": "session"})
     return session_id, Principal(name=name, role=role, via="session", csrf=csrf)
@@ -81,7 +85,7 @@ def session_user(service: Service, session_id: str | None) -> Principal | None:
     """The principal of a live session, or None."""
     if not session_id:
         return None
-    with service.app().session() as session:
+    with service.session() as session:
         row = session.get(db.WebSession, _sha256(session_id))
         if row is None:
             return None
@@ -95,7 +99,7 @@ def session_user(service: Service, session_id: str | None) -> Principal | None:
 
 
 def sign_out(service: Service, session_id: str, user: Principal) -> None:
-    with service.app().session() as session:
+    with service.session() as session:
         session.execute(delete(db.WebSession).where(db.WebSession.id_sha256 == _sha256(session_id)))
     service.audit(actor=user.name, role=user.role, action="web.signout", outcome="ok", details={})
 
@@ -103,7 +107,7 @@ def sign_out(service: Service, session_id: str, user: Principal) -> None:
 def token_principal(service: Service, token: str) -> Principal | None:
     from .passwords import token_user
 
-    with service.app().session() as session:
+    with service.session() as session:
         name = token_user(session, token)
         user = session.get(db.User, name) if name else None
         return Principal(name=user.name, role=user.role, via="token") if user else None
