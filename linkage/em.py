@@ -93,6 +93,8 @@ def fit(patterns: np.ndarray, counts: np.ndarray, m0: list[np.ndarray], u0: list
     c = counts.astype(float)
     total = max(float(population), c.sum()) if population else c.sum()
     trace: list[float] = []
+    if total <= 0:  # nothing to learn from: keep the starting values
+        return EMFit(m=m, u=u, match_share=share, iterations=0, converged=True, log_likelihood=trace)
     converged = False
     iterations = 0
     for step in range(1, max_iter + 1):

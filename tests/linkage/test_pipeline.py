@@ -144,3 +144,11 @@ def test_a_bad_review_verdict_is_refused(cohort, new_id):
     ids = features["record_id"].tolist()
     with pytest.raises(LinkError, match="accept or reject"):
         link(features.head(50), reviews={(ids[0], ids[1]): "maybe"}, new_person_id=new_id)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_tiny_jobs_run(cohort, new_id, n):
+    features, _ = cohort
+    result = link(features.head(n), new_person_id=new_id)
+    assert len(result.person_map) == n
+    assert render_html(result.report).startswith("<!doctype html>")
