@@ -102,7 +102,7 @@ class Service:
         app = self.app(user.name)
         if user.role not in roles:
             try:
-                with app.acting(action, roles, objects):
+                with self.turn(), app.acting(action, roles, objects):
                     pass
             except TTPError:
                 pass

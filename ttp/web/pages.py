@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from ..auditing import verify as audit_verify
 from ..errors import TTPError
 from ..exporting import list_requests
 from ..roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER, ROLES
@@ -26,6 +25,7 @@ from .server import (
     page_user,
     render,
     service_of,
+    verify_log,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -220,7 +220,7 @@ def audit_page(request: Request, user: User, actor: str = "", role: str = "", ac
 @router.get("/audit/verify", openapi_extra=allow(*OFFICE))
 def audit_verify_page(request: Request, user: User) -> Response:
     check_role(request, user, "audit.verify")
-    result = audit_verify(service_of(request).app(user.name), None, None)
+    result = verify_log(request, user)
     return render(request, user, "audit_verify.html", result=result)
 
 

@@ -77,6 +77,15 @@ def check_role(request: Request, user: Principal, action: str) -> None:
             pass
 
 
+def verify_log(request: Request, user: Principal) -> dict:
+    """A full verification of the audit log (the workflow audits itself), in this process's turn."""
+    from ..auditing import verify
+
+    service = service_of(request)
+    with service.turn():
+        return verify(service.app(user.name), None, None)
+
+
 # --- who is signed in -------------------------------------------------------------------------------------
 
 
