@@ -20,7 +20,7 @@ Work is done once per distinct raw value (names, dates and postcodes repeat), th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -61,23 +61,42 @@ class KeyedHasher:
 
     def digests(self, inner: Any, messages: list[bytes], size: int = 32) -> list[bytes]:
         """HMAC of `prefix + message` for each message, truncated to `size` bytes."""
+        raw = self.digest_matrix(inner, messages)
+        return [row.tobytes() for row in raw[:, :size]]
+
+    def digest_matrix(self, inner: Any, messages: Iterable[bytes]) -> np.ndarray:
+        """HMAC of `prefix + message` for each message as an n × 32 uint8 matrix (one loop, no slicing)."""
         inner_copy, outer_copy = inner.copy, self.outer.copy
-        out = []
+        out: list[bytes] = []
+        append = out.append
         for message in messages:
             i = inner_copy()
             i.update(message)
             o = outer_copy()
             o.update(i.digest())
-            out.append(o.digest()[:size])
-        return out
+            append(o.digest())
+        return np.frombuffer(b"".join(out), dtype=np.uint8).reshape(len(out), 32)
 
     def int64(self, domain: str, key_version: int, values: list[str]) -> np.ndarray:
         """First 8 digest bytes of each value as int64 (never 0)."""
         inner = self.prefixed(f"{domain}|{key_version}|".encode())
-        raw = b"".join(self.digests(inner, [v.encode("utf-8") for v in values], 8))
-        out = np.frombuffer(raw, dtype=">i8").astype(np.int64)
-        out[out == 0] = 1
-        return out
+        return _int64(self.digest_matrix(inner, [v.encode("utf-8") for v in values]))
+
+
+def _int64(raw: np.ndarray) -> np.ndarray:
+    """First 8 bytes of each digest row as big-endian int64, 0 (reserved for missing) replaced by 1."""
+    out = np.ascontiguousarray(raw[:, :8]).view(">i8").reshape(-1).astype(np.int64)
+    out[out == 0] = 1
+    return out
+
+
+_HEX = np.array([f"{b:02x}".encode() for b in range(256)], dtype="S2")
+
+
+def _hex16(raw: np.ndarray) -> np.ndarray:
+    """The first 16 bytes of each digest row as 32 lower-case hex characters (str objects)."""
+    chars = np.ascontiguousarray(_HEX[raw[:, :16]]).view("S32").reshape(-1)
+    return chars.astype("U32").astype(object)
 
 
 def _lp(text: str) -> bytes:
@@ -100,20 +119,30 @@ class _Batch:
         self.secret, self.bloom = secret, bloom
         self.encoders: dict[str, BloomEncoder] = {}
 
-    def hash_values(self, column: str, values: list[str | None]) -> np.ndarray:
-        """int64 per value (0 for None), one HMAC per distinct value."""
-        codes, distinct = pd.factorize(pd.Series(values, dtype=object).replace("", None))
-        digests = self.hasher.int64(DOMAINS.get(column, column), self.key_version, list(distinct))
+    def hash_values(self, column: str, values: list[str | None], dedupe: bool = True) -> np.ndarray:
+        """int64 per value (0 for None and ""), one HMAC per distinct value (per value without `dedupe`)."""
+        domain = DOMAINS.get(column, column)
+        if not dedupe:
+            present = np.fromiter(map(bool, values), dtype=bool, count=len(values))
+            out = np.zeros(len(values), dtype=np.int64)
+            out[present] = self.hasher.int64(domain, self.key_version, [v for v in values if v])
+            return out
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+        empty = np.flatnonzero(distinct == "")
+        if len(empty):
+            codes[codes == empty[0]] = -1
+        digests = self.hasher.int64(domain, self.key_version, [v or "-" for v in distinct])
         return _rows(digests, codes, 0, np.int64)
 
-    def bloom_values(self, column: str, values: list[str | None]) -> list[bytes | None]:
+    def bloom_values(self, column: str, values: list[str | None]) -> np.ndarray:
+        """Bloom filter (`bytes`) per value, None for None and ""; one encoding per distinct value."""
         domain = DOMAINS.get(column, column.removesuffix("_bf"))
         if domain not in self.encoders:
             key = subkey(self.secret, f"ttp/linkage/bloom/{domain}/v{self.key_version}")
             self.encoders[domain] = BloomEncoder(key, self.bloom)
-        distinct = sorted({v for v in values if v})
-        encoded = dict(zip(distinct, self.encoders[domain].encode(distinct), strict=True))
-        return [encoded.get(v) if v else None for v in values]
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+        encoded = self.encoders[domain].encode(list(distinct))
+        return _rows(encoded, codes, None, object)
 
 
 def _rows(per_distinct: list | np.ndarray, codes: np.ndarray, missing: Any, dtype: Any) -> np.ndarray:
@@ -124,28 +153,45 @@ def _rows(per_distinct: list | np.ndarray, codes: np.ndarray, missing: Any, dtyp
     else:
         table[:-1] = per_distinct
     table[-1] = missing
-    return table[codes]
+    return table.take(codes)
+
+
+Normaliser = Callable[[list[Any]], dict[str, list[str | None]]]
+
+
+def _per_value(func: Callable[[Any], dict[str, str | None]], columns: tuple[str, ...]) -> Normaliser:
+    """A normaliser over distinct values from one that turns a single value into named strings."""
+    def normalise(values: list[Any]) -> dict[str, list[str | None]]:
+        results = [func(v) for v in values]
+        return {c: [r.get(c) for r in results] for c in columns}
+
+    return normalise
 
 
 def _feature_columns(
     batch: _Batch,
     raw: pd.Series | tuple[list, np.ndarray],
-    func: Callable[[Any], dict[str, str | None]],
+    normalise: Normaliser,
     hashed: tuple[str, ...],
     blooms: tuple[str, ...] = (),
+    dedupe: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Normalise each distinct raw value into named strings, key them, and map back to rows.
+    """Normalise the distinct raw values into named strings, key them, and map back to rows.
 
-    `raw` is a column, or (distinct values, code per row) already factorised.
+    `raw` is a column, or (distinct values, code per row) already factorised. Without `dedupe` every
+    distinct raw value is keyed (for identifiers, whose normalised values hardly ever coincide).
     """
-    results, codes = raw if isinstance(raw, tuple) else nz.per_distinct(raw, func)
     if isinstance(raw, tuple):
-        results = [func(value) for value in results]
+        distinct, codes = raw
+    else:
+        codes, uniques = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=True)
+        distinct = list(uniques)
+    results = normalise(distinct)
     out: dict[str, np.ndarray] = {}
     for column in hashed:
-        out[column] = _rows(batch.hash_values(column, [r.get(column) for r in results]), codes, 0, np.int64)
+        out[column] = _rows(batch.hash_values(column, results[column], dedupe), codes, 0, np.int64)
     for column in blooms:
-        out[column] = _rows(batch.bloom_values(column, [r.get(column) for r in results]), codes, None, object)
+        out[column] = _rows(batch.bloom_values(column, results[column]), codes, None, object)
     return out
 
 
@@ -158,12 +204,11 @@ def _family(pair: Any) -> dict[str, str | None]:
             "fam_a": parts[0] if len(parts) > 1 else None, "fam_b": parts[-1] if len(parts) > 1 else None}
 
 
-def _given(pair: Any) -> dict[str, str | None]:
-    given = nz.given_names(*pair) if isinstance(pair, tuple) else None
-    if given is None:
-        return {}
-    return {"given": " ".join(given.names) or None, "given1": given.first, "given_bf": given.first,
-            "init": given.initials[0] if given.initials else None}
+def _given(pairs: list[tuple[Any, Any]]) -> dict[str, list[str | None]]:
+    names = nz.given_names_many([p[0] for p in pairs], [p[1] for p in pairs])
+    first = [g.first if g else None for g in names]
+    return {"given": [" ".join(g.names) or None if g else None for g in names], "given1": first,
+            "given_bf": first, "init": [g.initials[0] if g and g.initials else None for g in names]}
 
 
 def _preferred(value: Any) -> dict[str, str | None]:
@@ -182,8 +227,8 @@ def _dob(value: Any) -> dict[str, str | None]:
             "dob_yd": f"{y}-{d}", "dob_md": f"{m}-{d}", "dob_y": y}
 
 
-def _postcode(value: Any) -> dict[str, str | None]:
-    pc, pc4 = nz.postcode(value)
+def _postcode(values: list[Any]) -> dict[str, list[str | None]]:
+    pc, pc4 = nz.postcode_many(values)
     return {"pc": pc, "pc4": pc4}
 
 
@@ -218,16 +263,17 @@ def _ids(
     codes, distinct = pd.factorize(_plain_text(_column(records, place)))
     prefix = f"{label}|{batch.key_version}|".encode() + _lp(source)
     states = [batch.hasher.prefixed(prefix + _lp(p)) for p in distinct]
+    inner_copies = [state.copy for state in states]
     outer_copy = batch.hasher.outer.copy
-    out = []
+    out: list[bytes] = []
     append = out.append
     for code, key in zip(codes.tolist(), keys, strict=True):
-        inner = states[code].copy()
+        inner = inner_copies[code]()
         inner.update(key)
         outer = outer_copy()
         outer.update(inner.digest())
-        append(outer.digest()[:16].hex())
-    return np.array(out, dtype=object)
+        append(outer.digest())
+    return _hex16(np.frombuffer(b"".join(out), dtype=np.uint8).reshape(len(out), 32))
 
 
 def _plain_text(values: pd.Series) -> np.ndarray:
@@ -277,25 +323,37 @@ def make_features(
         "export_file": _plain_text(_column(records, "export_file")),
         "key_version": np.full(n, key_version, dtype=np.int64),
     }
-    for column, field, func in (("bsn", "bsn", nz.digits), ("onr", "onderwijsnummer", nz.digits),
-                                ("nco", "nco_id", nz.code), ("bsn4", "bsn4", nz.code)):
-        cols.update(_feature_columns(batch, _column(records, field), lambda v, f=func, c=column: {c: f(v)},
-                                     (column,)))
+    def identifier(column: str, func: Callable[[list[Any]], list[str | None]]) -> Normaliser:
+        return lambda values: {column: func(values)}
+
+    def single(func: Callable[[Any], str | None]) -> Callable[[list[Any]], list[str | None]]:
+        return lambda values: [func(v) for v in values]
+
+    for column, field, func, unique in (("bsn", "bsn", nz.digits_many, True),
+                                        ("onr", "onderwijsnummer", nz.digits_many, True),
+                                        ("nco", "nco_id", single(nz.code), True),
+                                        ("bsn4", "bsn4", single(nz.code), False)):
+        cols.update(_feature_columns(batch, _column(records, field), identifier(column, func), (column,),
+                                     dedupe=not unique))
+
     def bf(*columns: str) -> tuple[str, ...]:
         return columns if bloom_filters else ()
 
-    cols.update(_feature_columns(batch, _pairs(records, "family_name", "name_prefix"), _family,
+    family = _per_value(_family, ("fam", "fam_a", "fam_b", "prefix", "fam_bf"))
+    cols.update(_feature_columns(batch, _pairs(records, "family_name", "name_prefix"), family,
                                  ("fam", "fam_a", "fam_b", "prefix"), bf("fam_bf")))
     cols.update(_feature_columns(batch, _pairs(records, "given_names", "initials"), _given,
                                  ("given", "given1", "init"), bf("given_bf")))
-    cols.update(_feature_columns(batch, _column(records, "preferred_name"), _preferred,
-                                 ("pref",), bf("pref_bf")))
-    cols.update(_feature_columns(batch, _column(records, "birth_date"), _dob,
+    cols.update(_feature_columns(batch, _column(records, "preferred_name"),
+                                 _per_value(_preferred, ("pref", "pref_bf")), ("pref",), bf("pref_bf")))
+    dob = _per_value(_dob, ("dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y"))
+    cols.update(_feature_columns(batch, _column(records, "birth_date"), dob,
                                  ("dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y")))
     cols.update(_feature_columns(batch, _column(records, "postcode"), _postcode, ("pc", "pc4")))
     for name, kind in link_kinds.items():
         column = f"link_{name}"
-        cols.update(_feature_columns(batch, _column(records, f"link:{name}"), _link(column, kind), (column,),
+        link = _per_value(_link(column, kind), (column, f"{column}_bf"))
+        cols.update(_feature_columns(batch, _column(records, f"link:{name}"), link, (column,),
                                      bf(f"{column}_bf") if kind == "string" else ()))
     sex_codes, sex_distinct = pd.factorize(_column(records, "sex"))
     cols["sex"] = _rows([_sex(v) for v in sex_distinct], sex_codes, 0, np.int8)
