@@ -37,6 +37,9 @@ BLOOM_COLUMNS = ("fam_bf", "given_bf", "pref_bf")
 DOMAINS = {"fam_a": "fam", "fam_b": "fam", "given1": "firstname", "pref": "firstname", "dob_swap": "dob",
            "fam_bf": "fam", "given_bf": "firstname", "pref_bf": "firstname"}
 LINK_KINDS = ("string", "number", "code")
+# Columns whose distinct raw values nearly always normalise to distinct strings: keyed per distinct raw
+# value without a second round of de-duplication (which would cost more than the few HMACs it saves).
+DISTINCT_AFTER_NORMALISING = frozenset({"bsn", "onr", "nco", "given", "pc"})
 
 
 class PseudonymError(ValueError):
@@ -80,7 +83,7 @@ class KeyedHasher:
     def int64(self, domain: str, key_version: int, values: list[str]) -> np.ndarray:
         """First 8 digest bytes of each value as int64 (never 0)."""
         inner = self.prefixed(f"{domain}|{key_version}|".encode())
-        return _int64(self.digest_matrix(inner, [v.encode("utf-8") for v in values]))
+        return _int64(self.digest_matrix(inner, map(str.encode, values)))
 
 
 def _int64(raw: np.ndarray) -> np.ndarray:
@@ -174,24 +177,28 @@ def _feature_columns(
     normalise: Normaliser,
     hashed: tuple[str, ...],
     blooms: tuple[str, ...] = (),
-    dedupe: bool = True,
+    per_row: bool = False,
 ) -> dict[str, np.ndarray]:
     """Normalise the distinct raw values into named strings, key them, and map back to rows.
 
-    `raw` is a column, or (distinct values, code per row) already factorised. Without `dedupe` every
-    distinct raw value is keyed (for identifiers, whose normalised values hardly ever coincide).
+    `raw` is a column, or (distinct values, code per row) already factorised. `per_row` skips finding the
+    distinct values (for a column of unique identifiers, where it would find nothing).
     """
     if isinstance(raw, tuple):
         distinct, codes = raw
+    elif per_row:
+        distinct, codes = raw.tolist(), np.arange(len(raw))
     else:
         codes, uniques = pd.factorize(pd.Series(raw, dtype=object), use_na_sentinel=True)
         distinct = list(uniques)
     results = normalise(distinct)
     out: dict[str, np.ndarray] = {}
     for column in hashed:
-        out[column] = _rows(batch.hash_values(column, results[column], dedupe), codes, 0, np.int64)
+        keyed = batch.hash_values(column, results[column], column not in DISTINCT_AFTER_NORMALISING)
+        out[column] = keyed if per_row else _rows(keyed, codes, 0, np.int64)
     for column in blooms:
-        out[column] = _rows(batch.bloom_values(column, results[column]), codes, None, object)
+        encoded = batch.bloom_values(column, results[column])
+        out[column] = encoded if per_row else _rows(encoded, codes, None, object)
     return out
 
 
@@ -237,15 +244,22 @@ def _pairs(records: pd.DataFrame, a: str, b: str) -> tuple[list[tuple[Any, Any]]
     codes_a, uniq_a = pd.factorize(_column(records, a))
     codes_b, uniq_b = pd.factorize(_column(records, b))
     combined = (codes_a.astype(np.int64) + 1) * (len(uniq_b) + 1) + (codes_b + 1)
-    distinct, codes = np.unique(combined, return_inverse=True)
+    codes, distinct = pd.factorize(combined)
     ua, ub = list(uniq_a) + [None], list(uniq_b) + [None]
     pairs = [(ua[c // (len(uniq_b) + 1) - 1], ub[c % (len(uniq_b) + 1) - 1]) for c in distinct.tolist()]
-    return pairs, codes.reshape(-1)
+    return pairs, codes
 
 
 def _record_keys(records: pd.DataFrame) -> list[bytes]:
     """The record keys as UTF-8; a missing key is an error (named by row, never by value)."""
     keys = _column(records, "record_key")
+    values = keys.tolist()
+    try:  # the usual case, all keys strings: encoded and checked in C loops
+        encoded = list(map(str.encode, values))
+        if "" not in values and not any(map(str.isspace, values)):
+            return encoded
+    except TypeError:
+        pass
     missing = (keys.isna() | (keys.astype(str).str.strip() == "")).to_numpy(dtype=bool)
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
@@ -260,9 +274,10 @@ def _ids(
 
     Source and place are length-prefixed; the record key comes last, so the encoding is unambiguous.
     """
-    codes, distinct = pd.factorize(_plain_text(_column(records, place)))
+    codes, texts = _plain_codes(_column(records, place))
     prefix = f"{label}|{batch.key_version}|".encode() + _lp(source)
-    states = [batch.hasher.prefixed(prefix + _lp(p)) for p in distinct]
+    # code -1 (missing) picks the last state, that of ""
+    states = [batch.hasher.prefixed(prefix + _lp(p)) for p in [*texts, ""]]
     inner_copies = [state.copy for state in states]
     outer_copy = batch.hasher.outer.copy
     out: list[bytes] = []
@@ -276,10 +291,16 @@ def _ids(
     return _hex16(np.frombuffer(b"".join(out), dtype=np.uint8).reshape(len(out), 32))
 
 
+def _plain_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """A plain text column as a code per row (-1 missing) and the text of each code."""
+    codes, distinct = pd.factorize(values)
+    return codes, ["" if nz.is_missing(v) else str(v) for v in distinct]
+
+
 def _plain_text(values: pd.Series) -> np.ndarray:
     """A plain text column with missing as ""."""
-    codes, distinct = pd.factorize(values)
-    return _rows(["" if nz.is_missing(v) else str(v) for v in distinct], codes, "", object)
+    codes, texts = _plain_codes(values)
+    return _rows(texts, codes, "", object)
 
 
 def _sex(value: Any) -> int:
@@ -329,12 +350,10 @@ def make_features(
     def single(func: Callable[[Any], str | None]) -> Callable[[list[Any]], list[str | None]]:
         return lambda values: [func(v) for v in values]
 
-    for column, field, func, unique in (("bsn", "bsn", nz.digits_many, True),
-                                        ("onr", "onderwijsnummer", nz.digits_many, True),
-                                        ("nco", "nco_id", single(nz.code), True),
-                                        ("bsn4", "bsn4", single(nz.code), False)):
+    for column, field, func in (("bsn", "bsn", nz.digits_many), ("onr", "onderwijsnummer", nz.digits_many),
+                                ("nco", "nco_id", single(nz.code)), ("bsn4", "bsn4", single(nz.code))):
         cols.update(_feature_columns(batch, _column(records, field), identifier(column, func), (column,),
-                                     dedupe=not unique))
+                                     per_row=column == "bsn"))
 
     def bf(*columns: str) -> tuple[str, ...]:
         return columns if bloom_filters else ()
