@@ -212,7 +212,8 @@ def decide_request(act, request_id: str, decision: str, reason: str) -> db.Reque
 # --- releases ---------------------------------------------------------------------------------------------
 
 
-def _protected(act, row: db.Request, exclude_release: str | None = None):
+def protected_table(act, row: db.Request, exclude_release: str | None = None):
+    """The request's table after disclosure control, computed now (what a release would hold)."""
     request = load_request(row.text)
     policy_row = get_policy(act.session, row.policy_name, row.policy_version)
     policy = _policy_model(policy_row)
@@ -260,7 +261,7 @@ def produce_release(act, row: db.Request) -> dict:
     """The release of an approved request: files in the data directory, its row, the request released."""
     from policies.differencing import released_table
 
-    request, policy_row, job, protected = _protected(act, row)
+    request, policy_row, job, protected = protected_table(act, row)
     release_id = new_id("rel")
     created_at = db.utcnow().isoformat()
     metadata = _metadata(row, policy_row, job, release_id, created_at)
@@ -305,7 +306,7 @@ def verify_release(act, release_id: str) -> bool:
     act.objects["release"] = release.id
     row = get_request(act.session, release.request_id)
     stored = json.loads((act.app.settings.release_dir(release.id) / "release.json").read_text(encoding="utf-8"))
-    request, policy_row, job, protected = _protected(act, row, exclude_release=release.id)
+    request, policy_row, job, protected = protected_table(act, row, exclude_release=release.id)
     files = render(protected, stored["metadata"])
     recomputed = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
     return recomputed == release.files
@@ -320,7 +321,7 @@ def render_factsheet(act, release_id: str, out: Path) -> None:
     if act.user.role == "researcher" and row.requester != act.user.name:
         raise TTPError(f"release {release_id} is not yours")
     stored = json.loads((act.app.settings.release_dir(release.id) / "release.json").read_text(encoding="utf-8"))
-    _, _, _, protected = _protected(act, row, exclude_release=release.id)
+    _, _, _, protected = protected_table(act, row, exclude_release=release.id)
     out.write_bytes(render_pdf(protected, stored["metadata"]))
 
 

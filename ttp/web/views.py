@@ -112,7 +112,7 @@ def suppression_preview(act, request_id: str) -> dict:
         return {"available": False, "reason": "no link job covers the request's population yet"}
     try:
         # the export layer's own computation (the same as a release makes), without writing anything
-        _, _, _, protected = exporting._protected(act, row)
+        _, _, _, protected = exporting.protected_table(act, row)
     except TTPError as exc:
         return {"available": False, "reason": str(exc)}
     return {"available": True, "cells": int(protected.suppressed.size),
@@ -140,10 +140,7 @@ def release(act, request_id: str) -> dict:
     """Make the release of an approved request (stored under the data directory, as the CLI does)."""
     if act.session.get(db.Request, request_id) is None:
         raise NotFound(f"unknown request {request_id!r}")
-    with tempfile.TemporaryDirectory(prefix="ttp-web-release-") as tmp:
-        doc = exporting.make_release(act, request_id, Path(tmp) / "out")
-    doc.pop("out", None)
-    return doc
+    return exporting.make_release(act, request_id, None)
 
 
 # --- releases ----------------------------------------------------------------------------------------------
