@@ -128,3 +128,22 @@ def test_every_command_has_help_with_an_example():
         result = runner.invoke(cli, [*path, "--help"])
         assert result.exit_code == 0, path
         assert "Example" in result.output, f"`ttp {' '.join(path)}` has no example in its help"
+
+
+def test_db_upgrade_brings_an_older_database_to_the_newest_revision(installed):
+    from alembic import command
+
+    from ttp.db import alembic_config, head_revision, make_engine
+
+    engine = make_engine(installed.database_url)
+    config = alembic_config(installed.database_url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    engine.dispose()
+    refused = installed.run("--as", "olga", "users", "list")
+    assert refused.exit_code == 1 and "ttp db upgrade" in refused.stderr
+    upgraded = installed.run("db", "upgrade")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert head_revision(installed.database_url) in upgraded.output
+    assert installed.run("--as", "olga", "users", "list").exit_code == 0
