@@ -26,7 +26,7 @@ Rules, in the order they are applied (docs/privacy.md repeats them):
 Missing is None, NaN or a string that is empty after normalisation. All functions work on one value;
 `per_distinct` applies one to a column once per distinct value and maps the results back. The `*_many`
 functions give exactly the single-value results for many values, faster (fast paths for values that are
-already canonical, given names normalised once per distinct word).
+already canonical, names normalised once per distinct word or hyphen-separated part).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ _NO_DECOMPOSITION = str.maketrans(
 _NOT_WORD = re.compile(r"[^\w']+|_")
 _SPACES = re.compile(r"\s+")
 _HYPHENS = re.compile(r"[-‐‑]")
+_PART_BREAK = re.compile(r"\s*[-‐‑–—]\s*")
 _DOTTED = re.compile(r"\b(\w)\.\s*(?=\w(?:\.|\s|$))")
 
 # Particles (tussenvoegsels) as written after folding; a run of these before a name is its prefix.
@@ -203,7 +204,7 @@ def family_name(value: Any, prefix: Any = None) -> FamilyName | None:
         after_comma = _particle_words(rest)
         if _expand(after_comma) is None:  # "Linden, Jan": not particles, keep the words as name words
             text, after_comma = f"{text} {rest}", []
-    parts_words = [_particle_words(p) for p in re.split(r"\s*[-‐‑–—]\s*", text)]
+    parts_words = [_particle_words(p) for p in _PART_BREAK.split(text)]
     parts_words = [w for w in parts_words if w]
     if not parts_words:
         return None
@@ -218,6 +219,50 @@ def family_name(value: Any, prefix: Any = None) -> FamilyName | None:
     first_prefix = " ".join(explicit or []) or " ".join(_expand(after_comma) or []) or prefixes[0]
     prefixes[0] = first_prefix
     return FamilyName(prefix=first_prefix, parts=tuple(names), part_prefixes=tuple(prefixes))
+
+
+def family_name_many(values: Sequence[Any], prefixes: Sequence[Any]) -> list[FamilyName | None]:
+    """`family_name(value, prefix)` for each pair, splitting each distinct hyphen-separated part once."""
+    parts_cache: dict[str, tuple[str, str] | None] = {}
+    prefix_cache: dict[Any, str] = {}
+    out: list[FamilyName | None] = []
+    for value, prefix in zip(values, prefixes, strict=True):
+        if value.__class__ is not str or "," in value or is_missing(value) or prefix.__class__ not in (str,
+                                                                                                    type(None)):
+            out.append(family_name(value, prefix))
+            continue
+        split: list[tuple[str, str]] = []
+        for part in _PART_BREAK.split(value):
+            found = parts_cache.get(part, ())
+            if found == ():
+                words = _particle_words(part)
+                if words:
+                    particles, name_words = _split_part(words)
+                    found = (" ".join(particles), " ".join(name_words))
+                else:
+                    found = None
+                parts_cache[part] = found
+            if found is not None:
+                split.append(found)
+        if not split:
+            out.append(None)
+            continue
+        first_prefix = prefix_cache.get(prefix)
+        if first_prefix is None:
+            first_prefix = prefix_cache[prefix] = _explicit_prefix(prefix)
+        prefixes_out = [p for p, _ in split]
+        prefixes_out[0] = first_prefix or prefixes_out[0]
+        out.append(FamilyName(prefix=prefixes_out[0], parts=tuple(n for _, n in split),
+                              part_prefixes=tuple(prefixes_out)))
+    return out
+
+
+def _explicit_prefix(prefix: Any) -> str:
+    """The particles of a `name_prefix` value as one string ("" when missing)."""
+    explicit = _expand(_particle_words(prefix)) if not is_missing(prefix) else None
+    if explicit is None and not is_missing(prefix):
+        explicit = _particle_words(prefix)
+    return " ".join(explicit or [])
 
 
 def given_names(value: Any, initials: Any = None) -> GivenNames | None:
@@ -323,39 +368,52 @@ def _given_pieces(word: str) -> list[str]:
     return [p.replace("'", "") for p in fold(_HYPHENS.sub("", word)).split()]
 
 
-def given_names_many(values: Sequence[Any], initials: Sequence[Any] | None = None) -> list[GivenNames | None]:
-    """`given_names(value, initials)` for each pair, folding each distinct whitespace-separated word once.
+def given_name_fields_many(
+    values: Sequence[Any], initials: Sequence[Any] | None = None
+) -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """For each (value, initials) of `given_names`: all names joined by a space, the first name and the
+    first initial (None when empty), folding each distinct whitespace-separated word once.
 
     Folding works character by character and turns every whitespace character into a word break, so the
     words of a folded value are the folded words of its whitespace-separated parts.
     """
-    cache: dict[str, list[str]] = {}
-    out: list[GivenNames | None] = []
+    cache: dict[str, tuple[list[str], list[str]]] = {}
+    joined: list[str | None] = []
+    firsts: list[str | None] = []
+    inits: list[str | None] = []
     for i, value in enumerate(values):
         extra = None if initials is None else initials[i]
         if value.__class__ is not str:
-            out.append(given_names(value, extra))
-            continue
-        names: list[str] = []
-        letters: list[str] = []
-        for word in value.split():
-            pieces = cache.get(word)
-            if pieces is None:
-                pieces = cache[word] = _given_pieces(word)
-            for piece in pieces:
-                if len(piece) == 1:
-                    letters.append(piece)
-                elif piece:
-                    names.append(piece)
-                    letters.append(piece[0])
-        if not letters and not is_missing(extra):
-            letters = [c for c in fold(extra).replace("'", "") if c.isalnum()]
-        if not names and not letters:
-            out.append(None)
+            given = given_names(value, extra)
+            names, letters = (list(given.names), list(given.initials or "")) if given else ([], [])
         else:
-            out.append(GivenNames(names=tuple(names), first=names[0] if names else None,
-                                  initials="".join(letters) or None))
-    return out
+            names, letters = [], []
+            for word in value.split():
+                found = cache.get(word)
+                if found is None:
+                    found = cache[word] = _given_word(word)
+                names += found[0]
+                letters += found[1]
+            if not letters and not is_missing(extra):
+                letters = [c for c in fold(extra).replace("'", "") if c.isalnum()]
+        joined.append(" ".join(names) or None)
+        firsts.append(names[0] if names else None)
+        inits.append(letters[0] if letters else None)
+    return joined, firsts, inits
+
+
+def _given_word(word: str) -> tuple[list[str], list[str]]:
+    """Names and initial letters of one whitespace-free word of a given-names value."""
+    names: list[str] = []
+    letters: list[str] = []
+    for piece in fold(_HYPHENS.sub("", word)).split():
+        piece = piece.replace("'", "")
+        if len(piece) == 1:
+            letters.append(piece)
+        elif piece:
+            names.append(piece)
+            letters.append(piece[0])
+    return names, letters
 
 
 def code(value: Any) -> str | None:

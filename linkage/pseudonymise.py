@@ -202,8 +202,7 @@ def _feature_columns(
     return out
 
 
-def _family(pair: Any) -> dict[str, str | None]:
-    name = nz.family_name(*pair) if isinstance(pair, tuple) else None
+def _family_fields(name: nz.FamilyName | None) -> dict[str, str | None]:
     if name is None:
         return {}
     parts = [p for p in name.parts if p]
@@ -212,10 +211,14 @@ def _family(pair: Any) -> dict[str, str | None]:
 
 
 def _given(pairs: list[tuple[Any, Any]]) -> dict[str, list[str | None]]:
-    names = nz.given_names_many([p[0] for p in pairs], [p[1] for p in pairs])
-    first = [g.first if g else None for g in names]
-    return {"given": [" ".join(g.names) or None if g else None for g in names], "given1": first,
-            "given_bf": first, "init": [g.initials[0] if g and g.initials else None for g in names]}
+    joined, first, init = nz.given_name_fields_many([p[0] for p in pairs], [p[1] for p in pairs])
+    return {"given": joined, "given1": first, "given_bf": first, "init": init}
+
+
+def _families(pairs: list[tuple[Any, Any]]) -> dict[str, list[str | None]]:
+    results = [_family_fields(name) for name in nz.family_name_many([p[0] for p in pairs],
+                                                                     [p[1] for p in pairs])]
+    return {c: [r.get(c) for r in results] for c in ("fam", "fam_a", "fam_b", "prefix", "fam_bf")}
 
 
 def _preferred(value: Any) -> dict[str, str | None]:
@@ -358,8 +361,7 @@ def make_features(
     def bf(*columns: str) -> tuple[str, ...]:
         return columns if bloom_filters else ()
 
-    family = _per_value(_family, ("fam", "fam_a", "fam_b", "prefix", "fam_bf"))
-    cols.update(_feature_columns(batch, _pairs(records, "family_name", "name_prefix"), family,
+    cols.update(_feature_columns(batch, _pairs(records, "family_name", "name_prefix"), _families,
                                  ("fam", "fam_a", "fam_b", "prefix"), bf("fam_bf")))
     cols.update(_feature_columns(batch, _pairs(records, "given_names", "initials"), _given,
                                  ("given", "given1", "init"), bf("given_bf")))
@@ -381,7 +383,7 @@ def make_features(
     order = ["record_id", "label_id", "source", "export_file", "key_version", *HASH_COLUMNS,
              *[f"link_{name}" for name in link_kinds], "sex", *BLOOM_COLUMNS,
              *[f"link_{name}_bf" for name, kind in link_kinds.items() if kind == "string"]]
-    frame = pd.DataFrame({c: cols[c] for c in order}, index=pd.RangeIndex(n))
+    frame = pd.DataFrame({c: cols[c] for c in order}, index=pd.RangeIndex(n), copy=False)
     frame.attrs["ttp.pseudonym"] = PSEUDONYM_SCHEME
     frame.attrs["ttp.bloom"] = params.as_metadata()
     return frame
