@@ -120,10 +120,33 @@ class BloomEncoder:
         out: list[bytes | None] = [None] * len(texts)
         for start in range(0, len(present), 8192):  # bounded memory for many distinct values
             chunk = present[start : start + 8192]
-            packed = np.packbits(self.encode_bits([texts[i] for i in chunk]), axis=1, bitorder="little")
+            packed = self._encode_packed([texts[i] for i in chunk])
             for i, row in zip(chunk, packed, strict=True):
                 out[i] = row.tobytes()
         return out
+
+    def _encode_packed(self, texts: Sequence[str]) -> np.ndarray:
+        """`packbits(encode_bits(texts), axis=1, bitorder="little")`, computed bit-position-major.
+
+        With one row per bit position and one column per text, the diffusion gathers whole contiguous
+        rows instead of scattered columns, and packing along positions gives each filter's bytes.
+        """
+        p = self.params
+        bits = np.zeros((p.length, len(texts)), dtype=bool)
+        gram_ids: dict[str, int] = {}
+        rows: list[int] = []
+        grams: list[int] = []
+        for i, text in enumerate(texts):
+            for gram in qgrams(text, p.q, p.padding):
+                grams.append(gram_ids.setdefault(gram, len(gram_ids)))
+                rows.append(i)
+        if grams:
+            table = np.stack([self.positions(g) for g in gram_ids])
+            bits[table[np.array(grams)].ravel(), np.repeat(np.array(rows), p.hashes)] = True
+        out = bits[self.diffusion_rows[:, 0]]
+        for s in range(1, self.diffusion_rows.shape[1]):
+            out ^= bits[self.diffusion_rows[:, s]]
+        return np.ascontiguousarray(np.packbits(out, axis=0, bitorder="little").T)
 
 
 def _diffusion_matrix(key: bytes, params: BloomParams) -> np.ndarray:

@@ -110,3 +110,11 @@ def test_params_are_checked():
         BloomParams(length=1000)
     with pytest.raises(ValueError):
         BloomParams(diffusion=0)
+
+
+@given(st.lists(st.text(alphabet=LETTERS + " 'é_", max_size=12), max_size=20))
+@settings(max_examples=50, deadline=None)
+def test_fast_encoding_equals_the_reference_bit_matrix(texts):
+    texts = [t for t in texts if t]
+    want = [np.packbits(row, bitorder="little").tobytes() for row in ENC.encode_bits(texts)]
+    assert ENC.encode(texts) == want
