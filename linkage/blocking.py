@@ -50,8 +50,14 @@ def lsh_bands(bloom: np.ndarray, counts: np.ndarray, bands: int, bits: int, seed
     return out
 
 
-def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """All pairs of rows sharing a key; blocks above `cap` are skipped (count of blocks and rows returned)."""
+def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int, numbered: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """All pairs of rows sharing a key; blocks above `cap` are skipped (count of blocks and rows returned).
+
+    With `numbered` (a bit per number kind a row carries), pairs of rows that both carry a number of one
+    kind are left out: the number pass already found them if the numbers agree, and if they differ the
+    pair can never be one person. This keeps the name and date passes near-linear in the population.
+    """
     idx = np.flatnonzero(valid)
     if len(idx) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
@@ -64,15 +70,23 @@ def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int) -> tuple[np.ndarr
     skipped_blocks, skipped_rows = int(too_big.sum()), int(sizes[too_big].sum())
     if not keep.any():
         return np.empty(0, np.int64), np.empty(0, np.int64), skipped_blocks, skipped_rows
+    if numbered is not None and numbered.any():
+        rows = idx[np.repeat(keep, sizes)]
+        li, ri = _pairs_by_number(key, rows, rows, numbered, same_side=True)
+        return li, ri, skipped_blocks, skipped_rows
     g_start, g_size = starts[keep], sizes[keep]
-    member = np.concatenate([np.arange(s, s + z) for s, z in zip(g_start, g_size, strict=True)]) \
-        if len(g_start) < 64 else _ranges(g_start, g_size)
+    left, right = _group_pairs(g_start, g_size)
+    return idx[left], idx[right], skipped_blocks, skipped_rows
+
+
+def _group_pairs(g_start: np.ndarray, g_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of positions inside each group of consecutive positions (start, size)."""
+    member = _ranges(g_start, g_size)
     pos_in_group = member - np.repeat(g_start, g_size)
     later = np.repeat(g_size, g_size) - 1 - pos_in_group
     left = np.repeat(member, later)
     offs = np.arange(len(left)) - np.repeat(np.cumsum(later) - later, later)
-    right = left + 1 + offs
-    return idx[left], idx[right], skipped_blocks, skipped_rows
+    return left, left + 1 + offs
 
 
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -80,28 +94,92 @@ def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts, sizes)
 
 
+def _join(lkey: np.ndarray, li: np.ndarray, rkey: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    m = pd.DataFrame({"k": lkey, "i": li}).merge(pd.DataFrame({"k": rkey, "j": ri}), on="k")
+    return m["i"].to_numpy(np.int64), m["j"].to_numpy(np.int64)
+
+
+def _pairs_by_number(key: np.ndarray, lrows: np.ndarray, rrows: np.ndarray, numbered: np.ndarray,
+                     same_side: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (left row, right row) sharing a key whose rows carry no number kind in common."""
+    lmask, rmask = numbered[lrows], numbered[rrows]
+    parts = []
+    for a in np.unique(lmask):
+        for b in np.unique(rmask):
+            if a & b or (same_side and b < a):
+                continue
+            la, rb = lrows[lmask == a], rrows[rmask == b]
+            if same_side and a == b:  # only unnumbered rows: all pairs within the group
+                k = key[la]
+                order = np.argsort(k, kind="stable")
+                la, k = la[order], k[order]
+                starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+                sizes = np.diff(np.r_[starts, len(k)])
+                left, right = _group_pairs(starts[sizes > 1], sizes[sizes > 1])
+                parts.append((la[left], la[right]))
+            else:
+                parts.append(_join(key[la], la, key[rb], rb))
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts])
+
+
 def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.ndarray, right_valid: np.ndarray,
-                 cap: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+                 cap: int, numbered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Pairs whose left row's key equals the right row's other key (e.g. swapped date = date)."""
-    lk = pd.DataFrame({"k": left_key[left_valid], "i": np.flatnonzero(left_valid)})
-    rk = pd.DataFrame({"k": right_key[right_valid], "j": np.flatnonzero(right_valid)})
-    sizes = rk["k"].value_counts()
-    big = sizes[sizes > cap]
-    rk = rk[~rk["k"].isin(big.index)]
-    m = lk.merge(rk, on="k")
-    return m["i"].to_numpy(np.int64), m["j"].to_numpy(np.int64), len(big), int(big.sum())
+    li, ri = np.flatnonzero(left_valid), np.flatnonzero(right_valid)
+    rkeys, rcounts = unique_sorted(right_key[ri], return_counts=True)
+    big = rkeys[rcounts > cap]
+    if len(big):
+        ri = ri[~np.isin(right_key[ri], big)]
+    skipped = (len(big), int(rcounts[rcounts > cap].sum()))
+    if numbered is None:
+        i, j = _join(left_key[li], li, right_key[ri], ri)
+        return i, j, *skipped
+    # rows keyed by the left column against rows keyed by the right column: join the two key spaces
+    lk, rk = left_key[li], right_key[ri]
+    lmask, rmask = numbered[li], numbered[ri]
+    parts = []
+    for a in np.unique(lmask):
+        for b in np.unique(rmask):
+            if not a & b:
+                parts.append(_join(lk[lmask == a], li[lmask == a], rk[rmask == b], ri[rmask == b]))
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64), *skipped
+    return np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts]), *skipped
 
 
-def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings
-             ) -> tuple[np.ndarray, np.ndarray, int, int]:
+NUMBER_KEYS = ("bsn", "onr", "nco")
+
+
+def numbered_rows(arrays: FeatureArrays, settings: LinkSettings) -> np.ndarray:
+    """A bit per number kind each row carries; a number shared by too many rows counts as missing."""
+    out = np.zeros(arrays.n, dtype=np.int8)
+    for bit, name in enumerate(NUMBER_KEYS):
+        col = arrays.column(name)
+        has = col != 0
+        if has.any():
+            values, counts = unique_sorted(col[has], return_counts=True)
+            crowded = values[counts > settings.max_number_group]
+            if len(crowded):
+                has &= ~np.isin(col, crowded)
+        out |= has.astype(np.int8) << bit
+    return out
+
+
+def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings,
+             numbered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
     """The pairs one pass proposes (before de-duplication and before dropping same-file pairs)."""
-    cap = settings.max_number_group if p.keys in (("bsn",), ("onr",), ("nco",)) else settings.max_block_size
+    is_number = p.keys in tuple((k,) for k in NUMBER_KEYS)
+    cap = settings.max_number_group if is_number else settings.max_block_size
+    if is_number:
+        numbered = None
     cols = [arrays.column(k) for k in p.keys]
     if p.cross is not None:
         lcols, rcols = [arrays.column(p.cross[0]), *cols], [arrays.column(p.cross[1]), *cols]
         lkey, lvalid = combine_keys(lcols)
         rkey, rvalid = combine_keys(rcols)
-        return pairs_across(lkey, lvalid, rkey, rvalid, cap)
+        return pairs_across(lkey, lvalid, rkey, rvalid, cap, numbered)
     if p.lsh is not None:
         if p.lsh not in arrays.blooms:
             return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
@@ -110,14 +188,14 @@ def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings
         for band in lsh_bands(arrays.blooms[p.lsh], arrays.bloom_counts[p.lsh], settings.lsh_bands,
                               settings.lsh_band_bits, settings.seed):
             key, valid = combine_keys([band, *cols])
-            li, ri, sb, sr = pairs_within(key, valid, cap)
+            li, ri, sb, sr = pairs_within(key, valid, cap, numbered)
             parts.append((li, ri))
             skipped[0] += sb
             skipped[1] += sr
         return (np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]),
                 skipped[0], skipped[1])
     key, valid = combine_keys(cols)
-    return pairs_within(key, valid, cap)
+    return pairs_within(key, valid, cap, numbered)
 
 
 def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
@@ -125,8 +203,9 @@ def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
     n = np.int64(max(arrays.n, 1))
     seen = np.empty(0, dtype=np.int64)
     codes_by_pass, report = [], []
+    numbered = numbered_rows(arrays, settings)
     for k, p in enumerate(settings.passes):
-        li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings)
+        li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings, numbered)
         if not settings.within_file_pairs:
             keep = arrays.file_code[li] != arrays.file_code[ri]
             li, ri = li[keep], ri[keep]

@@ -7,17 +7,41 @@ import pandas as pd
 
 
 class _Persons:
-    """Union-find whose components remember their export files, numbers and never-link partners."""
+    """Union-find whose components remember their export files, numbers and never-link partners.
+
+    The per-component state (members, files, numbers) is built only for components a link touches, so
+    millions of records that no probabilistic link reaches cost one list entry each.
+    """
 
     def __init__(self, file_code: np.ndarray, numbers: dict[str, np.ndarray],
-                 never: dict[int, set[int]]):
+                 never: dict[int, set[int]], root: np.ndarray | None = None):
         n = len(file_code)
-        self.parent = list(range(n))
-        self.members: list[list[int]] = [[i] for i in range(n)]
-        self.files: list[set[int]] = [{int(f)} for f in file_code]
-        self.numbers: list[dict[str, int]] = [
-            {k: int(v[i]) for k, v in numbers.items() if v[i] != 0} for i in range(n)]
+        self.file_code = file_code
+        self.number_cols = numbers
+        self.root = np.arange(n, dtype=np.int64) if root is None else root
+        self.parent: list[int] = self.root.tolist()
+        order = np.argsort(self.root, kind="stable")
+        self._order = order
+        self._start = np.searchsorted(self.root[order], np.arange(n + 1))
+        self.members: dict[int, list[int]] = {}
+        self.files: dict[int, set[int]] = {}
+        self.numbers: dict[int, dict[str, int]] = {}
         self.never = never
+        self.merged: list[int] = []  # roots joined into another component
+
+    def _load(self, r: int) -> None:
+        if r in self.members:
+            return
+        members = self._order[self._start[r]:self._start[r + 1]]
+        self.members[r] = members.tolist()
+        self.files[r] = set(self.file_code[members].tolist())
+        found: dict[str, int] = {}
+        for kind, col in self.number_cols.items():
+            values = col[members]
+            values = values[values != 0]
+            if len(values):
+                found[kind] = int(values[0])
+        self.numbers[r] = found
 
     def find(self, i: int) -> int:
         root = i
@@ -29,6 +53,8 @@ class _Persons:
 
     def conflict(self, a: int, b: int, strong: bool) -> str | None:
         """Why components a and b may not be one person, or None."""
+        self._load(a)
+        self._load(b)
         if not strong and not self.files[a].isdisjoint(self.files[b]):
             return "same_export_file"
         na, nb = self.numbers[a], self.numbers[b]
@@ -43,27 +69,17 @@ class _Persons:
                         return "rejected_in_review"
         return None
 
-    def absorb(self, group: np.ndarray) -> None:
-        """Make the records of `group` (all singletons, known not to conflict) one component."""
-        root = int(group[0])
-        for i in group[1:]:
-            i = int(i)
-            self.parent[i] = root
-            self.files[root] |= self.files[i]
-            for kind, value in self.numbers[i].items():
-                self.numbers[root].setdefault(kind, value)
-            self.members[i], self.files[i], self.numbers[i] = [], set(), {}
-        self.members[root] = [int(i) for i in group]
-
     def union(self, a: int, b: int) -> None:
+        self._load(a)
+        self._load(b)
         if len(self.members[a]) < len(self.members[b]):
             a, b = b, a
         self.parent[b] = a
-        self.members[a].extend(self.members[b])
-        self.files[a] |= self.files[b]
-        for kind, value in self.numbers[b].items():
+        self.merged.append(b)
+        self.members[a].extend(self.members.pop(b))
+        self.files[a] |= self.files.pop(b)
+        for kind, value in self.numbers.pop(b).items():
             self.numbers[a].setdefault(kind, value)
-        self.members[b], self.files[b], self.numbers[b] = [], set(), {}
 
 
 def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray, right: np.ndarray,
@@ -83,12 +99,12 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
     for i, j in never:
         nev.setdefault(int(i), set()).add(int(j))
         nev.setdefault(int(j), set()).add(int(i))
-    uf = _Persons(file_code, numbers, nev)
-    if len(left):
-        _join_number_groups(uf, file_code, numbers, left, right, strong, never)
+    root = _join_number_groups(file_code, numbers, left, right, strong, never) if len(left) else None
+    uf = _Persons(file_code, numbers, nev, root)
     order = np.argsort(-strength, kind="stable")
+    order = order[uf.root[left[order]] != uf.root[right[order]]]  # links inside a joined group: redundant
     refused = np.full(len(left), "", dtype=object)
-    for k in order:
+    for k in order.tolist():
         a, b = uf.find(int(left[k])), uf.find(int(right[k]))
         if a == b:
             continue
@@ -97,14 +113,18 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
             refused[k] = why
             continue
         uf.union(a, b)
-    roots = np.array([uf.find(i) for i in range(len(file_code))], dtype=np.int64)
+    final = np.arange(len(file_code), dtype=np.int64)  # only roots of the first joins can have moved
+    if uf.merged:
+        final[uf.merged] = [uf.find(r) for r in uf.merged]
+    roots = final[uf.root]
     _, labels = np.unique(roots, return_inverse=True)
     return labels.astype(np.int64), refused
 
 
-def _join_number_groups(uf: _Persons, file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray,
-                        right: np.ndarray, strong: np.ndarray, never: list[tuple[int, int]]) -> None:
-    """Join at once the components of strong links that break no rule (most links; keeps big jobs fast).
+def _join_number_groups(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray,
+                        right: np.ndarray, strong: np.ndarray, never: list[tuple[int, int]]) -> np.ndarray | None:
+    """The root (smallest member) of every record after joining at once the components of strong links
+    that break no rule (most links; keeps big jobs fast), or None when there are none.
 
     A component joins when its records carry at most one value of every number kind and hold no pair that
     must stay apart; anything else is left to the link-by-link loop.
@@ -115,7 +135,7 @@ def _join_number_groups(uf: _Persons, file_code: np.ndarray, numbers: dict[str, 
     n = len(file_code)
     sel = strong
     if not sel.any():
-        return
+        return None
     graph = coo_matrix((np.ones(int(sel.sum()), dtype=np.int8), (left[sel], right[sel])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
     frame = pd.DataFrame({"comp": comp, "i": np.arange(n)})
@@ -130,8 +150,9 @@ def _join_number_groups(uf: _Persons, file_code: np.ndarray, numbers: dict[str, 
         inside = comp[pairs[:, 0]] == comp[pairs[:, 1]]
         ok.loc[np.unique(comp[pairs[inside, 0]])] = False
     keep = (sizes > 1) & ok.reindex(comp).to_numpy()
-    if not keep.any():
-        return
-    grouped = frame[keep].groupby("comp")["i"]
-    for _, members in grouped:
-        uf.absorb(members.to_numpy())
+    root = np.arange(n, dtype=np.int64)
+    if keep.any():
+        smallest = np.full(int(comp.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(smallest, comp[keep], np.flatnonzero(keep))
+        root[keep] = smallest[comp[keep]]
+    return root

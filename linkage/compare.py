@@ -208,4 +208,15 @@ def compare(arrays: FeatureArrays, il: np.ndarray, ir: np.ndarray, comparisons: 
 def pattern_strings(levels: np.ndarray) -> np.ndarray:
     """Readable pattern per row: one character per comparison, its level or '-' when missing."""
     chars = np.array(list("-0123456789"))
-    return np.array(["".join(r) for r in chars[levels.astype(np.int64) + 1]], dtype=object)
+    if len(levels) == 0:
+        return np.empty(0, dtype=object)
+    # one string per distinct pattern (a few hundred), shared by every pair that has it
+    if levels.shape[1] <= 18:  # 11**18 < 2**63
+        code = np.zeros(len(levels), dtype=np.int64)
+        for k in range(levels.shape[1]):
+            code = code * 11 + (levels[:, k].astype(np.int64) + 1)
+        _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(levels, axis=0, return_index=True, return_inverse=True)
+    names = np.array(["".join(r) for r in chars[levels[first].astype(np.int64) + 1]], dtype=object)
+    return names[inverse.ravel()]

@@ -30,7 +30,7 @@ DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass(name="year_month+family_name+initial", keys=("dob_ym", "fam", "init")),
     BlockingPass(name="year_day+family_name+initial", keys=("dob_yd", "fam", "init")),
     BlockingPass(name="month_day+family_name", keys=("dob_md", "fam")),
-    BlockingPass(name="family_name_band+birth_year+initial", keys=("dob_y", "init"), lsh="fam_bf"),
+    BlockingPass(name="family_name_band+year_month+initial", keys=("dob_ym", "init"), lsh="fam_bf"),
     BlockingPass(name="first_name+family_name+postcode_area", keys=("given1", "fam", "pc4")),
     BlockingPass(name="roepnaam+family_name+birth_year", keys=("pref", "fam", "dob_y")),
     BlockingPass(name="postcode+initial", keys=("pc", "init")),

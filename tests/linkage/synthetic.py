@@ -104,7 +104,7 @@ def make_records(persons: pd.DataFrame, seed: int = 0, error_rate: float = 1.0) 
                 school = f"{int(rng.integers(10, 40)):02d}{src.upper()[:2]}"
                 rec = dict(source=src, entity_id=p.entity_id, twin_of=p.twin_of, school=school,
                            export_file=f"{school}00/{2020 + f}-{2021 + f}",
-                           record_key=f"{src}-{int(rng.integers(0, 10**9))}")
+                           record_key=f"{src}-{int(rng.integers(0, 10**9))}-{len(out)}")
                 dob = p.birth_date
                 r = rng.random()
                 if r < 0.01 * e and dob.day <= 12 and dob.day != dob.month:

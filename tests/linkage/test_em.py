@@ -8,12 +8,14 @@ from linkage import em
 from linkage.arrays import to_arrays
 from linkage.blocking import block
 from linkage.compare import compare, comparisons_for
-from linkage.settings import LinkSettings
+from linkage.settings import BlockingPass, LinkSettings
 
 
 def _binary_vectors(cohort) -> np.ndarray:
     features, _ = cohort
-    arrays, settings = to_arrays(features), LinkSettings()
+    # one wide pass: plenty of non-matches next to the matches, as the binary ECM expects
+    arrays = to_arrays(features)
+    settings = LinkSettings(passes=(BlockingPass(name="birth_date", keys=("dob",)),))
     cands = block(arrays, settings)
     comps = comparisons_for(arrays, settings)
     levels = compare(arrays, cands.left, cands.right, comps, settings).levels
