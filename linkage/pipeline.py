@@ -129,15 +129,18 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     if progress:
         progress("model", 1, 1)
     lap("model")
-    partial = model.partial_weights(levels, tf)
-    weight = model.prior_weight + partial.sum(axis=1)
+    other_cols = [k for k, c in enumerate(comparisons) if c.fixed_m is None]
+    weight, number_free = np.empty(len(levels)), np.empty(len(levels))
+    for s in range(0, len(levels), settings.chunk_pairs):  # the pairs × comparisons weights, a part at a time
+        part = model.partial_weights(levels[s:s + settings.chunk_pairs],
+                                     {k: v[s:s + settings.chunk_pairs] for k, v in tf.items()})
+        weight[s:s + settings.chunk_pairs] = model.prior_weight + part.sum(axis=1)
+        number_free[s:s + settings.chunk_pairs] = part[:, other_cols].sum(axis=1)
     prob = probability(weight)
     number_cols = [k for k, c in enumerate(comparisons) if c.name in NUMBER_COMPARISONS]
     agree = (levels[:, number_cols] == 1).any(axis=1) if number_cols else np.zeros(len(levels), bool)
     disagree = (levels[:, number_cols] == 0).any(axis=1) if number_cols else np.zeros(len(levels), bool)
     deterministic = agree & ~disagree
-    other_cols = [k for k, c in enumerate(comparisons) if c.fixed_m is None]
-    number_free = partial[:, other_cols].sum(axis=1)
     contradicted = deterministic & (number_free < settings.contradiction_weight)
     link_t, review_t = choose_thresholds(prob[~deterministic], minimum=settings.min_link_threshold,
                                          link=settings.link_threshold, review=settings.review_threshold)
