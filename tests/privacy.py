@@ -167,8 +167,10 @@ def scan(ids: Identifiers, files: Iterable[Path] = (), texts: dict[str, str] | N
     for path in files:
         if path.resolve() in exempt or not path.is_file():
             continue
-        blobs.append((str(path), path.read_bytes()))
-        blobs.extend(_decoded(path))
+        decoded = _decoded(path)
+        # a container is scanned in its decoded form: its compressed bytes are a mosaic of hex fragments in
+        # which a short lowercase form ("6213ca") turns up by chance, while plaintext always shows decoded
+        blobs.extend(decoded or [(str(path), path.read_bytes())])
     for where, blob in blobs:
         for kind, rx in patterns:
             if rx.search(blob):
