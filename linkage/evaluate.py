@@ -7,19 +7,34 @@ import pandas as pd
 
 
 def _pairs_in_groups(frame: pd.DataFrame, keys: list[str]) -> dict[str, int]:
-    """Pairs of records sharing all `keys`, counted per source pair."""
-    per = frame.groupby([*keys, "source"]).size().rename("n").reset_index()
-    out: dict[str, int] = {}
-    for _, g in per.groupby(keys):
-        srcs, ns = g["source"].to_numpy(), g["n"].to_numpy()
-        for i in range(len(srcs)):
-            if ns[i] > 1:
-                k = f"{srcs[i]}|{srcs[i]}"
-                out[k] = out.get(k, 0) + int(ns[i] * (ns[i] - 1) // 2)
-            for j in range(i + 1, len(srcs)):
-                k = "|".join(sorted((srcs[i], srcs[j])))
-                out[k] = out.get(k, 0) + int(ns[i] * ns[j])
+    """Pairs of records sharing all `keys`, counted per source pair (n·(n−1)/2 within a source, nx·ny across)."""
+    per = frame.groupby([*keys, "source"], observed=True).size().rename("n").reset_index()
+    per["group"] = per.groupby(keys, observed=True).ngroup()
+    per["source"] = per["source"].astype(str)
+    n = per["n"].to_numpy(dtype=np.int64)
+    within = pd.Series(n * (n - 1) // 2, index=per["source"].to_numpy()).groupby(level=0).sum()
+    out = {f"{s}|{s}": int(v) for s, v in within.items() if v}
+    cross = per[["group", "source", "n"]].merge(per[["group", "source", "n"]], on="group")
+    cross = cross[cross["source_x"] < cross["source_y"]]
+    counts = (cross["n_x"].to_numpy(dtype=np.int64) * cross["n_y"].to_numpy(dtype=np.int64))
+    summed = pd.Series(counts).groupby([cross["source_x"].to_numpy(), cross["source_y"].to_numpy()]).sum()
+    for (a, b), v in summed.items():
+        out[f"{a}|{b}"] = out.get(f"{a}|{b}", 0) + int(v)
     return out
+
+
+def _twins(frame: pd.DataFrame) -> tuple[int, int]:
+    """Twin pairs whose both entities have records here, and how many of them share a person."""
+    entities = frame["entity_id"].drop_duplicates()
+    tw = frame.loc[frame["twin_of"].notna(), ["entity_id", "twin_of"]]
+    tw = tw[tw["twin_of"].isin(entities)]
+    a = tw["entity_id"].where(tw["entity_id"] <= tw["twin_of"], tw["twin_of"])
+    b = tw["twin_of"].where(tw["entity_id"] <= tw["twin_of"], tw["entity_id"])
+    pairs = pd.DataFrame({"a": a.to_numpy(), "b": b.to_numpy()}).drop_duplicates()
+    held = frame[["entity_id", "person_id"]].drop_duplicates()
+    shared = (pairs.merge(held.rename(columns={"entity_id": "a"}), on="a")
+              .merge(held.rename(columns={"entity_id": "b"}), on=["b", "person_id"]))
+    return len(pairs), len(shared[["a", "b"]].drop_duplicates())
 
 
 def _scores(tp: int, predicted: int, true: int) -> dict:
@@ -45,18 +60,7 @@ def evaluate(records: pd.DataFrame, labels: pd.DataFrame) -> dict:
     by_pair = {k: _scores(both.get(k, 0), predicted.get(k, 0), true.get(k, 0)) for k in keys}
     out = _scores(sum(both.values()), sum(predicted.values()), sum(true.values()))
     out["by_source_pair"] = by_pair
-    twins = frame.dropna(subset=["twin_of"])
-    persons_of = frame.groupby("entity_id")["person_id"].agg(set)
-    merged = 0
-    seen = set()
-    for e, t in zip(twins["entity_id"], twins["twin_of"], strict=True):
-        key = tuple(sorted((e, t)))
-        if key in seen or t not in persons_of.index or e not in persons_of.index:
-            continue
-        seen.add(key)
-        merged += bool(persons_of[e] & persons_of[t])
-    out["twin_pairs"] = len(seen)
-    out["twins_merged"] = merged
+    out["twin_pairs"], out["twins_merged"] = _twins(frame)
     out["records"] = int(len(frame))
     return out
 
