@@ -68,7 +68,10 @@ def to_arrays(features: pd.DataFrame) -> FeatureArrays:
             values = features[col]
             if values.dtype.kind not in "iu":
                 values = pd.to_numeric(values, errors="coerce").fillna(0)
-            hashes[col] = values.to_numpy(dtype=np.int64, copy=True)
+            # a view of the frame's own int64 column where it has one (no second copy at a million rows),
+            # read-only so nothing here can change the caller's frame
+            hashes[col] = values.to_numpy(dtype=np.int64, copy=False).view()
+            hashes[col].flags.writeable = False
             if is_link:
                 link_kinds[col] = "string" if f"{col}_bf" in features.columns else "exact"
     blooms: dict[str, np.ndarray] = {}
