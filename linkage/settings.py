@@ -31,7 +31,9 @@ DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass(name="year_month+family_name+initial", keys=("dob_ym", "fam", "init")),
     BlockingPass(name="year_day+family_name+initial", keys=("dob_yd", "fam", "init")),
     BlockingPass(name="month_day+family_name+initial", keys=("dob_md", "fam", "init")),
-    BlockingPass(name="family_name_band+year_month+initial", keys=("dob_ym", "init"), lsh="fam_bf"),
+    # surname typos: LSH bands with the first name or roepnaam (an initial alone grows quadratically)
+    BlockingPass(name="family_name_band+year_month+first_name", keys=("dob_ym", "given1"), lsh="fam_bf"),
+    BlockingPass(name="family_name_band+year_month+roepnaam", keys=("dob_ym", "pref"), lsh="fam_bf"),
     BlockingPass(name="first_name+family_name+postcode_area", keys=("given1", "fam", "pc4")),
     BlockingPass(name="roepnaam+family_name+year_month", keys=("pref", "fam", "dob_ym")),
     BlockingPass(name="postcode+initial", keys=("pc", "init")),
