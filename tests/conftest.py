@@ -114,8 +114,21 @@ def demo_env(tmp_path_factory):
     summary = json.loads(text[text.index("{"):text.rindex("}") + 1])
     env.demo_output = result.output
     yield env, summary
-    if schema:
-        next(schema, None)
+    try:
+        _privacy_scan(env, summary)
+    finally:
+        if schema:
+            next(schema, None)
+
+
+def _privacy_scan(env: Env, summary: dict) -> None:
+    """After a module's tests on a demo installation: nothing identifying written or printed by any of them."""
+    from tests.privacy import dump_database, files_under, from_cohort, scan
+
+    ids = from_cohort(Path(summary["cohort_dir"]))
+    texts = {"printed": "\n".join([env.demo_output, *env.printed]), "database": dump_database(env.database_url)}
+    hits = scan(ids, files_under(env.data_dir, Path(summary["release_dir"])), texts)
+    assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits)
 
 
 DEMO_PERSONS = 800
