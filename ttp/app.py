@@ -96,7 +96,8 @@ class App:
         """Sign a checkpoint of the log after an acting command, in its own transaction."""
         entry = self.keystore.active("audit-signing")
         with self.session() as session:
-            auditlog.checkpoint(session, self.keystore.signing_key(), _key_name(entry), self.settings.checkpoint_log)
+            auditlog.checkpoint(session, self.keystore.signing_key(), audit_key_name(entry),
+                                self.settings.checkpoint_log)
 
     @contextmanager
     def acting(self, action: str, roles: tuple[str, ...], objects: dict | None = None) -> Iterator[Acting]:
@@ -143,7 +144,8 @@ class App:
         self.checkpoint()
 
 
-def _key_name(entry) -> str:
+def audit_key_name(entry) -> str:
+    """The signer name of an audit-signing key in checkpoint notes (versioned, so rotation keeps old ones)."""
     return f"ttp-audit-{entry.id}"
 
 

@@ -14,7 +14,7 @@ from audit.errors import AuditError
 from audit.merkle import MerkleTree
 
 from . import auditlog, db
-from .app import App, _key_name
+from .app import App, audit_key_name
 from .errors import TTPError
 from .roles import OPERATOR, PRIVACY_OFFICER
 
@@ -58,7 +58,7 @@ def verify(app: App, kept_checkpoint: Path | None, public_key_file: Path | None)
         return doc
     with app.acting("audit.verify", (OPERATOR, PRIVACY_OFFICER)) as act:
         keystore = app.keystore
-        keys = {_key_name(e): keystore.public_key_for(e.id) for e in keystore.entries()
+        keys = {audit_key_name(e): keystore.public_key_for(e.id) for e in keystore.entries()
                 if e.purpose == "audit-signing"}
         events = list(auditlog.iter_events(act.session))
         texts = _checkpoint_texts(app, act.session)
