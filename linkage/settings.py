@@ -35,7 +35,6 @@ DEFAULT_PASSES: tuple[BlockingPass, ...] = (
     BlockingPass(name="family_name_band+year_month+first_name", keys=("dob_ym", "given1"), lsh="fam_bf"),
     BlockingPass(name="family_name_band+year_month+roepnaam", keys=("dob_ym", "pref"), lsh="fam_bf"),
     BlockingPass(name="first_name+family_name+postcode_area", keys=("given1", "fam", "pc4")),
-    BlockingPass(name="roepnaam+family_name+year_month", keys=("pref", "fam", "dob_ym")),
     BlockingPass(name="postcode+initial", keys=("pc", "init")),
 )
 
