@@ -41,17 +41,22 @@ class FeatureArrays:
 
 def bloom_matrix(values: pd.Series) -> np.ndarray:
     """Bloom filters (`bytes`, one fixed length) as an n × words uint64 matrix; missing rows are all zero."""
-    lengths = {len(v) for v in values if isinstance(v, bytes | bytearray | memoryview)}
+    items = values.to_numpy(dtype=object)
+    present = pd.notna(items)
+    if not set(map(type, items[present])) <= {bytes, bytearray, memoryview}:  # anything else counts as missing
+        present = np.fromiter((isinstance(v, bytes | bytearray | memoryview) for v in items), bool, len(items))
+    lengths = set(map(len, items[present]))
     if not lengths:
         return np.zeros((len(values), 1), dtype=np.uint64)
     if len(lengths) > 1:
         raise FeatureError(f"column {values.name}: Bloom filters of different lengths")
     width = lengths.pop()
     pad = (-width) % 8
-    empty = bytes(width + pad)
-    joined = b"".join(bytes(v) + bytes(pad) if isinstance(v, bytes | bytearray | memoryview) else empty
-                      for v in values)
-    return np.frombuffer(joined, dtype=np.uint64).reshape(len(values), -1)
+    items = items.copy()
+    if pad:
+        items[present] = [bytes(v) + bytes(pad) for v in items[present]]
+    items[~present] = bytes(width + pad)
+    return np.frombuffer(b"".join(items.tolist()), dtype=np.uint64).reshape(len(values), -1)
 
 
 def to_arrays(features: pd.DataFrame) -> FeatureArrays:
