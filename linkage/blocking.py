@@ -168,8 +168,12 @@ def numbered_rows(arrays: FeatureArrays, settings: LinkSettings) -> np.ndarray:
 
 
 def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings,
-             numbered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """The pairs one pass proposes (before de-duplication and before dropping same-file pairs)."""
+             numbered: np.ndarray | None = None, bands: dict[str, list[np.ndarray]] | None = None
+             ) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The pairs one pass proposes (before de-duplication and before dropping same-file pairs).
+
+    `bands` keeps the LSH bands of a Bloom column for the next pass on the same column.
+    """
     is_number = p.keys in tuple((k,) for k in NUMBER_KEYS)
     cap = settings.max_number_group if is_number else settings.max_block_size
     if is_number:
@@ -185,8 +189,11 @@ def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings,
             return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
         parts = []
         skipped = [0, 0]
-        for band in lsh_bands(arrays.blooms[p.lsh], arrays.bloom_counts[p.lsh], settings.lsh_bands,
-                              settings.lsh_band_bits, settings.seed):
+        bands = {} if bands is None else bands
+        if p.lsh not in bands:
+            bands[p.lsh] = lsh_bands(arrays.blooms[p.lsh], arrays.bloom_counts[p.lsh], settings.lsh_bands,
+                                     settings.lsh_band_bits, settings.seed)
+        for band in bands[p.lsh]:
             key, valid = combine_keys([band, *cols])
             li, ri, sb, sr = pairs_within(key, valid, cap, numbered)
             parts.append((li, ri))
@@ -204,8 +211,9 @@ def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
     seen = np.empty(0, dtype=np.int64)
     codes_by_pass, report = [], []
     numbered = numbered_rows(arrays, settings)
+    bands: dict[str, list[np.ndarray]] = {}
     for k, p in enumerate(settings.passes):
-        li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings, numbered)
+        li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings, numbered, bands)
         if not settings.within_file_pairs:
             keep = arrays.file_code[li] != arrays.file_code[ri]
             li, ri = li[keep], ri[keep]
