@@ -20,3 +20,16 @@ def test_pairwise_counts_by_hand():
     assert out["by_source_pair"]["po|vo"]["false_positives"] == 1
     assert out["by_source_pair"]["nco|po"]["false_negatives"] == 1
     assert out["twins_merged"] == 1 and out["twin_pairs"] == 1
+
+
+def test_pairs_counted_within_and_across_sources():
+    # one person of four records: two po, one vo, one nco; truth splits off the nco record
+    labels = pd.DataFrame({"record_id": list("abcd"), "source": ["po", "po", "vo", "nco"],
+                           "entity_id": ["e1", "e1", "e1", "e2"], "twin_of": [None] * 4})
+    records = pd.DataFrame({"record_id": list("abcd"), "source": labels["source"], "person_id": ["p1"] * 4})
+    out = evaluate(records, labels)
+    by = out["by_source_pair"]
+    assert by["po|po"]["true_positives"] == 1 and by["po|vo"]["true_positives"] == 2
+    assert by["nco|po"]["false_positives"] == 2 and by["nco|vo"]["false_positives"] == 1
+    assert (out["true_positives"], out["false_positives"], out["false_negatives"]) == (3, 3, 0)
+    assert out["twin_pairs"] == 0 and out["twins_merged"] == 0
