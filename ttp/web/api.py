@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ..roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER, ROLES
 from . import views
 from .context import Principal
-from .server import REPORT_CSP, acting, allow, api_user, check_role, verify_log
+from .server import REPORT_CSP, acting, allow, api_user, audit_export_download, check_role, verify_log
 
 router = APIRouter(tags=["ttp"])
 User = Annotated[Principal, Depends(api_user)]
@@ -169,10 +169,7 @@ def audit_checkpoint(request: Request, user: User) -> dict:
             responses={200: {"content": {"application/json": {}}}})
 def audit_export(request: Request, user: User) -> Response:
     """Every event with its inclusion proof, the latest checkpoint and the verify key."""
-    with acting(request, user, "audit.export") as act:
-        data = views.audit_export(act)
-    return Response(data, media_type="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="audit-export.json"'})
+    return audit_export_download(request, user)
 
 
 @router.get("/batches", openapi_extra=allow(OPERATOR))

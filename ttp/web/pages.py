@@ -21,6 +21,7 @@ from .server import (
     BadCsrf,
     acting,
     allow,
+    audit_export_download,
     check_role,
     page_user,
     render,
@@ -233,10 +234,7 @@ def checkpoint_page(request: Request, user: User) -> Response:
 
 @router.get("/audit/export", openapi_extra=allow(*OFFICE))
 def audit_export(request: Request, user: User) -> Response:
-    with acting(request, user, "audit.export") as act:
-        data = views.audit_export(act)
-    return Response(data, media_type="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="audit-export.json"'})
+    return audit_export_download(request, user)
 
 
 # --- operator ---------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..app import Acting
 from ..errors import TTPError
-from . import i18n
+from . import i18n, views
 from .context import Forbidden, NotFound, Principal, Service
 
 HERE = Path(__file__).parent
@@ -87,6 +87,14 @@ def verify_log(request: Request, user: Principal) -> dict:
 
 
 # --- who is signed in -------------------------------------------------------------------------------------
+
+
+def audit_export_download(request: Request, user: Principal) -> Response:
+    """The audit export as a JSON download: the same for the page and the API."""
+    with acting(request, user, "audit.export") as act:
+        data = views.audit_export(act)
+    return Response(data, media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="audit-export.json"'})
 
 
 def page_user(request: Request) -> Principal:
