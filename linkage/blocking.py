@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from linkage.arrays import FeatureArrays, unique_sorted
+from linkage.errors import LinkError
 from linkage.settings import BlockingPass, LinkSettings
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -37,13 +37,14 @@ def lsh_bands(bloom: np.ndarray, counts: np.ndarray, bands: int, bits: int, seed
     """Locality-sensitive bands of a Bloom filter: `bits` sampled bit positions each, packed in an int64."""
     rng = np.random.default_rng(seed)
     n_bits = bloom.shape[1] * 64
+    words_first = np.ascontiguousarray(bloom.T)  # a contiguous row per word: bit gathers stream through memory
     out = []
     for b in range(bands):
         positions = rng.choice(n_bits, size=min(bits, n_bits), replace=False)
         words, offsets = positions // 64, (positions % 64).astype(np.uint64)
         value = np.zeros(len(bloom), dtype=np.uint64)
         for k, (w, o) in enumerate(zip(words, offsets, strict=True)):
-            value |= ((bloom[:, w] >> o) & np.uint64(1)) << np.uint64(k)
+            value |= ((words_first[w] >> o) & np.uint64(1)) << np.uint64(k)
         value = value + np.uint64((b + 1) << 56)
         value[counts == 0] = 0
         out.append(value.view(np.int64))
@@ -95,8 +96,15 @@ def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
 
 
 def _join(lkey: np.ndarray, li: np.ndarray, rkey: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    m = pd.DataFrame({"k": lkey, "i": li}).merge(pd.DataFrame({"k": rkey, "j": ri}), on="k")
-    return m["i"].to_numpy(np.int64), m["j"].to_numpy(np.int64)
+    """Every (li, ri) whose keys are equal: a sort-merge join on the right keys."""
+    order = np.argsort(rkey, kind="stable")
+    rsorted = rkey[order]
+    lo = np.searchsorted(rsorted, lkey, side="left")
+    count = np.searchsorted(rsorted, lkey, side="right") - lo
+    hit = count > 0
+    left = np.repeat(np.asarray(li, np.int64), count)
+    right = np.asarray(ri, np.int64)[order][_ranges(lo[hit], count[hit])]
+    return left, right
 
 
 def _pairs_by_number(key: np.ndarray, lrows: np.ndarray, rrows: np.ndarray, numbered: np.ndarray,
@@ -206,12 +214,18 @@ def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings,
 
 
 def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
-    """Union of all passes: deduplicated pairs (of different export files unless settings allow)."""
+    """Union of all passes: deduplicated pairs (of different export files unless settings allow).
+
+    Each pair is credited to the first pass that proposed it: the passes' pair codes are tagged with the
+    pass number and sorted once, so the union costs one sort however many passes there are.
+    """
     n = np.int64(max(arrays.n, 1))
-    seen = np.empty(0, dtype=np.int64)
-    codes_by_pass, report = [], []
     numbered = numbered_rows(arrays, settings)
     bands: dict[str, list[np.ndarray]] = {}
+    tagged, report = [], []
+    tags = np.int64(max(len(settings.passes), 1))
+    if int(n) * int(n) * int(tags) >= 2**62:
+        raise LinkError("too many records for one link job: split it by cohort")
     for k, p in enumerate(settings.passes):
         li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings, numbered, bands)
         if not settings.within_file_pairs:
@@ -219,14 +233,14 @@ def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
             li, ri = li[keep], ri[keep]
         lo, hi = np.minimum(li, ri), np.maximum(li, ri)
         codes = unique_sorted(lo * n + hi)
-        new = codes[~np.isin(codes, seen, assume_unique=True, kind="sort")]
-        seen = unique_sorted(np.concatenate([seen, new]))
-        codes_by_pass.append((k, new))
-        report.append({"pass": p.name, "pairs": int(len(codes)), "new_pairs": int(len(new)),
+        tagged.append(codes * tags + k)
+        report.append({"pass": p.name, "pairs": int(len(codes)), "new_pairs": 0,
                        "skipped_blocks": skipped_blocks, "skipped_records": skipped_rows})
-    all_codes = np.concatenate([c for _, c in codes_by_pass]) if codes_by_pass else np.empty(0, np.int64)
-    first = np.concatenate([np.full(len(c), k, np.int16) for k, c in codes_by_pass]) if codes_by_pass \
-        else np.empty(0, np.int16)
-    order = np.argsort(all_codes, kind="stable")
-    all_codes, first = all_codes[order], first[order]
-    return Candidates(left=all_codes // n, right=all_codes % n, first_pass=first, report=report)
+    every = np.sort(np.concatenate(tagged)) if tagged else np.empty(0, np.int64)
+    del tagged
+    code = every // tags
+    first = np.r_[True, code[1:] != code[:-1]] if len(code) else np.empty(0, bool)
+    all_codes, first_pass = code[first], (every[first] % tags).astype(np.int16)
+    for k, count in enumerate(np.bincount(first_pass, minlength=len(settings.passes))):
+        report[k]["new_pairs"] = int(count)
+    return Candidates(left=all_codes // n, right=all_codes % n, first_pass=first_pass, report=report)
