@@ -34,18 +34,30 @@ def combine_keys(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lsh_bands(bloom: np.ndarray, counts: np.ndarray, bands: int, bits: int, seed: int) -> list[np.ndarray]:
-    """Locality-sensitive bands of a Bloom filter: `bits` sampled bit positions each, packed in an int64."""
-    rng = np.random.default_rng(seed)
-    n_bits = bloom.shape[1] * 64
-    words_first = np.ascontiguousarray(bloom.T)  # a contiguous row per word: bit gathers stream through memory
+    """Locality-sensitive bands of a Bloom filter: `bits` bit positions each, packed in an int64.
+
+    A q-gram's positions are keyed hashes, so any fixed set of positions is as random a sample as a drawn
+    one: band b takes a run of `bits` bits of word b (two operations per band). Only when the runs do not
+    fit in the filter are positions drawn at random with `seed`.
+    """
+    words = bloom.shape[1]
+    band_id = [np.uint64((b + 1) << 56) for b in range(bands)]
     out = []
+    if bands <= words * (64 // bits):
+        mask = np.uint64((1 << bits) - 1)
+        for b in range(bands):
+            shift = np.uint64((b // words) * bits)
+            value = ((bloom[:, b % words] >> shift) & mask) + band_id[b]
+            value[counts == 0] = 0
+            out.append(value.view(np.int64))
+        return out
+    rng = np.random.default_rng(seed)
     for b in range(bands):
-        positions = rng.choice(n_bits, size=min(bits, n_bits), replace=False)
-        words, offsets = positions // 64, (positions % 64).astype(np.uint64)
+        positions = rng.choice(words * 64, size=min(bits, words * 64), replace=False)
         value = np.zeros(len(bloom), dtype=np.uint64)
-        for k, (w, o) in enumerate(zip(words, offsets, strict=True)):
-            value |= ((words_first[w] >> o) & np.uint64(1)) << np.uint64(k)
-        value = value + np.uint64((b + 1) << 56)
+        for k, pos in enumerate(positions.tolist()):
+            value |= ((bloom[:, pos // 64] >> np.uint64(pos % 64)) & np.uint64(1)) << np.uint64(k)
+        value = value + band_id[b]
         value[counts == 0] = 0
         out.append(value.view(np.int64))
     return out
@@ -62,8 +74,7 @@ def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int, numbered: np.ndar
     idx = np.flatnonzero(valid)
     if len(idx) < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
-    order = np.argsort(key[idx], kind="stable")
-    idx, k = idx[order], key[idx][order]
+    idx, k = sorted_by_key(key, idx)
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     sizes = np.diff(np.r_[starts, len(k)])
     too_big = sizes > cap
@@ -72,12 +83,38 @@ def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int, numbered: np.ndar
     if not keep.any():
         return np.empty(0, np.int64), np.empty(0, np.int64), skipped_blocks, skipped_rows
     if numbered is not None and numbered.any():
-        rows = idx[np.repeat(keep, sizes)]
-        li, ri = _pairs_by_number(key, rows, rows, numbered, same_side=True)
+        in_block = np.repeat(keep, sizes)
+        li, ri = _pairs_by_number(idx[in_block], k[in_block], numbered)
         return li, ri, skipped_blocks, skipped_rows
     g_start, g_size = starts[keep], sizes[keep]
     left, right = _group_pairs(g_start, g_size)
     return idx[left], idx[right], skipped_blocks, skipped_rows
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: an invertible mix, so every key bit reaches the high bits."""
+    x = x ^ (x >> np.uint64(30))
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def sorted_by_key(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`idx` ordered by `key[idx]`, and the keys' high bits in that order (equal keys stay together).
+
+    Row number and the key's high bits share one uint64 that is sorted by value: about twice as fast as an
+    argsort at millions of rows. Keys differing only in the low bits (one in ~10^12 at a million rows) fall
+    into one block: more candidate pairs to compare, never fewer.
+    """
+    bits = max(int(len(key) - 1).bit_length(), 1)
+    low = np.uint64((1 << bits) - 1)
+    packed = _mix(key[idx].view(np.uint64))  # a bijection: small keys (tests, codes) get high bits too
+    packed &= ~low
+    packed |= idx.astype(np.uint64)
+    packed.sort()
+    return (packed & low).astype(np.int64), packed >> np.uint64(bits)
 
 
 def _group_pairs(g_start: np.ndarray, g_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,38 +132,35 @@ def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.repeat(starts, sizes)
 
 
-def _join(lkey: np.ndarray, li: np.ndarray, rkey: np.ndarray, ri: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (li, ri) whose keys are equal: a sort-merge join on the right keys."""
-    order = np.argsort(rkey, kind="stable")
-    rsorted = rkey[order]
-    lo = np.searchsorted(rsorted, lkey, side="left")
-    count = np.searchsorted(rsorted, lkey, side="right") - lo
+def _join_sorted(lkey: np.ndarray, li: np.ndarray, rkey: np.ndarray, ri: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Every (li, ri) whose keys are equal, both sides already in key order (a merge join)."""
+    lo = np.searchsorted(rkey, lkey, side="left")
+    count = np.searchsorted(rkey, lkey, side="right") - lo
     hit = count > 0
-    left = np.repeat(np.asarray(li, np.int64), count)
-    right = np.asarray(ri, np.int64)[order][_ranges(lo[hit], count[hit])]
-    return left, right
+    return np.repeat(li, count), ri[_ranges(lo[hit], count[hit])]
 
 
-def _pairs_by_number(key: np.ndarray, lrows: np.ndarray, rrows: np.ndarray, numbered: np.ndarray,
-                     same_side: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (left row, right row) sharing a key whose rows carry no number kind in common."""
-    lmask, rmask = numbered[lrows], numbered[rrows]
+def _by_mask(rows: np.ndarray, keys: np.ndarray, mask: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Rows (and their keys) split by number mask; each part keeps the key order."""
+    return {int(m): (rows[mask == m], keys[mask == m]) for m in np.unique(mask)}
+
+
+def _pairs_by_number(rows: np.ndarray, keys: np.ndarray, numbered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of rows (in key order) sharing a key whose rows carry no number kind in common."""
     parts = []
-    for a in np.unique(lmask):
-        for b in np.unique(rmask):
-            if a & b or (same_side and b < a):
+    groups = _by_mask(rows, keys, numbered[rows])
+    for a, (la, ka) in groups.items():
+        for b, (rb, kb) in groups.items():
+            if a & b or b < a:
                 continue
-            la, rb = lrows[lmask == a], rrows[rmask == b]
-            if same_side and a == b:  # only unnumbered rows: all pairs within the group
-                k = key[la]
-                order = np.argsort(k, kind="stable")
-                la, k = la[order], k[order]
-                starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-                sizes = np.diff(np.r_[starts, len(k)])
+            if a == b:  # only unnumbered rows: all pairs within the group
+                starts = np.flatnonzero(np.r_[True, ka[1:] != ka[:-1]])
+                sizes = np.diff(np.r_[starts, len(ka)])
                 left, right = _group_pairs(starts[sizes > 1], sizes[sizes > 1])
                 parts.append((la[left], la[right]))
             else:
-                parts.append(_join(key[la], la, key[rb], rb))
+                parts.append(_join_sorted(ka, la, kb, rb))
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts])
@@ -135,26 +169,31 @@ def _pairs_by_number(key: np.ndarray, lrows: np.ndarray, rrows: np.ndarray, numb
 def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.ndarray, right_valid: np.ndarray,
                  cap: int, numbered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Pairs whose left row's key equals the right row's other key (e.g. swapped date = date)."""
-    li, ri = np.flatnonzero(left_valid), np.flatnonzero(right_valid)
-    rkeys, rcounts = unique_sorted(right_key[ri], return_counts=True)
-    big = rkeys[rcounts > cap]
-    if len(big):
-        ri = ri[~np.isin(right_key[ri], big)]
-    skipped = (len(big), int(rcounts[rcounts > cap].sum()))
+    li, lk = _in_key_order(left_key, np.flatnonzero(left_valid))
+    ri, rk = _in_key_order(right_key, np.flatnonzero(right_valid))
+    starts = np.flatnonzero(np.r_[True, rk[1:] != rk[:-1]]) if len(rk) else np.empty(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(rk)])
+    too_big = sizes > cap
+    skipped = (int(too_big.sum()), int(sizes[too_big].sum()))
+    if skipped[0]:
+        ri, rk = ri[~np.repeat(too_big, sizes)], rk[~np.repeat(too_big, sizes)]
     if numbered is None:
-        i, j = _join(left_key[li], li, right_key[ri], ri)
+        i, j = _join_sorted(lk, li, rk, ri)
         return i, j, *skipped
     # rows keyed by the left column against rows keyed by the right column: join the two key spaces
-    lk, rk = left_key[li], right_key[ri]
-    lmask, rmask = numbered[li], numbered[ri]
     parts = []
-    for a in np.unique(lmask):
-        for b in np.unique(rmask):
+    for a, (la, ka) in _by_mask(li, lk, numbered[li]).items():
+        for b, (rb, kb) in _by_mask(ri, rk, numbered[ri]).items():
             if not a & b:
-                parts.append(_join(lk[lmask == a], li[lmask == a], rk[rmask == b], ri[rmask == b]))
+                parts.append(_join_sorted(ka, la, kb, rb))
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64), *skipped
     return np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts]), *skipped
+
+
+def _in_key_order(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(key[idx], kind="stable")
+    return idx[order], key[idx][order]
 
 
 NUMBER_KEYS = ("bsn", "onr", "nco")
