@@ -1,13 +1,20 @@
 """Scale: synthetic cohorts across five sources, ttp (keyed features) vs Splink (plaintext), per size.
 
-Run: .venv/bin/python bench/scale.py [--persons 10000 100000] [--million] [--no-splink]
+Run: .venv/bin/python bench/scale.py [--persons 10000 100000] [--million] [--no-splink] [--dense]
 Each tool and size runs in its own subprocess (peak memory is its own; ttp pseudonymises in one and links
-in the next); prints a table with wall and CPU seconds.
+in the next); prints a table with wall and CPU seconds, and how link time grew against n·log n.
+
+The cohorts are national by default: names spread as a whole country's birth cohorts spread them (see
+tests/linkage/synthetic.py). `--dense` uses the small tests' dense name pools instead, where blocks on
+birth date and name grow with the population and so does every linker's work per record.
+Splink runs with the light training settings of LINKAGE-NOTES.md: u from 10^6 random pairs, each EM
+session capped at 10^6 pairs.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import pickle
 import sys
 import tempfile
@@ -92,8 +99,9 @@ def run_splink(path: str) -> dict:
     linker = Linker(db.register(df, table_name="records"), settings, log_level=40)
     linker.training.estimate_probability_two_random_records_match([block_on("bsn")], recall=0.9)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("family_name", "given_name"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"), max_pairs=1e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("family_name", "given_name"),
+                                                                       max_pairs=1e6)
     pred = linker.inference.predict(threshold_match_probability=0.5)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pred, 0.5).as_pandas_dataframe()
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -117,6 +125,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--million", action="store_true", help="also 1,000,000 persons")
     parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--dense", action="store_true", help="the small tests' dense name pools")
     args = parser.parse_args()
     sizes = args.persons + ([1_000_000] if args.million else [])
     from tests.linkage.synthetic import make_persons, make_records
@@ -125,7 +134,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             t = time.perf_counter()
-            records = make_records(make_persons(n, seed=11), seed=11)
+            national = not args.dense
+            records = make_records(make_persons(n, seed=11, national=national), seed=11, national=national)
             path = str(Path(tmp) / f"records_{n}.pkl")
             with open(path, "wb") as fh:
                 pickle.dump(records, fh)
@@ -138,6 +148,24 @@ def main() -> None:
                 print(rows[-1], flush=True)
     print(table(rows, ["records", "precision", "recall", "f1", "twins_merged", "seconds", "cpu_s", "peak_mb",
                        "candidates", "stages_s"]))
+    print(growth(rows, sizes))
+
+
+def growth(rows: list[tuple[str, dict]], sizes: list[int]) -> str:
+    """Link time (and CPU time) of each size against the smallest, beside what n·log n allows."""
+    lines = []
+    by_name = dict(rows)
+    small = min(sizes)
+    for tool in ("ttp", "splink"):
+        base = by_name.get(f"{tool} {small:,}", {})
+        for n in sorted(sizes):
+            r = by_name.get(f"{tool} {n:,}", {})
+            if n == small or "seconds" not in r or "seconds" not in base:
+                continue
+            allowed = n * math.log(n) / (small * math.log(small))
+            lines.append(f"{tool} {small:,} -> {n:,}: wall x{r['seconds'] / base['seconds']:.1f}, "
+                         f"CPU x{r['cpu_s'] / base['cpu_s']:.1f}; n·log n allows x{allowed:.1f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
