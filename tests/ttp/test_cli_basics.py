@@ -147,3 +147,18 @@ def test_db_upgrade_brings_an_older_database_to_the_newest_revision(installed):
     assert upgraded.exit_code == 0, upgraded.output
     assert head_revision(installed.database_url) in upgraded.output
     assert installed.run("--as", "olga", "users", "list").exit_code == 0
+
+
+def test_bare_ttp_demo_runs_the_demo(monkeypatch):
+    """`ttp demo` with no arguments is the README's first command: it must run the chain, not print help."""
+    from click.testing import CliRunner
+
+    import ttp.demo_job
+    from ttp.cli import cli
+
+    calls = []
+    monkeypatch.setattr(ttp.demo_job, "run_demo", lambda data_dir, persons, seed: calls.append((persons, seed)))
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert calls == [(5000, 1)]
+    assert CliRunner().invoke(cli, ["demo", "--help"]).exit_code == 0
