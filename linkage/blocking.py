@@ -63,13 +63,15 @@ def lsh_bands(bloom: np.ndarray, counts: np.ndarray, bands: int, bits: int, seed
     return out
 
 
-def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int, numbered: np.ndarray | None = None
+def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int, numbered: Numbered | None = None
                  ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """All pairs of rows sharing a key; blocks above `cap` are skipped (count of blocks and rows returned).
 
     With `numbered` (a bit per number kind a row carries), pairs of rows that both carry a number of one
     kind are left out: the number pass already found them if the numbers agree, and if they differ the
-    pair can never be one person. This keeps the name and date passes near-linear in the population.
+    pair can never be one person. Records sharing a number are one person already, so a record without
+    that number meets only that person's `Numbered.per_person` richest records in the block, not all of
+    them. Both rules keep the name and date passes near-linear in the population.
     """
     idx = np.flatnonzero(valid)
     if len(idx) < 2:
@@ -83,6 +85,10 @@ def pairs_within(key: np.ndarray, valid: np.ndarray, cap: int, numbered: np.ndar
     if not keep.any():
         return np.empty(0, np.int64), np.empty(0, np.int64), skipped_blocks, skipped_rows
     if numbered is not None and numbered.any():
+        # a pair of rows with no number kind in common has a row without the first kind: only blocks
+        # holding such a row can give pairs (at a million persons most blocks hold none)
+        open_rows = np.add.reduceat((numbered.mask[idx] & 1) == 0, starts) if len(starts) else starts
+        keep &= open_rows > 0
         in_block = np.repeat(keep, sizes)
         li, ri = _pairs_by_number(idx[in_block], k[in_block], numbered)
         return li, ri, skipped_blocks, skipped_rows
@@ -141,15 +147,16 @@ def _join_sorted(lkey: np.ndarray, li: np.ndarray, rkey: np.ndarray, ri: np.ndar
     return np.repeat(li, count), ri[_ranges(lo[hit], count[hit])]
 
 
-def _by_mask(rows: np.ndarray, keys: np.ndarray, mask: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Rows (and their keys) split by number mask; each part keeps the key order."""
-    return {int(m): (rows[mask == m], keys[mask == m]) for m in np.unique(mask)}
+def _by_mask(rows: np.ndarray, keys: np.ndarray, numbered: Numbered) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Rows (and their keys) split by number mask, each part in key order and cut to its representatives."""
+    mask = numbered.mask[rows]
+    return {int(m): numbered.representatives(rows[mask == m], keys[mask == m], int(m)) for m in np.unique(mask)}
 
 
-def _pairs_by_number(rows: np.ndarray, keys: np.ndarray, numbered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pairs_by_number(rows: np.ndarray, keys: np.ndarray, numbered: Numbered) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of rows (in key order) sharing a key whose rows carry no number kind in common."""
     parts = []
-    groups = _by_mask(rows, keys, numbered[rows])
+    groups = _by_mask(rows, keys, numbered)
     for a, (la, ka) in groups.items():
         for b, (rb, kb) in groups.items():
             if a & b or b < a:
@@ -167,7 +174,7 @@ def _pairs_by_number(rows: np.ndarray, keys: np.ndarray, numbered: np.ndarray) -
 
 
 def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.ndarray, right_valid: np.ndarray,
-                 cap: int, numbered: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+                 cap: int, numbered: Numbered | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Pairs whose left row's key equals the right row's other key (e.g. swapped date = date)."""
     li, lk = _in_key_order(left_key, np.flatnonzero(left_valid))
     ri, rk = _in_key_order(right_key, np.flatnonzero(right_valid))
@@ -182,8 +189,8 @@ def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.nda
         return i, j, *skipped
     # rows keyed by the left column against rows keyed by the right column: join the two key spaces
     parts = []
-    for a, (la, ka) in _by_mask(li, lk, numbered[li]).items():
-        for b, (rb, kb) in _by_mask(ri, rk, numbered[ri]).items():
+    for a, (la, ka) in _by_mask(li, lk, numbered).items():
+        for b, (rb, kb) in _by_mask(ri, rk, numbered).items():
             if not a & b:
                 parts.append(_join_sorted(ka, la, kb, rb))
     if not parts:
@@ -197,11 +204,47 @@ def _in_key_order(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 NUMBER_KEYS = ("bsn", "onr", "nco")
+RICHNESS_KEYS = ("fam", "given1", "pref", "pc", "sex")
 
 
-def numbered_rows(arrays: FeatureArrays, settings: LinkSettings) -> np.ndarray:
+@dataclass
+class Numbered:
+    """Which number kinds each row carries (a bit per kind), the numbers, and how much else a row holds."""
+
+    mask: np.ndarray
+    numbers: list[np.ndarray]
+    richness: np.ndarray
+    per_person: int
+
+    def any(self) -> bool:
+        return bool(self.mask.any())
+
+    def representatives(self, rows: np.ndarray, keys: np.ndarray, kinds: int) -> tuple[np.ndarray, np.ndarray]:
+        """Of rows in key order that all carry `kinds`, the richest `per_person` per (key, number), in key
+        order. Two (key, number) groups whose hashes collide split where neighbours differ: more rows are
+        kept then, never fewer."""
+        if kinds == 0 or len(rows) <= self.per_person:
+            return rows, keys
+        number = self.numbers[(kinds & -kinds).bit_length() - 1][rows].view(np.uint64)
+        group = _mix(keys.view(np.uint64) ^ _mix(number))
+        bits = max(int(len(rows) - 1).bit_length(), 1)
+        low = np.uint64((1 << (bits + 3)) - 1)
+        poorness = (7 - np.minimum(self.richness[rows], 7)).astype(np.uint64) << np.uint64(bits)
+        packed = (group & ~low) | poorness | np.arange(len(rows), dtype=np.uint64)
+        packed.sort()
+        pos = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+        g, k, v = packed >> np.uint64(bits + 3), keys[pos], number[pos]
+        first = np.r_[True, (g[1:] != g[:-1]) | (k[1:] != k[:-1]) | (v[1:] != v[:-1])]
+        at = np.arange(len(pos))
+        rank = at - np.maximum.accumulate(np.where(first, at, 0))
+        kept = np.sort(pos[rank < self.per_person])  # positions in key order again
+        return rows[kept], keys[kept]
+
+
+def numbered_rows(arrays: FeatureArrays, settings: LinkSettings) -> Numbered:
     """A bit per number kind each row carries; a number shared by too many rows counts as missing."""
     out = np.zeros(arrays.n, dtype=np.int8)
+    numbers = []
     for bit, name in enumerate(NUMBER_KEYS):
         col = arrays.column(name)
         has = col != 0
@@ -211,11 +254,15 @@ def numbered_rows(arrays: FeatureArrays, settings: LinkSettings) -> np.ndarray:
             if len(crowded):
                 has &= ~np.isin(col, crowded)
         out |= has.astype(np.int8) << bit
-    return out
+        numbers.append(col)
+    richness = np.zeros(arrays.n, dtype=np.int8)
+    for name in RICHNESS_KEYS:
+        richness += (arrays.column(name) != 0) if name != "sex" else (arrays.sex != 0)
+    return Numbered(out, numbers, richness, settings.representatives_per_person)
 
 
 def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings,
-             numbered: np.ndarray | None = None, bands: dict[str, list[np.ndarray]] | None = None
+             numbered: Numbered | None = None, bands: dict[str, list[np.ndarray]] | None = None
              ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """The pairs one pass proposes (before de-duplication and before dropping same-file pairs).
 

@@ -46,6 +46,8 @@ class LinkSettings(BaseModel):
     passes: tuple[BlockingPass, ...] = DEFAULT_PASSES
     max_block_size: int = Field(300, ge=2, description="blocks with more records are skipped and reported")
     max_number_group: int = Field(50, ge=2, description="a number shared by more records is ignored")
+    representatives_per_person: int = Field(
+        1, ge=1, description="a record without a number meets this many of a numbered person's records per block")
     lsh_bands: int = Field(6, ge=1)
     lsh_band_bits: int = Field(20, ge=4, le=62)
     dice_bands: tuple[float, ...] = (0.85, 0.7, 0.6, 0.5)
