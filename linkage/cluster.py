@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 
 class _Persons:
@@ -14,7 +13,7 @@ class _Persons:
     """
 
     def __init__(self, file_code: np.ndarray, numbers: dict[str, np.ndarray],
-                 never: dict[int, set[int]], root: np.ndarray | None = None):
+                 never: tuple[np.ndarray, np.ndarray], root: np.ndarray | None = None):
         n = len(file_code)
         self.file_code = file_code
         self.number_cols = numbers
@@ -26,7 +25,7 @@ class _Persons:
         self.members: dict[int, list[int]] = {}
         self.files: dict[int, set[int]] = {}
         self.numbers: dict[int, dict[str, int]] = {}
-        self.never = never
+        self.never_start, self.never_partner = never  # partners of record i: partner[start[i]:start[i + 1]]
         self.merged: list[int] = []  # roots joined into another component
 
     def _load(self, r: int) -> None:
@@ -61,10 +60,10 @@ class _Persons:
         for kind, value in na.items():
             if nb.get(kind, value) != value:
                 return f"different_{kind}"
-        if self.never:
+        if len(self.never_partner):
             small, large = (a, b) if len(self.members[a]) <= len(self.members[b]) else (b, a)
             for i in self.members[small]:
-                for j in self.never.get(i, ()):
+                for j in self.never_partner[self.never_start[i]:self.never_start[i + 1]].tolist():
                     if self.find(j) == large:
                         return "rejected_in_review"
         return None
@@ -83,8 +82,8 @@ class _Persons:
 
 
 def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray, right: np.ndarray,
-            strength: np.ndarray, never: list[tuple[int, int]] | None = None, strong: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+            strength: np.ndarray, never: np.ndarray | list[tuple[int, int]] | None = None,
+            strong: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cluster labels per record and, per link, why it was refused ("" when it joined or was redundant).
 
     Links are taken strongest first (a one-to-one assignment between any two export files falls out
@@ -94,13 +93,10 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
     near-certain probability) may join two records of one export file: a child registered twice.
     """
     strong = np.zeros(len(left), dtype=bool) if strong is None else strong
-    never = never or []
-    nev: dict[int, set[int]] = {}
-    for i, j in never:
-        nev.setdefault(int(i), set()).add(int(j))
-        nev.setdefault(int(j), set()).add(int(i))
+    never = np.asarray(never if never is not None and len(never) else np.empty((0, 2)), dtype=np.int64)
+    never = never.reshape(-1, 2)
     root = _join_number_groups(file_code, numbers, left, right, strong, never) if len(left) else None
-    uf = _Persons(file_code, numbers, nev, root)
+    uf = _Persons(file_code, numbers, _partners(never, len(file_code)), root)
     order = np.argsort(-strength, kind="stable")
     order = order[uf.root[left[order]] != uf.root[right[order]]]  # links inside a joined group: redundant
     refused = np.full(len(left), "", dtype=object)
@@ -121,8 +117,16 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
     return labels.astype(np.int64), refused
 
 
+def _partners(never: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Never-link partners per record as a compressed adjacency list (start offsets, partners)."""
+    src = np.concatenate([never[:, 0], never[:, 1]])
+    dst = np.concatenate([never[:, 1], never[:, 0]])
+    order = np.argsort(src, kind="stable")
+    return np.searchsorted(src[order], np.arange(n + 1)), dst[order]
+
+
 def _join_number_groups(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndarray,
-                        right: np.ndarray, strong: np.ndarray, never: list[tuple[int, int]]) -> np.ndarray | None:
+                        right: np.ndarray, strong: np.ndarray, never: np.ndarray) -> np.ndarray | None:
     """The root (smallest member) of every record after joining at once the components of strong links
     that break no rule (most links; keeps big jobs fast), or None when there are none.
 
@@ -138,18 +142,22 @@ def _join_number_groups(file_code: np.ndarray, numbers: dict[str, np.ndarray], l
         return None
     graph = coo_matrix((np.ones(int(sel.sum()), dtype=np.int8), (left[sel], right[sel])), shape=(n, n))
     _, comp = connected_components(graph, directed=False)
-    frame = pd.DataFrame({"comp": comp, "i": np.arange(n)})
-    sizes = frame.groupby("comp")["i"].transform("size").to_numpy()
-    ok = pd.Series(True, index=np.unique(comp))
-    for col in numbers.values():
-        has = col != 0
-        distinct = pd.Series(col[has]).groupby(comp[has]).nunique()
-        ok.loc[distinct.index[distinct.to_numpy() > 1]] = False
-    if never:
-        pairs = np.asarray(never, dtype=np.int64)
-        inside = comp[pairs[:, 0]] == comp[pairs[:, 1]]
-        ok.loc[np.unique(comp[pairs[inside, 0]])] = False
-    keep = (sizes > 1) & ok.reindex(comp).to_numpy()
+    n_comp = int(comp.max()) + 1
+    sizes = np.bincount(comp, minlength=n_comp)[comp]
+    ok = np.ones(n_comp, dtype=bool)
+    by_comp = np.argsort(comp, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(comp[by_comp]) != 0])
+    ids = comp[by_comp][starts]
+    for col in numbers.values():  # two values of one kind in a component: its lowest and highest differ
+        values = col[by_comp]
+        has = values != 0
+        low = np.minimum.reduceat(np.where(has, values, np.iinfo(np.int64).max), starts)
+        high = np.maximum.reduceat(np.where(has, values, np.iinfo(np.int64).min), starts)
+        ok[ids[(low != high) & (np.add.reduceat(has, starts) > 1)]] = False
+    if len(never):
+        inside = comp[never[:, 0]] == comp[never[:, 1]]
+        ok[comp[never[inside, 0]]] = False
+    keep = (sizes > 1) & ok[comp]
     root = np.arange(n, dtype=np.int64)
     if keep.any():
         smallest = np.full(int(comp.max()) + 1, n, dtype=np.int64)

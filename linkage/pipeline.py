@@ -191,7 +191,8 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     gk = [k for k, c in enumerate(comparisons) if c.name == "given_name"]
     other_name = levels[:, gk[0]] == 0 if gk else np.zeros(len(levels), bool)  # not even the initial agrees
     apart = twins & comparable & other_name
-    never_pairs = never + list(zip(cands.left[apart].tolist(), cands.right[apart].tolist(), strict=True))
+    never_pairs = np.concatenate([np.asarray(never, dtype=np.int64).reshape(-1, 2),
+                                  np.column_stack([cands.left[apart], cands.right[apart]])])
     labels, refused = cluster(arrays.file_code, numbers, e_left, e_right, e_strength, never_pairs, e_strong)
     named = np.zeros(arrays.n, dtype=bool)
     for col in ("fam", "given", "given1", "pref"):

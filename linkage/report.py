@@ -59,7 +59,10 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
     persons_per_sources: dict[str, int] = {}
     if len(labels):
         bits = np.zeros(int(labels.max()) + 1, dtype=np.int64)
-        np.bitwise_or.at(bits, labels, np.int64(1) << arrays.source_code)
+        for k in range(len(arrays.sources)):  # a source bit per person (ufunc.at is slow at millions)
+            has = np.zeros(len(bits), dtype=bool)
+            has[labels[arrays.source_code == k]] = True
+            bits |= has.astype(np.int64) << k
         masks, cnt = np.unique(bits, return_counts=True)
         for mask, c in zip(masks, cnt, strict=True):
             key = "+".join(sorted(s for k, s in enumerate(arrays.sources) if mask >> k & 1))

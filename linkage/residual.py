@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from linkage.arrays import unique_sorted
+
 
 def attach_open_records(labels: np.ndarray, left: np.ndarray, right: np.ndarray, evidence: np.ndarray,
                         named: np.ndarray, file_code: np.ndarray, numbers: dict[str, np.ndarray],
@@ -37,8 +39,11 @@ def attach_open_records(labels: np.ndarray, left: np.ndarray, right: np.ndarray,
         has = col != 0
         per_cluster[labels[has]] = col[has]
         ok &= (per_cluster[cl] == 0) | (col[o] == 0) | (per_cluster[cl] == col[o])
-    files = pd.MultiIndex.from_arrays([labels, file_code])
-    ok &= ~pd.MultiIndex.from_arrays([cl, file_code[o]]).isin(files)
+    n_files = np.int64(int(file_code.max()) + 1)
+    held = unique_sorted(labels * n_files + file_code)  # (person, export file) pairs that exist
+    wanted = cl * n_files + file_code[o]
+    at = np.minimum(np.searchsorted(held, wanted), len(held) - 1)
+    ok &= held[at] != wanted
     if not ok.any():
         return labels, np.empty(0, np.int64), report
     prior = -float(np.log2(n_open))
