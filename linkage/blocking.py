@@ -8,6 +8,7 @@ import numpy as np
 
 from linkage.arrays import FeatureArrays, unique_sorted
 from linkage.errors import LinkError
+from linkage.parallel import map_ordered
 from linkage.settings import BlockingPass, LinkSettings
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -187,7 +188,12 @@ def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.nda
     if numbered is None:
         i, j = _join_sorted(lk, li, rk, ri)
         return i, j, *skipped
-    # rows keyed by the left column against rows keyed by the right column: join the two key spaces
+    # rows keyed by the left column against rows keyed by the right column: join the two key spaces.
+    # A pair needs a row without the first number kind on one side (see pairs_within): keep a row only if
+    # it lacks that kind or its key meets such a row on the other side.
+    l_open, r_open = (numbered.mask[li] & 1) == 0, (numbered.mask[ri] & 1) == 0
+    l_keep, r_keep = l_open | _member(lk, rk[r_open]), r_open | _member(rk, lk[l_open])
+    li, lk, ri, rk = li[l_keep], lk[l_keep], ri[r_keep], rk[r_keep]
     parts = []
     for a, (la, ka) in _by_mask(li, lk, numbered).items():
         for b, (rb, kb) in _by_mask(ri, rk, numbered).items():
@@ -196,6 +202,15 @@ def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.nda
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64), *skipped
     return np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts]), *skipped
+
+
+def _member(keys: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Which of `keys` occur in `of` (both any order)."""
+    values = unique_sorted(of)
+    if not len(values):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(values, keys), len(values) - 1)
+    return values[at] == keys
 
 
 def _in_key_order(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -308,20 +323,28 @@ def block(arrays: FeatureArrays, settings: LinkSettings) -> Candidates:
     n = np.int64(max(arrays.n, 1))
     numbered = numbered_rows(arrays, settings)
     bands: dict[str, list[np.ndarray]] = {}
-    tagged, report = [], []
+    for p in settings.passes:  # LSH bands once per Bloom column, before the passes share them
+        if p.lsh is not None and p.lsh in arrays.blooms and p.lsh not in bands:
+            bands[p.lsh] = lsh_bands(arrays.blooms[p.lsh], arrays.bloom_counts[p.lsh], settings.lsh_bands,
+                                     settings.lsh_band_bits, settings.seed)
     tags = np.int64(max(len(settings.passes), 1))
     if int(n) * int(n) * int(tags) >= 2**62:
         raise LinkError("too many records for one link job: split it by cohort")
-    for k, p in enumerate(settings.passes):
+
+    def one_pass(k: int) -> tuple[np.ndarray, dict]:
+        p = settings.passes[k]
         li, ri, skipped_blocks, skipped_rows = run_pass(arrays, p, settings, numbered, bands)
         if not settings.within_file_pairs:
             keep = arrays.file_code[li] != arrays.file_code[ri]
             li, ri = li[keep], ri[keep]
         lo, hi = np.minimum(li, ri), np.maximum(li, ri)
         codes = unique_sorted(lo * n + hi)
-        tagged.append(codes * tags + k)
-        report.append({"pass": p.name, "pairs": int(len(codes)), "new_pairs": 0,
-                       "skipped_blocks": skipped_blocks, "skipped_records": skipped_rows})
+        return codes * tags + k, {"pass": p.name, "pairs": int(len(codes)), "new_pairs": 0,
+                                  "skipped_blocks": skipped_blocks, "skipped_records": skipped_rows}
+
+    done = map_ordered(one_pass, range(len(settings.passes)), settings.threads)
+    tagged, report = [t for t, _ in done], [r for _, r in done]
+    del done
     every = np.sort(np.concatenate(tagged)) if tagged else np.empty(0, np.int64)
     del tagged
     code = every // tags

@@ -29,6 +29,7 @@ from linkage.decide import (
 )
 from linkage.em import count_patterns, merge_counts
 from linkage.model import Model, fit_model, probability
+from linkage.parallel import map_ordered
 from linkage.person_ids import assign_person_ids
 from linkage.residual import attach_open_records
 from linkage.settings import LinkSettings
@@ -69,16 +70,24 @@ def compare_partitions(arrays: FeatureArrays, cands: Candidates, comparisons: li
     n = len(cands.left)
     level_parts, count_parts = [], []
     tf_parts: dict[str, list[np.ndarray]] = {}
-    for s in range(0, max(n, 1), settings.chunk_pairs):
-        il, ir = cands.left[s:s + settings.chunk_pairs], cands.right[s:s + settings.chunk_pairs]
+    done = 0
+
+    def one_partition(start: int):
+        nonlocal done
+        il, ir = cands.left[start:start + settings.chunk_pairs], cands.right[start:start + settings.chunk_pairs]
         cmp = compare(arrays, il, ir, comparisons, settings)
+        counts = count_patterns(cmp.levels) if len(il) else None
+        done += len(il)
+        if progress:
+            progress("compare", min(done, n), n)
+        return cmp, counts
+
+    for cmp, counts in map_ordered(one_partition, range(0, max(n, 1), settings.chunk_pairs), settings.threads):
         level_parts.append(cmp.levels)
         for k, v in cmp.tf_values.items():
             tf_parts.setdefault(k, []).append(v)
-        if len(il):
-            count_parts.append(count_patterns(cmp.levels))
-        if progress:
-            progress("compare", min(s + settings.chunk_pairs, n), n)
+        if counts is not None:
+            count_parts.append(counts)
     levels = np.concatenate(level_parts) if level_parts else np.empty((0, len(comparisons)), np.int8)
     tf = {k: np.concatenate(v) for k, v in tf_parts.items()}
     if count_parts:

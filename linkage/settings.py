@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from linkage.parallel import default_threads
+
 
 class BlockingPass(BaseModel):
     """One blocking pass: records agreeing on all `keys` become candidate pairs.
@@ -68,4 +70,6 @@ class LinkSettings(BaseModel):
     within_file_pairs: bool = Field(True, description="also pair records of one export file (duplicates)")
     within_file_probability: float = Field(0.999, description="a link inside one export file needs this")
     chunk_pairs: int = Field(250_000, ge=1000)
+    threads: int = Field(default_factory=default_threads, ge=1,
+                         description="threads for blocking passes and comparisons; results do not depend on it")
     seed: int = 20240601
