@@ -86,9 +86,12 @@ def to_arrays(features: pd.DataFrame) -> FeatureArrays:
             blooms[col] = bloom_matrix(features[col])
             counts[col] = np.bitwise_count(blooms[col]).sum(axis=1).astype(np.int32)
     sex = features["sex"].to_numpy(dtype=np.int8) if "sex" in features.columns else np.zeros(n, np.int8)
-    file_key = features["source"].astype(str) + "\x1f" + features["export_file"].astype(str)
-    file_code, files = pd.factorize(file_key)
+    # an export file is a (source, file) pair: factorised column by column, not as millions of joined strings
     source_code, sources = pd.factorize(features["source"].astype(str))
+    exp_code, exp_names = pd.factorize(features["export_file"].astype(str))
+    width = max(len(exp_names), 1)
+    file_code, file_pairs = pd.factorize(source_code.astype(np.int64) * width + exp_code)
+    files = [f"{sources[c // width]}\x1f{exp_names[c % width]}" for c in file_pairs.tolist()]
     return FeatureArrays(n=n, hashes=hashes, blooms=blooms, bloom_counts=counts, sex=sex,
                          file_code=file_code.astype(np.int64), source_code=source_code.astype(np.int64),
                          sources=list(sources), files=list(files), link_kinds=link_kinds)
