@@ -152,3 +152,29 @@ def test_tiny_jobs_run(cohort, new_id, n):
     result = link(features.head(n), new_person_id=new_id)
     assert len(result.person_map) == n
     assert render_html(result.report).startswith("<!doctype html>")
+
+
+def test_threads_do_not_change_the_result(cohort):
+    """Blocking passes and comparison partitions run on threads; the job must come out the same."""
+    import itertools
+
+    from linkage.settings import LinkSettings
+
+    features, _ = cohort
+    runs = []
+    for threads in (1, 3):
+        counter = itertools.count()
+        settings = LinkSettings(threads=threads, chunk_pairs=1000)  # many partitions
+        result = link(features, settings=settings, new_person_id=lambda c=counter: f"P{next(c)}")
+        runs.append(result)
+    one, three = runs
+    assert one.person_map.equals(three.person_map)
+    assert one.pairs.equals(three.pairs)
+    assert one.report["blocking"] == three.report["blocking"]
+
+
+def test_map_ordered_keeps_the_order_of_the_items():
+    from linkage.parallel import map_ordered
+
+    assert map_ordered(lambda x: x * x, range(50), threads=4) == [x * x for x in range(50)]
+    assert map_ordered(lambda x: x, [], threads=4) == []
