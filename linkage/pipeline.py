@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -71,15 +72,17 @@ def compare_partitions(arrays: FeatureArrays, cands: Candidates, comparisons: li
     level_parts, count_parts = [], []
     tf_parts: dict[str, list[np.ndarray]] = {}
     done = 0
+    lock = threading.Lock()  # partitions finish on several threads; progress is told one at a time
 
     def one_partition(start: int):
         nonlocal done
         il, ir = cands.left[start:start + settings.chunk_pairs], cands.right[start:start + settings.chunk_pairs]
         cmp = compare(arrays, il, ir, comparisons, settings)
         counts = count_patterns(cmp.levels) if len(il) else None
-        done += len(il)
-        if progress:
-            progress("compare", min(done, n), n)
+        with lock:
+            done += len(il)
+            if progress:
+                progress("compare", min(done, n), n)
         return cmp, counts
 
     for cmp, counts in map_ordered(one_partition, range(0, max(n, 1), settings.chunk_pairs), settings.threads):
