@@ -152,19 +152,18 @@ def main() -> None:
 
 
 def growth(rows: list[tuple[str, dict]], sizes: list[int]) -> str:
-    """Link time (and CPU time) of each size against the smallest, beside what n·log n allows."""
+    """Link time (and CPU time) from each size to the next, beside what n·log n allows."""
     lines = []
     by_name = dict(rows)
-    small = min(sizes)
+    ordered = sorted(sizes)
     for tool in ("ttp", "splink"):
-        base = by_name.get(f"{tool} {small:,}", {})
-        for n in sorted(sizes):
-            r = by_name.get(f"{tool} {n:,}", {})
-            if n == small or "seconds" not in r or "seconds" not in base:
+        for small, large in zip(ordered, ordered[1:], strict=False):
+            a, b = by_name.get(f"{tool} {small:,}", {}), by_name.get(f"{tool} {large:,}", {})
+            if "seconds" not in a or "seconds" not in b:
                 continue
-            allowed = n * math.log(n) / (small * math.log(small))
-            lines.append(f"{tool} {small:,} -> {n:,}: wall x{r['seconds'] / base['seconds']:.1f}, "
-                         f"CPU x{r['cpu_s'] / base['cpu_s']:.1f}; n·log n allows x{allowed:.1f}")
+            allowed = large * math.log(large) / (small * math.log(small))
+            lines.append(f"{tool} {small:,} -> {large:,} persons: wall x{b['seconds'] / a['seconds']:.1f}, "
+                         f"CPU x{b['cpu_s'] / a['cpu_s']:.1f}; n·log n allows x{allowed:.1f}")
     return "\n".join(lines)
 
 
