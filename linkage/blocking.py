@@ -112,8 +112,9 @@ def sorted_by_key(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndar
     """`idx` ordered by `key[idx]`, and the keys' high bits in that order (equal keys stay together).
 
     Row number and the key's high bits share one uint64 that is sorted by value: about twice as fast as an
-    argsort at millions of rows. Keys differing only in the low bits (one in ~10^12 at a million rows) fall
-    into one block: more candidate pairs to compare, never fewer.
+    argsort at millions of rows. Keys whose mixed values differ only in the low bits (one pair in ~10^12
+    at a million rows) fall into one block: more candidate pairs to compare, or, should the joined block
+    pass the size cap, a skipped block that the blocking report counts.
     """
     bits = max(int(len(key) - 1).bit_length(), 1)
     low = np.uint64((1 << bits) - 1)
