@@ -18,13 +18,18 @@ def _text(x: float, y: float, s: str, anchor: str = "start", color: str = INK, w
             f'font-weight="{weight}">{escape(s)}</text>')
 
 
-def diverging_bars(rows: list[tuple[str, float]], label: str, unit: str = "", width: int = 560) -> str:
-    """Horizontal bars left (negative, red) or right (positive, green) of zero, one row per item."""
-    row_h, left = 18, 200
+def diverging_bars(rows: list[tuple[str, float]], label: str, unit: str = "", half: int = 180) -> str:
+    """Horizontal bars left (negative, red) or right (positive, green) of zero, one row per item.
+
+    The label column is as wide as the longest label (~6.5 px a character at 11 px) and each side keeps a
+    margin for the value, so neither a long level name nor the value of a full-length bar is overdrawn.
+    """
+    row_h, margin = 18, 44
+    left = max(120, int(max([len(name) for name, _ in rows] + [0]) * 6.5) + 12)
+    width = left + 2 * margin + 2 * half
     height = row_h * len(rows) + 24
     span = max([abs(v) for _, v in rows] + [1e-9])
-    half = (width - left - 60) / 2
-    zero = left + half
+    zero = left + margin + half
     body = [f'<line x1="{zero:.1f}" y1="4" x2="{zero:.1f}" y2="{height - 16}" stroke="{GRID}"/>']
     for i, (name, v) in enumerate(rows):
         y = 6 + i * row_h
