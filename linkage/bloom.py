@@ -89,8 +89,14 @@ class BloomEncoder:
 
     def input_bits(self, texts: Sequence[str]) -> np.ndarray:
         """Plain keyed Bloom filters (before diffusion) as a bool matrix, one row per text."""
+        matrix = np.zeros((len(texts), self.params.length), dtype=bool)
+        rows, positions = self._set_bits(texts)
+        matrix[rows, positions] = True
+        return matrix
+
+    def _set_bits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(text index, bit position) of every bit the texts' q-grams set, each distinct q-gram hashed once."""
         p = self.params
-        matrix = np.zeros((len(texts), p.length), dtype=bool)
         gram_ids: dict[str, int] = {}
         rows: list[int] = []
         grams: list[int] = []
@@ -98,10 +104,10 @@ class BloomEncoder:
             for gram in qgrams(text, p.q, p.padding):
                 grams.append(gram_ids.setdefault(gram, len(gram_ids)))
                 rows.append(i)
-        if grams:
-            table = np.stack([self.positions(g) for g in gram_ids])  # distinct q-grams × hashes
-            matrix[np.repeat(np.array(rows), p.hashes), table[np.array(grams)].ravel()] = True
-        return matrix
+        if not grams:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        table = np.stack([self.positions(g) for g in gram_ids])  # distinct q-grams × hashes
+        return np.repeat(np.array(rows), p.hashes), table[np.array(grams)].ravel()
 
     def diffuse(self, bits: np.ndarray) -> np.ndarray:
         """The linear diffusion layer: output bit j = XOR of input bits diffusion_rows[j, :]."""
@@ -133,16 +139,8 @@ class BloomEncoder:
         """
         p = self.params
         bits = np.zeros((p.length, len(texts)), dtype=bool)
-        gram_ids: dict[str, int] = {}
-        rows: list[int] = []
-        grams: list[int] = []
-        for i, text in enumerate(texts):
-            for gram in qgrams(text, p.q, p.padding):
-                grams.append(gram_ids.setdefault(gram, len(gram_ids)))
-                rows.append(i)
-        if grams:
-            table = np.stack([self.positions(g) for g in gram_ids])
-            bits[table[np.array(grams)].ravel(), np.repeat(np.array(rows), p.hashes)] = True
+        rows, positions = self._set_bits(texts)
+        bits[positions, rows] = True
         out = bits[self.diffusion_rows[:, 0]]
         for s in range(1, self.diffusion_rows.shape[1]):
             out ^= bits[self.diffusion_rows[:, s]]

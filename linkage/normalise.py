@@ -267,16 +267,7 @@ def _explicit_prefix(prefix: Any) -> str:
 
 def given_names(value: Any, initials: Any = None) -> GivenNames | None:
     """Rule 3: given names, first given name and initials (from the initials column when no names)."""
-    names: list[str] = []
-    letters: list[str] = []
-    if not is_missing(value):
-        for piece in fold(_HYPHENS.sub("", str(value))).split():
-            piece = piece.replace("'", "")
-            if len(piece) == 1:
-                letters.append(piece)
-            elif piece:
-                names.append(piece)
-                letters.append(piece[0])
+    names, letters = _given_word(str(value)) if not is_missing(value) else ([], [])
     if not letters and not is_missing(initials):
         letters = [c for c in fold(initials).replace("'", "") if c.isalnum()]
     if not names and not letters:
@@ -403,7 +394,7 @@ def given_name_fields_many(
 
 
 def _given_word(word: str) -> tuple[list[str], list[str]]:
-    """Names and initial letters of one whitespace-free word of a given-names value."""
+    """Names and initial letters of a given-names value (or of one word of it)."""
     names: list[str] = []
     letters: list[str] = []
     for piece in fold(_HYPHENS.sub("", word)).split():
