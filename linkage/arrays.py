@@ -122,3 +122,12 @@ def unique_sorted(values: np.ndarray, return_counts: bool = False):
     if return_counts:
         return x[first], np.diff(np.r_[first, len(x)])
     return x[first]
+
+
+def member(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Which of `values` occur in `of` (int64, any order), by a sorted lookup."""
+    known = unique_sorted(of)
+    if not len(known):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(known, values), len(known) - 1)
+    return known[at] == values

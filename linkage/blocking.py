@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from linkage.arrays import FeatureArrays, unique_sorted
+from linkage.arrays import FeatureArrays, member, unique_sorted
 from linkage.errors import LinkError
 from linkage.parallel import map_ordered
 from linkage.settings import BlockingPass, LinkSettings
@@ -193,7 +193,7 @@ def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.nda
     # A pair needs a row without the first number kind on one side (see pairs_within): keep a row only if
     # it lacks that kind or its key meets such a row on the other side.
     l_open, r_open = (numbered.mask[li] & 1) == 0, (numbered.mask[ri] & 1) == 0
-    l_keep, r_keep = l_open | _member(lk, rk[r_open]), r_open | _member(rk, lk[l_open])
+    l_keep, r_keep = l_open | member(lk, rk[r_open]), r_open | member(rk, lk[l_open])
     li, lk, ri, rk = li[l_keep], lk[l_keep], ri[r_keep], rk[r_keep]
     parts = []
     for a, (la, ka) in _by_mask(li, lk, numbered).items():
@@ -203,15 +203,6 @@ def pairs_across(left_key: np.ndarray, left_valid: np.ndarray, right_key: np.nda
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64), *skipped
     return np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts]), *skipped
-
-
-def _member(keys: np.ndarray, of: np.ndarray) -> np.ndarray:
-    """Which of `keys` occur in `of` (both any order)."""
-    values = unique_sorted(of)
-    if not len(values):
-        return np.zeros(len(keys), dtype=bool)
-    at = np.minimum(np.searchsorted(values, keys), len(values) - 1)
-    return values[at] == keys
 
 
 def _in_key_order(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

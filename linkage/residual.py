@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linkage.arrays import unique_sorted
+from linkage.arrays import member
 
 
 def attach_open_records(labels: np.ndarray, left: np.ndarray, right: np.ndarray, evidence: np.ndarray,
@@ -40,10 +40,7 @@ def attach_open_records(labels: np.ndarray, left: np.ndarray, right: np.ndarray,
         per_cluster[labels[has]] = col[has]
         ok &= (per_cluster[cl] == 0) | (col[o] == 0) | (per_cluster[cl] == col[o])
     n_files = np.int64(int(file_code.max()) + 1)
-    held = unique_sorted(labels * n_files + file_code)  # (person, export file) pairs that exist
-    wanted = cl * n_files + file_code[o]
-    at = np.minimum(np.searchsorted(held, wanted), len(held) - 1)
-    ok &= held[at] != wanted
+    ok &= ~member(cl * n_files + file_code[o], labels * n_files + file_code)  # that person has that file
     if not ok.any():
         return labels, np.empty(0, np.int64), report
     prior = -float(np.log2(n_open))
