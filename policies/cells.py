@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from policies.disclosure import SUPPRESSED, ProtectedTable
+from policies.disclosure import ProtectedTable
+from policies.published import SUPPRESSED
 
 TOTAL_LABEL = "Total"
-FOOTNOTE_SUPPRESSED = "x = suppressed for statistical disclosure control (see metadata.json for why)"
+FOOTNOTE_SUPPRESSED = "x = not shown: statistical disclosure control (small groups, and figures that would reveal them)"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -41,7 +42,7 @@ def rows(protected: ProtectedTable) -> list[list[str | int | float]]:
 
 def footnotes(protected: ProtectedTable) -> list[str]:
     notes = []
-    if protected.suppressed.any():
+    if any((values == SUPPRESSED).any() for values in protected.published.values()):
         notes.append(FOOTNOTE_SUPPRESSED)
     lo, hi = protected.rules.get("percent_range", [None, None])  # type: ignore[misc]
     if any(isinstance(v, str) and v != SUPPRESSED for arr in protected.published.values() for v in arr.flat):

@@ -1,34 +1,40 @@
-"""The policy check of a request: is it allowed, and can it be differenced with earlier releases."""
+"""The policy check of a request: is it allowed, and can its table be released together with the earlier
+releases. What the requester may read (`problems`) is kept apart from the detail for the privacy officer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import prod
+from typing import TYPE_CHECKING
 
-from policies.differencing import ReleasedTable, collisions, definitional_risks
 from policies.policy import Policy
 from policies.request import Request
 from policies.table import Table
 
+if TYPE_CHECKING:
+    from policies.disclosure import ProtectedTable
+
+CANNOT_RELEASE = "this request cannot be released as asked (a privacy officer can see why)"
+
 
 @dataclass
 class Check:
-    """The outcome of a check: ok, one-line problems, and differencing collisions naming releases."""
+    """The outcome of a check: ok, one-line problems the requester may read, and the detail (earlier
+    releases and cells involved) that only a privacy officer may read."""
 
     ok: bool
     problems: list[str] = field(default_factory=list)
-    collisions: list[str] = field(default_factory=list)
+    detail: list[str] = field(default_factory=list)
 
 
-def check_request(request: Request, policy: Policy, earlier: Sequence[ReleasedTable] = (),
-                  table: Table | None = None) -> Check:
-    """Check a request against its policy and the earlier releases of that policy.
+def check_request(request: Request, policy: Policy, table: Table | None = None,
+                  protected: ProtectedTable | None = None) -> Check:
+    """Check a request against its policy: population, dimensions, measures, filters, number of cells.
 
-    Pass the computed `table` (compute_table) to check the number of cells and differencing exactly;
-    without it, differencing with a related earlier release cannot be ruled out and (under
-    `differencing = "refuse"`) is a problem.
-    """
+    Pass the computed `table` to count its cells exactly, and the `protected` table (disclosure.protect
+    with the release history) to learn whether it can be released together with the earlier releases.
+    Check the request without them first: a table is computed only for a request that names what the
+    policy allows."""
     problems: list[str] = []
     if request.policy != policy.name:
         problems.append(f"request is for policy {request.policy}, not {policy.name}")
@@ -58,23 +64,11 @@ def check_request(request: Request, policy: Policy, earlier: Sequence[ReleasedTa
     cells = _cell_count(request, policy, table)
     if cells is not None and cells > rules.max_cells:
         problems.append(f"{cells} cells; at most {rules.max_cells} allowed")
-    found: list[str] = []
-    if not problems:
-        earlier = [e for e in earlier if e.policy == policy.name]
-        if table is not None:
-            hits = [c for c in collisions(table, earlier, policy) if c.release_id]
-            found.extend(c.describe(table) for c in hits)
-            releases = sorted({c.release_id for c in hits})
-            if found and rules.differencing == "refuse":
-                problems.extend(f"differencing with release {r}: a cell would differ by fewer than "
-                                f"{rules.min_cell_count} persons" for r in releases)
-        else:
-            risky = definitional_risks(request, earlier)
-            found.extend(f"differencing with release {r} cannot be ruled out without the table"
-                         for r in risky)
-            if risky and rules.differencing == "refuse":
-                problems.extend(found)
-    return Check(ok=not problems, problems=problems, collisions=found)
+    detail: list[str] = []
+    if not problems and protected is not None and protected.refusal is not None:
+        problems.append(CANNOT_RELEASE)
+        detail.append(protected.refusal)
+    return Check(ok=not problems, problems=problems, detail=detail)
 
 
 def _cell_count(request: Request, policy: Policy, table: Table | None) -> int | None:

@@ -1,5 +1,5 @@
-"""Statistical disclosure control of a computed table: primary and secondary suppression, rounding,
-percentage clamping."""
+"""Statistical disclosure control of a computed table, alone and together with every earlier release:
+primary suppression, secondary suppression, the joint LP audit of the release history, differencing."""
 
 from __future__ import annotations
 
@@ -8,30 +8,55 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from policies.differencing import ReleasedTable, collisions
+from policies.cover import Cover, Entry, build_cover, constraints, functionals
+from policies.differencing import Collision, collisions
+from policies.joint import AuditStats, Failure, audit
 from policies.policy import Policy
-from policies.secondary import suppress_secondary
-from policies.table import Table
+from policies.published import SUPPRESSED, publish, round_count
+from policies.secondary import Magnitude, protect_cells, suppress_secondary
+from policies.table import Table, decided
 
-SUPPRESSED = "x"
+__all__ = ["SUPPRESSED", "ProtectedTable", "primary_reasons", "protect", "round_count"]
+
+MAX_ROUNDS = 200  # rounds of the joint audit before a table is given up as unprotectable
+PUBLISH = "+"  # in ProtectedTable.extra: a cell shown again (earlier releases pin it exactly)
 
 
 @dataclass
 class ProtectedTable:
-    """A table after disclosure control: the suppression pattern, why each cell is suppressed, and the
-    published value of every measure per cell (SUPPRESSED, None when not applicable, a number, or a
-    clamped percentage such as "<5")."""
+    """A table after disclosure control.
+
+    `suppressed` is the cell pattern (every measure of a suppressed cell is SUPPRESSED); a share may also
+    be suppressed on its own (`share_suppressed`). `published` holds what each cell shows per measure.
+    The reasons, the earlier releases involved and the refusal are for the privacy officer only; they are
+    never written into the files a researcher receives."""
 
     table: Table
     suppressed: np.ndarray
     reasons: dict[tuple[int, ...], str]
     published: dict[str, np.ndarray]
     rules: dict[str, object] = field(default_factory=dict)
+    primary: np.ndarray | None = None
+    share_primary: dict[str, np.ndarray] = field(default_factory=dict)
+    share_suppressed: dict[str, np.ndarray] = field(default_factory=dict)
+    share_reasons: dict[str, dict[tuple[int, ...], str]] = field(default_factory=dict)
+    extra: list[tuple[str, int]] = field(default_factory=list)  # (measure or "", cell) added after the boxes
+    refusal: str | None = None
+    constrained_by: list[str] = field(default_factory=list)
+    collisions: list[str] = field(default_factory=list)
+    stats: AuditStats = field(default_factory=AuditStats)
+
+    @property
+    def releasable(self) -> bool:
+        return self.refusal is None
 
     def suppressions(self) -> list[dict[str, str]]:
-        """Every suppressed cell with its reason, in cell order."""
-        return [{"cell": self.table.label(index), "reason": self.reasons[index]}
-                for index in sorted(self.reasons)]
+        """Every suppressed cell (and share) with its reason, in cell order (for the privacy officer)."""
+        out = [{"cell": self.table.label(index), "reason": self.reasons[index]} for index in sorted(self.reasons)]
+        for name, reasons in sorted(self.share_reasons.items()):
+            out += [{"cell": self.table.label(index), "measure": name, "reason": reasons[index]}
+                    for index in sorted(reasons)]
+        return out
 
 
 def primary_reasons(table: Table, policy: Policy) -> dict[tuple[int, ...], list[str]]:
@@ -62,6 +87,17 @@ def primary_reasons(table: Table, policy: Policy) -> dict[tuple[int, ...], list[
     return out
 
 
+def share_primary(table: Table, policy: Policy) -> dict[str, np.ndarray]:
+    """Per share measure, the cells whose share would tell about a small group: fewer than the threshold
+    meet the condition, or fewer than the threshold miss it (NCO: a share is a count of both)."""
+    few = policy.disclosure.min_cell_count
+    out = {}
+    for name, numerator in table.numerators.items():
+        complement = table.counts - numerator
+        out[name] = (table.counts > 0) & ((numerator < few) | (complement < few)) & ~decided(table, policy, name)
+    return out
+
+
 def _disclosive_zeros(counts: np.ndarray) -> np.ndarray:
     """Interior zero cells on a line whose persons all fall in one other category."""
     out = np.zeros(counts.shape, dtype=bool)
@@ -73,65 +109,227 @@ def _disclosive_zeros(counts: np.ndarray) -> np.ndarray:
     return out
 
 
-def protect(table: Table, policy: Policy, earlier: Sequence[ReleasedTable] = ()) -> ProtectedTable:
-    """Apply the policy's disclosure control; cells colliding with `earlier` releases (or with another
-    group of the same request) are suppressed as primary."""
+class _Pattern:
+    """The suppression pattern being built: cells, shares on their own, and why each was suppressed."""
+
+    def __init__(self, table: Table, policy: Policy):
+        self.table, self.policy = table, policy
+        rules = policy.disclosure
+        self.level = float(rules.protection_level)
+        self.reasons = {index: "primary: " + "; ".join(why) for index, why in primary_reasons(table, policy).items()}
+        self.primary = np.zeros(table.shape, dtype=bool)
+        for index in self.reasons:
+            self.primary[index] = True
+        self.magnitudes: list[Magnitude] = [
+            (table.sums[name], np.where(self.primary, rules.p_ratio / 100 * np.abs(table.sums[name]), 0.0))
+            for name in table.sums]
+        pattern, protects = suppress_secondary(table.counts, self.primary, self.level, self.magnitudes,
+                                               verify=False)
+        self.cells = pattern.ravel().copy()
+        self.protects = protects
+        for cell, target in protects.items():
+            self.reasons.setdefault(self._index(cell), f"secondary: protects {table.label(self._index(target))}")
+        self.share_primary = share_primary(table, policy)
+        self.shares: dict[str, np.ndarray] = {}
+        self.share_reasons: dict[str, dict[tuple[int, ...], str]] = {}
+        for name, sensitive in self.share_primary.items():
+            numerator = table.numerators[name]
+            required = np.where(sensitive, self.level, 0.0)
+            own, _ = suppress_secondary(numerator, sensitive, self.level,
+                                        [(table.counts - numerator, required)], verify=False, start=pattern)
+            self.shares[name] = own.ravel().copy()
+            self.share_reasons[name] = {}
+            for cell in np.flatnonzero(own.ravel() & ~pattern.ravel()):
+                index = self._index(cell)
+                self.share_reasons[name][index] = (
+                    f"primary: fewer than {policy.disclosure.min_cell_count} persons meet or miss the condition"
+                    if sensitive[index] else "secondary: protects a share of a small group")
+        self.extra: list[tuple[str, int]] = []
+        self.public: set[int] = set()  # cells shown again because earlier releases pin them
+
+    def _index(self, cell: int) -> tuple[int, ...]:
+        return tuple(int(i) for i in np.unravel_index(cell, self.table.shape))
+
+    def suppress(self, measure: str, cell: int, why: str) -> None:
+        """Suppress a cell (measure "") and protect it within the table, or one share of a cell; or, with
+        measure PUBLISH, show again a secondary cell that earlier releases pin exactly (hiding it hides
+        nothing, and no attacker may find a hidden cell recovered exactly)."""
+        self.extra.append((measure, int(cell)))
+        index = self._index(cell)
+        if measure == PUBLISH:
+            self.cells[cell] = False
+            self.reasons.pop(index, None)
+            for shares in self.shares.values():
+                shares[cell] = False
+            self.public.add(int(cell))
+            return
+        if measure:
+            if not self.shares[measure][cell]:
+                self.shares[measure][cell] = True
+                self.share_reasons[measure][index] = why
+            return
+        if self.cells[cell] or cell in self.public:
+            return
+        self.cells[cell] = True
+        self.reasons[index] = why
+        before = self.cells.copy()
+        protect_cells([cell], self.table.counts, self.cells, self.level, self.magnitudes, self.protects)
+        for added in np.flatnonzero(self.cells & ~before):
+            self.reasons.setdefault(self._index(added), f"secondary: protects {self.table.label(index)}")
+
+    def pattern(self) -> np.ndarray:
+        return self.cells.reshape(self.table.shape)
+
+    def published(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name, measure in self.table.measures.items():
+            mask = self.cells | self.shares[name] if measure.kind == "share" else self.cells
+            out[name] = publish(self.table, self.policy, name, mask.reshape(self.table.shape))
+        return out
+
+    def entry(self, frame: str) -> Entry:
+        pattern = self.pattern()
+        return Entry("", self.table, self.policy, self.published(), pattern, self.primary,
+                     self.share_primary, frame)
+
+
+def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: str = "",
+            replay: Sequence[tuple[str, int]] | None = None) -> ProtectedTable:
+    """Apply the policy's disclosure control to `table`, together with every earlier release in `history`.
+
+    Primary and secondary suppression make the table safe on its own. Then the joint LP audit treats the
+    table and every earlier one as marginals of one cover table: every sensitive quantity of every table
+    must keep its width (see policies.cover.functionals); where the new table's figures would narrow one,
+    the cheapest of those figures that bind it is suppressed (and protected in the table), until none is
+    narrowed. Then exact differences between published groups are checked (policies.differencing): within
+    the request they are suppressed; with earlier releases they are suppressed or refused as the policy's
+    `differencing` says. When only the history pins a quantity, or the policy refuses a difference, the
+    result carries a `refusal` (for the privacy officer) and must not be released.
+
+    `replay` re-applies the suppressions a release recorded after its boxes (`ProtectedTable.extra`), in
+    order, instead of choosing them again; the audit must then pass as it stands (release verify)."""
     rules = policy.disclosure
-    reasons = {index: "primary: " + "; ".join(why) for index, why in primary_reasons(table, policy).items()}
-    for collision in collisions(table, list(earlier), policy):
-        reasons.setdefault(collision.index, "primary: " + collision.describe(table))
-    primary = np.zeros(table.shape, dtype=bool)
-    for index in reasons:
-        primary[index] = True
-    magnitudes = [(table.sums[name], rules.p_ratio / 100 * np.abs(table.sums[name])) for name in table.sums]
-    pattern, protects = suppress_secondary(table.counts, primary, rules.protection_level, magnitudes)
-    for cell, protected in protects.items():
-        index = tuple(int(i) for i in np.unravel_index(cell, table.shape))
-        target = tuple(int(i) for i in np.unravel_index(protected, table.shape))
-        reasons.setdefault(index, f"secondary: protects {table.label(target)}")
-    published = {name: _publish(table, policy, name, pattern) for name in table.measures}
+    state = _Pattern(table, policy)
+    earlier = list(history)
+    entries = [*earlier, state.entry(frame)]
+    new = len(earlier)
+    cover = build_cover(entries)
+    stats = AuditStats()
+    refusal: str | None = None
+    involved: set[str] = set()
+    found: list[str] = []
+    if replay is not None:
+        for measure, cell in replay:
+            state.suppress(measure, cell, "secondary: joint protection with earlier releases")
+    for _ in range(MAX_ROUNDS):
+        cover.entries[new] = state.entry(frame)
+        rows = constraints(cover)
+        funcs = functionals(cover, set(range(len(entries))))
+        lower = np.zeros(cover.n_vars)
+        lower[cover.n_classes:] = -np.inf
+        failures = audit(rows, funcs, cover.truth(), lower, {new}, stats)
+        if failures:
+            if replay is not None:
+                refusal = "the recorded suppressions no longer protect the release"
+                break
+            fixes, stuck = _fixes(cover, rows, funcs, failures, new, state)
+            involved |= {cover.entries[int(e)].key for f in failures for e in rows.entry[f.binding]
+                         if e >= 0 and e != new}
+            if stuck:
+                refusal = stuck
+                break
+            for measure, cell in fixes:
+                state.suppress(measure, cell, "secondary: joint protection with earlier releases")
+            continue
+        clashes = collisions(cover, new)
+        within = [c for c in clashes if c.entry == new and c.other == new]
+        history_clashes = [c for c in clashes if not (c.entry == new and c.other == new)]
+        for c in history_clashes:
+            other = c.other if c.entry == new else c.entry
+            involved.add(cover.entries[other].key)
+            text = _describe(cover, c, new)
+            if text not in found:
+                found.append(text)
+        if history_clashes and rules.differencing == "refuse":
+            refusal = "differencing with earlier releases: " + "; ".join(found)
+            break
+        todo = within + (history_clashes if rules.differencing == "suppress" else [])
+        if not todo:
+            break
+        if replay is not None:
+            refusal = "the recorded suppressions no longer protect the release"
+            break
+        for c in todo:
+            measure, cell = _differencing_fix(cover, c, new)
+            state.suppress(measure, cell, "primary: differencing" + (" within the request" if c.other == c.entry
+                                                                     else " with an earlier release"))
+    else:
+        refusal = f"no protection found within {MAX_ROUNDS} rounds of the joint audit"
+    pattern = state.pattern()
     applied = {"min_cell_count": rules.min_cell_count, "dominance": [rules.dominance.n, rules.dominance.k],
                "p_ratio": rules.p_ratio, "percent_range": [rules.percent_min, rules.percent_max],
                "rounding_base": rules.rounding_base, "protection_level": rules.protection_level,
-               "zeros": rules.zeros, "differencing": rules.differencing,
-               "earlier_releases": [r.release_id for r in earlier]}
-    return ProtectedTable(table, pattern, reasons, published, applied)
+               "zeros": rules.zeros, "differencing": rules.differencing}
+    shares = {name: (mask & ~state.cells).reshape(table.shape) for name, mask in state.shares.items()}
+    return ProtectedTable(table, pattern, state.reasons, state.published(), applied, state.primary,
+                          state.share_primary, shares,
+                          {n: {i: r for i, r in reasons.items() if shares[n][i]}
+                           for n, reasons in state.share_reasons.items()},
+                          state.extra, refusal, sorted(k for k in involved if k), found, stats)
 
 
-def round_count(value: int, base: int | None) -> int:
-    """Round half up to a multiple of `base` (no rounding without a base)."""
-    if not base:
-        return int(value)
-    return int(base * np.floor(value / base + 0.5))
+def _fixes(cover: Cover, rows, funcs, failures: list[Failure], new: int,
+           state: _Pattern) -> tuple[list[tuple[str, int]], str | None]:
+    """For each failure, the cheapest figure of the new table that binds it; or why none can help."""
+    counts = state.table.counts.ravel()
+    chosen: list[tuple[str, int]] = []
+    primary = state.primary.ravel()
+    for failure in failures:
+        binding = failure.binding
+        mine = binding[rows.entry[binding] == new]
+        f = failure.functional
+        own_cell = int(funcs.cell[f])
+        if (not len(mine) and funcs.entry[f] == new and funcs.kind[f] == "count" and not primary[own_cell]
+                and failure.hi - failure.lo < 1e-6):
+            chosen.append((PUBLISH, own_cell))
+            continue
+        if not len(mine):
+            entry = cover.entries[int(funcs.entry[failure.functional])]
+            what = "this table" if entry.key == "" else f"release {entry.key}"
+            cell = entry.table.label(tuple(int(i) for i in np.unravel_index(int(funcs.cell[failure.functional]),
+                                                                             entry.table.shape)))
+            others = sorted({cover.entries[int(e)].key for e in rows.entry[binding] if 0 <= e != new})
+            return [], (f"{funcs.kind[failure.functional]} at {cell} of {what} is known within "
+                        f"[{failure.lo:.1f}, {failure.hi:.1f}] from earlier releases "
+                        f"{', '.join(others) or '(none)'} alone")
+        options = sorted({(float(counts[int(rows.cell[r])]), 0 if rows.measure[r] else 1, str(rows.measure[r]),
+                           int(rows.cell[r])) for r in mine})
+        # a share alone is cheaper to hide than a whole cell: prefer it at equal count
+        _, _, measure, cell = options[0]
+        if (measure, cell) not in chosen:
+            chosen.append((measure, cell))
+    return chosen, None
 
 
-def _publish(table: Table, policy: Policy, name: str, pattern: np.ndarray) -> np.ndarray:
-    rules = policy.disclosure
-    measure = table.measures[name]
-    out = np.empty(table.shape, dtype=object)
-    for index in np.ndindex(*table.shape):
-        count = int(table.counts[index])
-        if pattern[index]:
-            out[index] = SUPPRESSED
-        elif measure.kind == "count":
-            out[index] = round_count(count, rules.rounding_base)
-        elif measure.kind == "share":
-            if count == 0:
-                out[index] = None
-                continue
-            percent = 100.0 * int(table.numerators[name][index]) / count
-            if percent < rules.percent_min:
-                out[index] = f"<{rules.percent_min:g}"
-            elif percent > rules.percent_max:
-                out[index] = f">{rules.percent_max:g}"
-            else:
-                out[index] = round(percent, measure.decimals)
-        else:
-            known = int(table.known[name][index])
-            if known == 0:
-                out[index] = None
-            elif measure.kind == "mean":
-                out[index] = round(float(table.sums[name][index]) / known, measure.decimals)
-            else:
-                out[index] = round(float(table.medians[name][index]), measure.decimals)
-    return out
+def _differencing_fix(cover: Cover, c: Collision, new: int) -> tuple[str, int]:
+    """The figure of the new table to suppress for a differencing collision."""
+    counts = cover.entries[new].table.counts.ravel()
+    family = c.family.split(" ", 1)[1] if c.family else ""
+    if c.entry == new and (c.other != new or c.contains):
+        return family, c.cell
+    cell = min(c.other_cells, key=lambda i: (counts[i], i))
+    return "", cell
+
+
+def _describe(cover: Cover, c: Collision, new: int) -> str:
+    """A one-line description for the privacy officer (cell labels and release ids; no persons counts)."""
+    def where(e: int, cell: int) -> str:
+        entry = cover.entries[e]
+        label = entry.table.label(tuple(int(i) for i in np.unravel_index(cell, entry.table.shape)))
+        return f"{'this table' if e == new else 'release ' + entry.key} at {label}"
+
+    group = f" ({c.family})" if c.family else ""
+    relation = "contains" if c.contains else "lies within"
+    return (f"{where(c.entry, c.cell)}{group} {relation} cells of "
+            f"{'this table' if c.other == new else 'release ' + cover.entries[c.other].key}; the difference is "
+            f"a group of fewer than {max(cover.entries[c.entry].policy.disclosure.min_cell_count, 1)} persons")

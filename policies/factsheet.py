@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from policies.cells import footnotes, header, rows, text
-from policies.disclosure import SUPPRESSED, ProtectedTable
+from policies.disclosure import ProtectedTable
+from policies.published import SUPPRESSED
 from policies.pdf import Page, write_pdf
 
 ROWS_PER_PAGE = 48

@@ -84,7 +84,10 @@ def fix_zip(data: bytes, moment: datetime) -> bytes:
 
 
 def release_metadata(protected: ProtectedTable, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The metadata document: request, rules applied, suppressions and why, plus the integrator's fields."""
+    """The metadata document: request, rules applied, how many cells are suppressed, the integrator's fields.
+
+    It never says why a cell is suppressed (a primary cell is one of 1..threshold-1 persons: a bound an
+    attacker would use) nor which other releases were taken into account."""
     table = protected.table
     return {
         "request": table.request.model_dump(mode="json"),
@@ -92,7 +95,7 @@ def release_metadata(protected: ProtectedTable, metadata: dict[str, Any]) -> dic
         "rules": protected.rules,
         "cells": table.n_cells,
         "suppressed_cells": int(protected.suppressed.sum()),
-        "suppressions": protected.suppressions(),
+        "suppressed_shares": {name: int(mask.sum()) for name, mask in sorted(protected.share_suppressed.items())},
         "release": {k: v for k, v in sorted(metadata.items()) if k != "policy_hash"},
     }
 

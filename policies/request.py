@@ -51,8 +51,8 @@ def load_request(text: str) -> Request:
     return load_model(text, Request, "request", RequestError)
 
 
-def check_request(request: Request, policy: Any, earlier: Any = (), table: Any = None) -> Check:
-    """Check a request against its policy and earlier releases (see policies.check.check_request)."""
+def check_request(request: Request, policy: Any, table: Any = None, protected: Any = None) -> Check:
+    """Check a request against its policy (see policies.check.check_request)."""
     from policies.check import check_request as check
 
-    return check(request, policy, earlier, table)
+    return check(request, policy, table, protected)

@@ -50,24 +50,33 @@ def box_widths(values: np.ndarray, corners: np.ndarray, signs: np.ndarray) -> np
 
 
 def suppress_secondary(counts: np.ndarray, primary: np.ndarray, level: float,
-                       magnitudes: Sequence[Magnitude] = (), verify: bool | None = None
-                       ) -> tuple[np.ndarray, dict[int, int]]:
+                       magnitudes: Sequence[Magnitude] = (), verify: bool | None = None,
+                       start: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, int]]:
     """Complete a primary suppression pattern. Returns the full pattern (bool, table shape) and, for every
     secondary cell, the flat index of the suppressed cell it protects.
 
-    Counts of every suppressed cell get an interval at least `level` wide; each magnitude (cell sums) an
-    interval at least its required width at the primary cells."""
+    `counts` of every cell in `primary` get an interval at least `level` wide; each magnitude (cell values)
+    an interval at least its required width at those cells. `start` (default: `primary`) is the pattern
+    to complete: cells suppressed already, for other reasons, that boxes may use for free. With `verify`
+    (default: tables up to VERIFY_CELLS cells) the single-table LP attack checks the result."""
     shape = counts.shape
-    suppressed = primary.ravel().copy()
-    cost = counts.ravel().astype(float)
+    suppressed = (primary if start is None else start | primary).ravel().copy()
     protects: dict[int, int] = {}
-    for cell in np.flatnonzero(primary.ravel()):
-        _protect(int(cell), shape, suppressed, cost, level, magnitudes, protects)
+    protect_cells(np.flatnonzero(primary.ravel()), counts, suppressed, level, magnitudes, protects)
     if verify if verify is not None else counts.size <= VERIFY_CELLS:
+        cost = counts.ravel().astype(float)
         for cell in sorted(failing_cells(suppressed.reshape(shape), lines(shape), counts, level,
                                          magnitudes, primary.ravel())):
             _protect(cell, shape, suppressed, cost, level, magnitudes, protects, margins_only=True)
     return suppressed.reshape(shape), protects
+
+
+def protect_cells(cells: Sequence[int] | np.ndarray, counts: np.ndarray, suppressed: np.ndarray, level: float,
+                  magnitudes: Sequence[Magnitude], protects: dict[int, int]) -> None:
+    """Give each cell (flat index) a box of suppressed cells, updating `suppressed` (flat) in place."""
+    cost = counts.ravel().astype(float)
+    for cell in cells:
+        _protect(int(cell), counts.shape, suppressed, cost, level, magnitudes, protects)
 
 
 def _protect(cell: int, shape: tuple[int, ...], suppressed: np.ndarray, cost: np.ndarray, level: float,

@@ -8,7 +8,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
-from policies.conditions import as_text, missing, parse_condition
+from policies.conditions import Condition, as_text, missing, parse_condition
 from policies.errors import RequestError
 from policies.policy import Dimension, Measure, Policy
 from policies.request import Request
@@ -37,6 +37,12 @@ class Table:
     tops: dict[str, np.ndarray] = field(default_factory=dict)
     medians: dict[str, np.ndarray] = field(default_factory=dict)
     inclusions: set[tuple[int, int]] = field(default_factory=set)  # (g, h): slice g's persons include h's
+    # Who is where (for the cover table of linked releases): per person of the frame, its interior cell
+    # (flat index over the categories) in each slice or -1; share conditions met; magnitude values.
+    person_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    slice_cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    hits: dict[str, np.ndarray] = field(default_factory=dict)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -45,6 +51,11 @@ class Table:
     @property
     def n_cells(self) -> int:
         return int(self.counts.size)
+
+    @property
+    def interior_shape(self) -> tuple[int, ...]:
+        """The shape of one slice without margins: the number of categories per dimension."""
+        return tuple(len(c) for c in self.categories)
 
     def key(self, index: tuple[int, ...]) -> tuple[str, tuple[str | None, ...]]:
         """(group, categories) of a cell index; None marks a margin."""
@@ -82,6 +93,56 @@ def dimension_labels(persons: pd.DataFrame, dim: Dimension) -> pd.Series:
     if dim.missing_label is not None:
         result = result.where(result.notna(), dim.missing_label)
     return result
+
+
+def decide(condition: Condition, labels: list[str], dimension: Dimension) -> np.ndarray:
+    """Per category label of a dimension on the condition's column: 1 every value meets the condition,
+    0 none does, -1 cannot tell (a band that straddles the bound, a label that may stand for missing)."""
+    out = np.full(len(labels), -1, dtype=np.int64)
+    if dimension.bands is not None:
+        if condition.op in ("in", "not in", "==", "!="):
+            return out
+        edges, bound = dimension.bands, float(condition.values[0])
+        band_of = {label: (edges[i], edges[i + 1]) for i, label in enumerate(dimension.labels() or [])}
+        for i, label in enumerate(labels):
+            if label not in band_of:
+                continue
+            lo, hi = band_of[label]
+            yes = {">=": lo >= bound, ">": lo > bound, "<": hi <= bound, "<=": hi <= bound}[condition.op]
+            no = {">=": hi <= bound, ">": hi <= bound, "<": lo >= bound, "<=": lo > bound}[condition.op]
+            out[i] = 1 if yes else 0 if no else -1
+        return out
+    for i, label in enumerate(labels):
+        if dimension.missing_label is not None and label == dimension.missing_label:
+            continue
+        frame = pd.DataFrame({condition.column: [label]})
+        out[i] = int(condition.evaluate(frame)[0])
+    return out
+
+
+def decided(table: Table, policy: Policy, name: str) -> np.ndarray:
+    """Cells (table shape) where share `name`'s condition is decided by the table's own definitions: a
+    dimension or a filter on the condition's column (a vmbo cell never meets "vo level in [havo, vwo]")."""
+    condition = parse_condition(str(table.measures[name].condition))
+    out = np.zeros(table.shape, dtype=bool)
+    for d, dim_name in enumerate(table.dimensions):
+        dimension = policy.dimensions[dim_name]
+        if dimension.column != condition.column:
+            continue
+        verdict = decide(condition, table.categories[d], dimension)
+        known = np.concatenate([verdict >= 0, [False]])  # the margin decides nothing
+        shape = [1] * len(table.shape)
+        shape[d + 1] = len(known)
+        out |= known.reshape(shape)
+    for g, (_, filters) in enumerate(table.request.slices()):
+        for dim_name, values in filters.items():
+            dimension = policy.dimensions[dim_name]
+            if dimension.column != condition.column:
+                continue
+            verdict = decide(condition, sorted(values), dimension)
+            if len(verdict) and (verdict == verdict[0]).all() and verdict[0] >= 0:
+                out[g] = True
+    return out
 
 
 def _require(persons: pd.DataFrame, columns: list[str]) -> None:
@@ -160,8 +221,13 @@ def compute_table(persons: pd.DataFrame, request: Request, policy: Policy) -> Ta
                   counts=cube([np.bincount(flat[m], minlength=size) for m in masks]).astype(np.int64))
     table.inclusions = {(g, h) for g, big in enumerate(masks) for h, small in enumerate(masks)
                         if g != h and not (small & ~big).any()}
+    table.person_ids = (persons["person_id"].to_numpy() if "person_id" in persons.columns
+                        else np.arange(len(persons))).astype(object)
+    table.slice_cells = np.stack([np.where(m, flat, -1) for m in masks]) if masks else \
+        np.zeros((0, len(persons)), dtype=np.int64)
     for name, condition in conditions.items():
         hit = condition.evaluate(persons)
+        table.hits[name] = hit
         table.numerators[name] = cube([np.bincount(flat[m & hit], minlength=size) for m in masks]).astype(int)
     t = max(policy.disclosure.dominance.n, 2)
     for name, measure in measures.items():
@@ -170,6 +236,7 @@ def compute_table(persons: pd.DataFrame, request: Request, policy: Policy) -> Ta
         values = pd.to_numeric(persons[measure.column].where(~missing(persons[measure.column])),
                                errors="coerce").to_numpy(dtype=float)
         has = ~np.isnan(values)
+        table.values[name] = values
         table.sums[name] = cube([np.bincount(flat[m & has], weights=values[m & has], minlength=size)
                                  for m in masks])
         table.known[name] = cube([np.bincount(flat[m & has], minlength=size) for m in masks]).astype(np.int64)

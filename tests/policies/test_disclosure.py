@@ -92,16 +92,24 @@ def test_rounded_release_only_publishes_multiples_of_the_base():
     assert shown and all(v % 5 == 0 for v in shown)
 
 
-def test_percentages_are_clamped_between_5_and_95():
-    frame = persons(400, 2, seed=2)
-    frame["vo.niveau"] = np.where(frame["po.brin"] == "00XY00", "vmbo", frame["vo.niveau"])
-    frame.loc[frame.index[:3], "vo.niveau"] = np.where(frame.loc[frame.index[:3], "po.brin"] == "00XY00",
-                                                       "havo", "vwo")
+def test_a_share_is_shown_only_when_both_meeting_and_missing_reach_the_threshold_and_clamped():
+    """NCO: a share with its denominator is a count of both sides; "<5" of 12 pupils can only be 0 of 12."""
+    rng = np.random.default_rng(2)
+    n = 260 + 12 + 40 + 30
+    frame = persons(n, 4, seed=2)
+    frame["po.brin"] = ["00XY00"] * 260 + ["01XY00"] * 12 + ["02XY00"] * 40 + ["03XY00"] * 30
+    levels = ["havo"] * 11 + ["vmbo"] * 249 + ["vmbo"] * 12 + list(rng.permutation(["havo"] * 15 + ["vmbo"] * 25))
+    levels += ["havo"] * 10 + ["vmbo"] * 20  # the cheapest partner to hide with 0 of 12
+    frame["vo.niveau"] = levels
     pol = policy()
     protected = protect(compute_table(frame, request(["school"], ["pupils", "havo_vwo"]), pol), pol)
-    shares = protected.published["havo_vwo"][0]
-    assert shares[0] == "<5"
-    assert all(isinstance(v, float) and 5 <= v <= 95 or v in ("<5", ">95") for v in shares)
+    shares, counts = protected.published["havo_vwo"][0], protected.published["pupils"][0]
+    assert shares[0] == "<5", "11 of 260: both sides reach 10, shown clamped"
+    assert shares[1] == SUPPRESSED and counts[1] == 12, "0 of 12: the share is hidden, the count is not"
+    assert protected.share_primary["havo_vwo"][0, 1]
+    assert shares[2] == 37.5
+    assert shares[3] == SUPPRESSED and counts[3] == 30, "hidden so that 0 of 12 cannot be recomputed"
+    assert all(isinstance(v, float) and 5 <= v <= 95 or v in ("<5", ">95", SUPPRESSED) for v in shares)
 
 
 def test_zero_policies():
