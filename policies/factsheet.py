@@ -6,8 +6,8 @@ from typing import Any
 
 from policies.cells import footnotes, header, rows, text
 from policies.disclosure import ProtectedTable
-from policies.published import SUPPRESSED
 from policies.pdf import Page, write_pdf
+from policies.published import SUPPRESSED
 
 ROWS_PER_PAGE = 48
 

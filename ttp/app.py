@@ -128,11 +128,21 @@ class App:
         if refusal is not None:
             self.checkpoint()
             raise refusal
+        kept: TTPError | None = None
         try:
             with self.session() as session:
                 act = Acting(app=self, session=session, user=session.get(db.User, user.name), action=action,
                              objects=dict(objects or {}))
-                yield act
+                try:
+                    yield act
+                except TTPError as exc:
+                    if not getattr(exc, "keep", False):
+                        raise
+                    # A refusal whose record is part of the work (a release refused by disclosure control
+                    # keeps its reasons for the privacy officer): committed with its event, then raised.
+                    act.outcome = "refused"
+                    act.details["reason"] = str(exc)
+                    kept = exc
                 if not act.recorded:
                     act.record()
         except TTPError as exc:
@@ -142,6 +152,8 @@ class App:
             self.checkpoint()
             raise
         self.checkpoint()
+        if kept is not None:
+            raise kept
 
 
 def audit_key_name(entry) -> str:

@@ -829,16 +829,17 @@ def request_submit(ctx, file, as_json, actor) -> None:
     Example:
       ttp request submit vve-havo-vwo.toml
     """
-    from .exporting import submit
+    from .exporting import for_user, submit
 
     app = get_app(ctx, actor)
     with app.acting("request.submit", (RESEARCHER, OFFICER)) as act:
         row = submit(act, file)
+        check = for_user(row.check, act.user.role)
     if as_json:
-        emit_json({"request_id": row.id, "status": row.status, "check": row.check})
+        emit_json({"request_id": row.id, "status": row.status, "check": check})
     else:
         click.echo(f"request {row.id}: {row.status}")
-        for problem in row.check.get("problems", []):
+        for problem in check.get("problems", []):
             click.echo(f"  - {problem}")
 
 
@@ -958,25 +959,96 @@ def release_make(ctx, request_id, out, as_json, actor) -> None:
 
 
 @release.command("verify")
-@click.argument("release_id")
+@click.argument("release_id", required=False)
+@click.option("--all", "every", is_flag=True, help="Verify every release, in the order they were made.")
+@json_option
 @as_option
 @click.pass_context
-def release_verify(ctx, release_id, actor) -> None:
-    """Recompute a release from its recorded job, policy version and request; compare the bytes.
+def release_verify(ctx, release_id, every, as_json, actor) -> None:
+    """Recompute a release with the history as it stood when it was made; compare the bytes.
+
+    The releases made before it, its policy version and its link job are used again, and the
+    suppressions the joint protection added are replayed and audited again.
+
+    \b
+    Examples:
+      ttp release verify rel_0a1b2c3d4e5f
+      ttp release verify --all
+    """
+    from .exporting import verify_all, verify_release
+
+    if bool(release_id) == every:
+        raise UsageError("give a RELEASE id or --all")
+    app = get_app(ctx.find_root(), actor)
+    with app.acting("release.verify", (OPERATOR, OFFICER), {"release": release_id} if release_id else {}) as act:
+        results = verify_all(act) if every else [verify_release(act, release_id)]
+        bad = [r["release_id"] for r in results if not r["reproduced"]]
+        act.counts.update({"releases": len(results), "not_reproduced": len(bad)})
+        act.outcome = "ok" if not bad else "mismatch"
+    if as_json:
+        emit_json({"releases": results, "ok": not bad})
+    else:
+        for r in results:
+            verdict = "reproduces byte for byte" if r["reproduced"] else "does NOT reproduce"
+            click.echo(f"release {r['release_id']} (#{r['seq']}) {verdict}: {r['how']}")
+    if bad:
+        raise TTPError(f"{len(bad)} of {len(results)} release(s) do NOT reproduce: {', '.join(bad)}")
+
+
+@release.command("list")
+@json_option
+@as_option
+@click.pass_context
+def release_list(ctx, as_json, actor) -> None:
+    """List releases in the order they were made (a researcher sees their own).
 
     \b
     Example:
-      ttp release verify rel_0a1b2c3d4e5f
+      ttp release list
     """
-    from .exporting import verify_release
+    from .exporting import list_releases
 
     app = get_app(ctx.find_root(), actor)
-    with app.acting("release.verify", (OPERATOR, OFFICER), {"release": release_id}) as act:
-        same = verify_release(act, release_id)
-        act.outcome = "ok" if same else "mismatch"
-    if not same:
-        raise TTPError(f"release {release_id} does NOT reproduce: the recomputed bytes differ")
-    click.echo(f"release {release_id} reproduces byte for byte")
+    with app.acting("release.list", ANY_ROLE) as act:
+        rows = list_releases(act)
+    if as_json:
+        emit_json({"releases": rows})
+    else:
+        for r in rows:
+            click.echo(f"#{r['seq']:<4} {r['release_id']}  {r['request_id']}  {r['requester']:<12} {r['policy']}"
+                       f"  {r['created_at']}")
+
+
+@release.command("show")
+@click.argument("release_id")
+@json_option
+@as_option
+@click.pass_context
+def release_show(ctx, release_id, as_json, actor) -> None:
+    """Show a release; a privacy officer also sees why each cell is hidden and which earlier releases
+    shaped it (a researcher never does).
+
+    \b
+    Example:
+      ttp release show rel_0a1b2c3d4e5f
+    """
+    from .exporting import release_doc
+
+    app = get_app(ctx.find_root(), actor)
+    with app.acting("release.show", ANY_ROLE, {"release": release_id}) as act:
+        doc = release_doc(act, release_id)
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(f"release {doc['release_id']} (#{doc['seq']}) of request {doc['request_id']} by {doc['requester']},"
+               f" approved by {doc['approved_by']}; policy {doc['policy']}; link job {doc['job_id']}")
+    click.echo(f"files: {', '.join(doc['files'])}")
+    if "suppressions" in doc:
+        if doc["constrained_by"]:
+            click.echo(f"earlier releases that added suppressions: {', '.join(doc['constrained_by'])}")
+        for s in doc["suppressions"]:
+            measure = f" [{s['measure']}]" if s.get("measure") else ""
+            click.echo(f"  {s['cell']}{measure}: {s['reason']}")
 
 
 @cli.group()

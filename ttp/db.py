@@ -137,9 +137,10 @@ class Release(Base):
     policy_name: Mapped[str] = mapped_column(String(100))
     policy_version: Mapped[int] = mapped_column(Integer)
     files: Mapped[dict]
-    released_table: Mapped[dict]
+    released_table: Mapped[dict]  # policies.history.ReleaseRecord (never released)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)  # the order of releases
 
 
 class School(Base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import io
 import json
@@ -11,16 +10,21 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from policies import lifecycle
-from policies.differencing import ReleasedTable
-from policies.disclosure import protect
+from policies.check import CANNOT_RELEASE, check_request
+from policies.cover import Entry
+from policies.disclosure import ProtectedTable, protect
 from policies.errors import PoliciesError
-from policies.policy import load_policy, policy_hash
+from policies.history import ReleaseRecord, from_first_format, record
+from policies.history import entry as history_entry
+from policies.history import shown as shown_release
+from policies.policy import Policy, load_policy, policy_hash
 from policies.release import render
-from policies.request import check_request, load_request
-from policies.table import compute_table
+from policies.request import Request, load_request
+from policies.table import Table, compute_table
 
 from . import db
 from .errors import TTPError
@@ -69,17 +73,11 @@ def get_policy(session, name: str, version: int | None = None) -> db.Policy:
     return row
 
 
-def _policy_model(row: db.Policy):
+def _policy_model(row: db.Policy) -> Policy:
     return load_policy(row.text, row.name)
 
 
 # --- requests ---------------------------------------------------------------------------------------------
-
-
-def _earlier_releases(session, policy_name: str, exclude: str | None = None) -> list[ReleasedTable]:
-    rows = session.scalars(select(db.Release).where(db.Release.policy_name == policy_name)
-                           .order_by(db.Release.created_at)).all()
-    return [ReleasedTable.model_validate(r.released_table) for r in rows if r.id != exclude]
 
 
 def _latest_job(session, population: list[str]) -> db.Job | None:
@@ -89,23 +87,103 @@ def _latest_job(session, population: list[str]) -> db.Job | None:
     return None
 
 
-def _check(act, request, policy_row: db.Policy, job: db.Job | None, exclude_release: str | None = None) -> dict:
-    """The policy check of a request, with the differencing check against earlier releases."""
-    policy = _policy_model(policy_row)
-    earlier = _earlier_releases(act.session, policy_row.name, exclude_release)
-    table = None
-    if job is not None:
-        persons = build_persons(act.app, act.session, job)
+class _Frames:
+    """The persons frame of each link job, built once per command (payload is decrypted to build it)."""
+
+    def __init__(self, act) -> None:
+        self.act = act
+        self.frames: dict[str, pd.DataFrame] = {}
+
+    def persons(self, job_id: str) -> pd.DataFrame:
+        if job_id not in self.frames:
+            job = self.act.session.get(db.Job, job_id)
+            if job is None:
+                raise TTPError(f"link job {job_id} is gone: releases made from it cannot be checked")
+            self.frames[job_id] = build_persons(self.act.app, self.act.session, job)
+        return self.frames[job_id]
+
+
+def _releases(session, before_seq: int | None = None) -> list[db.Release]:
+    """Every release in the order they were made (those before `before_seq` when given)."""
+    query = select(db.Release).order_by(db.Release.seq)
+    if before_seq is not None:
+        query = query.where(db.Release.seq < before_seq)
+    return list(session.scalars(query))
+
+
+def _record(act, release: db.Release, table: Table) -> ReleaseRecord:
+    """A release's stored record; a release made before joint protection is read back from its table.csv."""
+    stored = release.released_table
+    if stored.get("format", 1) >= 2:
+        return ReleaseRecord.model_validate(stored)
+    path = act.app.settings.release_dir(release.id) / "table.csv"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise TTPError(f"release {release.id}: its files are missing from the data directory") from None
+    return from_first_format(stored, data, table, release.id, int(release.seq or 0), release.job_id)
+
+
+def _release_table(act, release: db.Release, frames: _Frames) -> tuple[Table, Policy, ReleaseRecord]:
+    row = get_request(act.session, release.request_id)
+    policy = _policy_model(get_policy(act.session, release.policy_name, release.policy_version))
+    try:
+        table = compute_table(frames.persons(release.job_id), load_request(row.text), policy)
+    except PoliciesError as exc:
+        raise TTPError(f"release {release.id}: {exc}") from None
+    return table, policy, _record(act, release, table)
+
+
+def _history(act, frames: _Frames, before_seq: int | None = None) -> list[Entry]:
+    """Every earlier release as the joint protection sees it (recomputed on its own link job)."""
+    entries = []
+    for release in _releases(act.session, before_seq):
+        table, policy, rec = _release_table(act, release, frames)
         try:
-            table = compute_table(persons, request, policy)
+            entries.append(history_entry(rec, table, policy))
         except PoliciesError as exc:
-            return {"ok": False, "problems": [str(exc)], "collisions": []}
-    result = check_request(request, policy, earlier, table)
-    doc = dataclasses.asdict(result)
+            raise TTPError(str(exc)) from None
+    return entries
+
+
+def _protect(act, request: Request, policy: Policy, job: db.Job, frames: _Frames,
+             before_seq: int | None = None, replay: list[tuple[str, int]] | None = None) -> ProtectedTable:
+    try:
+        table = compute_table(frames.persons(job.id), request, policy)
+        return protect(table, policy, _history(act, frames, before_seq), frame=job.id, replay=replay)
+    except PoliciesError as exc:
+        raise TTPError(str(exc)) from None
+
+
+def _check(act, request: Request, policy_row: db.Policy, job: db.Job | None) -> dict:
+    """The policy check of a request, and whether its table can be released with the earlier releases.
+
+    `detail` (earlier releases, cells) is for the privacy officer; `for_user` strips it for anyone else."""
+    policy = _policy_model(policy_row)
+    basic = check_request(request, policy)
+    if not basic.ok:
+        return {"ok": False, "problems": basic.problems, "detail": []}
     if job is None:
-        doc["ok"] = False
-        doc.setdefault("problems", []).append("no link job covers the request's population yet")
-    return doc
+        return {"ok": False, "problems": ["no link job covers the request's population yet"], "detail": []}
+    frames = _Frames(act)
+    try:
+        protected = _protect(act, request, policy, job, frames)
+    except TTPError as exc:
+        return {"ok": False, "problems": [str(exc)], "detail": []}
+    result = check_request(request, policy, protected.table, protected)
+    return {"ok": result.ok, "problems": result.problems, "detail": result.detail,
+            "cells": protected.table.n_cells, "suppressed": int(protected.suppressed.sum()),
+            "constrained_by": protected.constrained_by}
+
+
+def for_user(check: dict | None, role: str) -> dict:
+    """A stored check as `role` may read it: only a privacy officer sees which earlier releases and cells."""
+    check = dict(check or {})
+    if role != "privacy-officer":
+        check.pop("detail", None)
+        check.pop("constrained_by", None)
+        check.pop("collisions", None)
+    return check
 
 
 def submit(act, path: Path) -> db.Request:
@@ -118,11 +196,11 @@ def preview_check(act, text: str) -> dict:
     try:
         request = load_request(text)
     except PoliciesError as exc:
-        return {"ok": False, "problems": [str(exc)], "collisions": []}
+        return {"ok": False, "problems": [str(exc)]}
     policy_row = get_policy(act.session, request.policy)
     job = act.session.get(db.Job, request.link_job) if request.link_job else _latest_job(act.session,
                                                                                            request.population)
-    return _check(act, request, policy_row, job)
+    return for_user(_check(act, request, policy_row, job), act.user.role)
 
 
 def submit_text(act, text: str, origin: str = "request") -> db.Request:
@@ -148,6 +226,8 @@ def submit_text(act, text: str, origin: str = "request") -> db.Request:
     act.details.update({"policy": policy_row.name, "policy_version": policy_row.version,
                         "policy_sha256": policy_row.sha256, "request_sha256": row.sha256,
                         "check_ok": check["ok"], "status": row.status})
+    if check.get("constrained_by"):
+        act.details["constrained_by"] = check["constrained_by"]
     return row
 
 
@@ -181,7 +261,7 @@ def show_request(act, request_id: str) -> dict:
     if act.user.role == "researcher" and row.requester != act.user.name:
         raise TTPError(f"request {request_id} is not yours")
     doc = _request_doc(row)
-    doc.update({"check": row.check, "text": row.text})
+    doc.update({"check": for_user(row.check, act.user.role), "text": row.text})
     release = act.session.scalars(select(db.Release).where(db.Release.request_id == row.id)).first()
     doc["release_id"] = release.id if release else None
     return doc
@@ -212,20 +292,14 @@ def decide_request(act, request_id: str, decision: str, reason: str) -> db.Reque
 # --- releases ---------------------------------------------------------------------------------------------
 
 
-def protected_table(act, row: db.Request, exclude_release: str | None = None):
-    """The request's table after disclosure control, computed now (what a release would hold)."""
+def protected_table(act, row: db.Request) -> tuple[Request, db.Policy, db.Job, ProtectedTable]:
+    """The request's table after disclosure control with every release so far (what a release would hold)."""
     request = load_request(row.text)
     policy_row = get_policy(act.session, row.policy_name, row.policy_version)
-    policy = _policy_model(policy_row)
-    job = act.session.get(db.Job, row.job_id)
+    job = act.session.get(db.Job, row.job_id) if row.job_id else None
     if job is None:
         raise TTPError(f"request {row.id} names no link job that exists")
-    persons = build_persons(act.app, act.session, job)
-    try:
-        table = compute_table(persons, request, policy)
-        protected = protect(table, policy, _earlier_releases(act.session, policy_row.name, exclude_release))
-    except PoliciesError as exc:
-        raise TTPError(str(exc)) from None
+    protected = _protect(act, request, _policy_model(policy_row), job, _Frames(act))
     return request, policy_row, job, protected
 
 
@@ -258,10 +332,19 @@ def make_release(act, request_id: str, out: Path | None) -> dict:
 
 
 def produce_release(act, row: db.Request) -> dict:
-    """The release of an approved request: files in the data directory, its row, the request released."""
-    from policies.differencing import released_table
+    """The release of an approved request: files in the data directory, its row, the request released.
 
+    The table is protected together with every release made before it; when it cannot be, nothing is
+    written and the refusal (with the earlier releases involved) is kept in the request's check for the
+    privacy officer."""
     request, policy_row, job, protected = protected_table(act, row)
+    seq = (act.session.scalar(select(func.max(db.Release.seq))) or 0) + 1
+    if protected.refusal is not None:
+        row.check = {**(row.check or {}), "ok": False, "problems": [CANNOT_RELEASE], "detail": [protected.refusal],
+                     "constrained_by": protected.constrained_by}
+        act.session.flush()
+        act.details.update({"refused": True, "constrained_by": protected.constrained_by})
+        raise Refused(f"request {row.id}: {CANNOT_RELEASE}; see `ttp request show {row.id}` as a privacy officer")
     release_id = new_id("rel")
     created_at = db.utcnow().isoformat()
     metadata = _metadata(row, policy_row, job, release_id, created_at)
@@ -276,15 +359,19 @@ def produce_release(act, row: db.Request) -> dict:
         sums = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
         act.session.add(db.Release(
             id=release_id, request_id=row.id, job_id=job.id, policy_name=policy_row.name,
-            policy_version=policy_row.version, files=sums,
-            released_table=released_table(protected, release_id).model_dump(mode="json"),
+            policy_version=policy_row.version, files=sums, seq=seq,
+            released_table=record(protected, release_id, seq, job.id).model_dump(mode="json"),
             created_by=act.user.name, created_at=db.utcnow(),
         ))
         row.status, row.updated_at = "released", db.utcnow()
         suppressed = int(protected.suppressed.sum())
         act.objects.update({"request": row.id, "release": release_id, "job": job.id})
-        act.counts.update({"cells": int(protected.suppressed.size), "suppressed": suppressed})
-        act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256, "files": sums})
+        act.counts.update({"cells": int(protected.suppressed.size), "suppressed": suppressed,
+                           "extra_suppressed": len(protected.extra), "earlier_releases": seq - 1})
+        act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256, "files": sums,
+                            "seq": seq})
+        if protected.constrained_by:
+            act.details["constrained_by"] = protected.constrained_by
         act.session.flush()
         os.replace(tmp, stored)
     except BaseException:
@@ -293,23 +380,95 @@ def produce_release(act, row: db.Request) -> dict:
     return {"release_id": release_id, "request_id": row.id, "files": sorted(files), "suppressed": suppressed}
 
 
+class Refused(TTPError):
+    """A release refused by disclosure control: the refusal is stored and audited, the transaction kept."""
+
+    keep = True
+
+
 def get_release(session, release_id: str) -> db.Release:
     row = session.get(db.Release, release_id)
     if row is None:
-        raise TTPError(f"unknown release {release_id!r}")
+        raise TTPError(f"unknown release {release_id!r}: `ttp release list` shows them")
     return row
 
 
-def verify_release(act, release_id: str) -> bool:
-    """Recompute a release from its recorded job, policy version and request; True when bytes match."""
+def verify_release(act, release_id: str) -> dict:
+    """Recompute a release with the history as it stood when it was made and compare the bytes.
+
+    The releases before it, its policy version and its link job are used again; the suppressions the
+    joint protection added are replayed in their recorded order and the joint audit must pass on them.
+    A release made before joint protection (format 1) can only be checked against its recorded sums."""
     release = get_release(act.session, release_id)
     act.objects["release"] = release.id
     row = get_request(act.session, release.request_id)
-    stored = json.loads((act.app.settings.release_dir(release.id) / "release.json").read_text(encoding="utf-8"))
-    request, policy_row, job, protected = protected_table(act, row, exclude_release=release.id)
-    files = render(protected, stored["metadata"])
-    recomputed = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
-    return recomputed == release.files
+    folder = act.app.settings.release_dir(release.id)
+    try:
+        stored = json.loads((folder / "release.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise TTPError(f"release {release_id}: its files are missing from the data directory") from None
+    if release.released_table.get("format", 1) < 2:
+        on_disk = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in release.files
+                   if (folder / n).exists()}
+        return {"release_id": release.id, "seq": release.seq, "reproduced": on_disk == release.files,
+                "how": "files against their recorded sums (made before joint protection: not recomputed)"}
+    rec = ReleaseRecord.model_validate(release.released_table)
+    job = act.session.get(db.Job, release.job_id)
+    if job is None:
+        raise TTPError(f"release {release_id}: its link job {release.job_id} is gone")
+    policy = _policy_model(get_policy(act.session, release.policy_name, release.policy_version))
+    protected = _protect(act, load_request(row.text), policy, job, _Frames(act), before_seq=release.seq,
+                         replay=list(rec.extra))
+    same = False
+    if protected.refusal is None:
+        files = render(protected, stored["metadata"])
+        same = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()} == release.files
+    return {"release_id": release.id, "seq": release.seq, "reproduced": same,
+            "how": f"recomputed with the {release.seq - 1} release(s) before it"}
+
+
+def verify_all(act) -> list[dict]:
+    """release verify for every release, in the order they were made."""
+    return [verify_release(act, r.id) for r in _releases(act.session)]
+
+
+def release_doc(act, release_id: str) -> dict:
+    """What is known of a release: who asked, who approved, the files; for a privacy officer also why its
+    cells are hidden and which earlier releases shaped it."""
+    release = get_release(act.session, release_id)
+    row = get_request(act.session, release.request_id)
+    if act.user.role == "researcher" and row.requester != act.user.name:
+        raise TTPError(f"unknown release {release_id!r}: `ttp release list` shows them")
+    doc = {"release_id": release.id, "seq": release.seq, "request_id": row.id, "requester": row.requester,
+           "approved_by": row.decided_by, "policy": f"{release.policy_name} v{release.policy_version}",
+           "job_id": release.job_id, "created_at": release.created_at.isoformat(), "files": sorted(release.files)}
+    stored = release.released_table
+    if act.user.role == "privacy-officer":
+        doc["suppressions"] = stored.get("reasons", [])
+        doc["constrained_by"] = stored.get("constrained_by", [])
+    return doc
+
+
+def list_releases(act) -> list[dict]:
+    rows = []
+    for release in _releases(act.session):
+        row = get_request(act.session, release.request_id)
+        if act.user.role == "researcher" and row.requester != act.user.name:
+            continue
+        rows.append({"release_id": release.id, "seq": release.seq, "request_id": row.id,
+                     "requester": row.requester, "policy": f"{release.policy_name} v{release.policy_version}",
+                     "created_at": release.created_at.isoformat()})
+    return rows
+
+
+def stored_protected(act, release: db.Release) -> ProtectedTable:
+    """What a stored release showed, as a ProtectedTable (for factsheets), without protecting it again."""
+    frames = _Frames(act)
+    table, policy, rec = _release_table(act, release, frames)
+    try:
+        return shown_release(rec, table, policy)
+    except PoliciesError as exc:
+        raise TTPError(str(exc)) from None
 
 
 def render_factsheet(act, release_id: str, out: Path) -> None:
@@ -321,8 +480,7 @@ def render_factsheet(act, release_id: str, out: Path) -> None:
     if act.user.role == "researcher" and row.requester != act.user.name:
         raise TTPError(f"release {release_id} is not yours")
     stored = json.loads((act.app.settings.release_dir(release.id) / "release.json").read_text(encoding="utf-8"))
-    _, _, _, protected = protected_table(act, row, exclude_release=release.id)
-    out.write_bytes(render_pdf(protected, stored["metadata"]))
+    out.write_bytes(render_pdf(stored_protected(act, release), stored["metadata"]))
 
 
 # --- school register --------------------------------------------------------------------------------------

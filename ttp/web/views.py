@@ -74,7 +74,7 @@ def preview(act, text: str) -> dict:
     try:
         return exporting.preview_check(act, text)
     except TTPError as exc:
-        return {"ok": False, "problems": [str(exc)], "collisions": []}
+        return {"ok": False, "problems": [str(exc)]}
 
 
 def submit(act, text: str) -> dict:
@@ -116,7 +116,8 @@ def suppression_preview(act, request_id: str) -> dict:
     except TTPError as exc:
         return {"available": False, "reason": str(exc)}
     return {"available": True, "cells": int(protected.suppressed.size),
-            "suppressed": int(protected.suppressed.sum()), "suppressions": protected.suppressions()}
+            "suppressed": int(protected.suppressed.sum()), "suppressions": protected.suppressions(),
+            "refusal": protected.refusal, "constrained_by": protected.constrained_by}
 
 
 def decide(act, request_id: str, decision: str, reason: str) -> dict:
