@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from policies.conditions import Condition, parse_condition
+from policies.conditions import missing, parse_condition
 from policies.policy import Policy
 from policies.published import clamp_bound, is_number
-from policies.table import Table, decide
+from policies.table import Table, dimension_labels, slice_cells
 
 
 @dataclass
@@ -84,13 +84,9 @@ class Cover:
     """The classes of the cover table and each entry's cells as sums of classes."""
 
     entries: list[Entry]
-    sizes: np.ndarray  # persons per class (the true cover table)
+    sizes: np.ndarray  # persons per class (the true cover table; 0 for a class no person has)
     cells: list[sparse.csr_matrix]  # per entry: cells x classes, 0/1
-    conditions: dict[str, str] = field(default_factory=dict)  # entry:measure -> condition key
-    decided: dict[str, np.ndarray] = field(default_factory=dict)  # key -> per class 1 meets, 0 misses, -1 open
-    hits_true: dict[str, np.ndarray] = field(default_factory=dict)  # key -> persons per class meeting it
-    hit_offset: dict[str, int] = field(default_factory=dict)  # key -> first LP variable of its open classes
-    hit_open: dict[str, np.ndarray] = field(default_factory=dict)  # key -> open classes
+    conditions: dict[str, np.ndarray] = field(default_factory=dict)  # "entry:measure" -> per class: meets it
     known: list[dict[str, sparse.csr_matrix]] = field(default_factory=list)  # entry -> magnitude -> cells x classes
     sigma: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (frame, column) -> classes
     sigma_offset: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -103,31 +99,22 @@ class Cover:
         return len(self.sizes)
 
     def truth(self) -> np.ndarray:
-        """The true point of the LP: class counts, open hit counts, magnitude sums."""
+        """The true point of the LP: class counts, then magnitude sums."""
         x = np.zeros(self.n_vars)
         x[: self.n_classes] = self.sizes
-        for key, open_ in self.hit_open.items():
-            x[self.hit_offset[key]: self.hit_offset[key] + len(open_)] = self.hits_true[key][open_]
         for key, classes in self.sigma.items():
             x[self.sigma_offset[key]: self.sigma_offset[key] + len(classes)] = self.sigma_true[key]
         return x
 
     def hit_rows(self, e: int, name: str, cells: np.ndarray | None = None) -> sparse.csr_matrix:
         """Persons meeting share `name`'s condition in the given cells of entry e (all cells when None)."""
-        key = self.conditions[f"{e}:{name}"]
         matrix = self.cells[e] if cells is None else self.cells[e][cells]
-        decided = self.decided[key]
-        met = (matrix @ sparse.diags((decided == 1).astype(float))).tocoo()
-        open_ = self.hit_open[key]
-        block = matrix[:, open_].tocoo()
-        return sparse.csr_matrix((np.concatenate([met.data, block.data]),
-                                  (np.concatenate([met.row, block.row]),
-                                   np.concatenate([met.col, block.col + self.hit_offset[key]]))),
-                                 shape=(matrix.shape[0], self.n_vars))
+        meets = self.conditions[f"{e}:{name}"].astype(float)
+        return self.class_rows(matrix @ sparse.diags(meets))
 
     def hit_weights(self, e: int, name: str) -> np.ndarray:
         """True persons per class meeting share `name`'s condition (for exact differences)."""
-        return self.hits_true[self.conditions[f"{e}:{name}"]]
+        return self.sizes * self.conditions[f"{e}:{name}"]
 
     def magnitude_key(self, e: int, name: str) -> tuple[str, str]:
         entry = self.entries[e]
@@ -144,6 +131,7 @@ class Cover:
     def class_rows(self, matrix: sparse.spmatrix) -> sparse.csr_matrix:
         """Rows over classes widened to rows over every LP variable."""
         matrix = sparse.csr_matrix(matrix)
+        matrix.eliminate_zeros()
         return sparse.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], self.n_vars))
 
 
@@ -165,123 +153,199 @@ def _incidence(codes: list[np.ndarray], table: Table, n_classes: int) -> sparse.
     return sparse.csr_matrix((np.ones(len(row)), (row, col)), shape=(table.n_cells, n_classes))
 
 
-def _decisions(entries: list[Entry], frame: str, condition: Condition, classes: np.ndarray,
-               slice_cols: list[list[int]]) -> np.ndarray:
-    """Per class: whether the tables of the same frame decide the condition (1, 0) or not (-1)."""
-    decided = np.full(len(classes), -1, dtype=np.int64)
-    for e, entry in enumerate(entries):
-        if entry.frame != frame:
-            continue
-        table, policy = entry.table, entry.policy
-        interior = table.interior_shape
-        for d, name in enumerate(table.dimensions):
-            dimension = policy.dimensions[name]
-            if dimension.column != condition.column:
-                continue
-            verdict = decide(condition, table.categories[d], dimension)
-            for c in slice_cols[e]:
-                code = classes[:, c]
-                inside = code >= 0
-                category = np.unravel_index(code[inside], interior)[d]
-                found = verdict[category]
-                rows = np.flatnonzero(inside)[found >= 0]
-                decided[rows] = found[found >= 0]
-        for g, (_, filters) in enumerate(table.request.slices()):
-            for name, values in filters.items():
-                dimension = policy.dimensions[name]
-                if dimension.column != condition.column:
-                    continue
-                verdict = decide(condition, sorted(values), dimension)
-                if len(verdict) and (verdict == verdict[0]).all() and verdict[0] >= 0:
-                    decided[classes[:, slice_cols[e][g]] >= 0] = verdict[0]
-    return decided
+@dataclass
+class _Dense:
+    """A column a share's condition reads, made dense: the classes of its values that no table and no
+    condition tells apart, one value standing for each, and each person's class."""
+
+    frame: str
+    column: str
+    values: list[object]  # a representative value per value class (None: missing)
+    meets: dict[str, np.ndarray]  # condition text -> per value class
+    of_value: dict[object, int]  # value -> value class
+
+
+def _dense_columns(entries: list[Entry]) -> list[_Dense]:
+    """The (frame, column) pairs share conditions read, with the value classes of each."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for entry in entries:
+        for measure in entry.table.measures.values():
+            if measure.kind == "share":
+                condition = parse_condition(str(measure.condition))
+                wanted.setdefault((entry.frame, condition.column), set()).add(str(measure.condition))
+    out = []
+    for (frame, column), texts in sorted(wanted.items()):
+        mine = [e for e in entries if e.frame == frame]
+        persons = next(e.table.persons for e in mine if e.table.persons is not None)
+        raw = persons[column]
+        # Only values that occur (and missing only when it occurs): an attacker who assumes no other values
+        # exist is right about this frame, so a variant with another value would be freer than he knows.
+        gone = missing(raw)
+        values: list[object] = list(pd.unique(raw[~gone]))
+        if gone.any():
+            values.append(None)
+        dims = [e.policy.dimensions[d] for e in mine for d in e.policy.dimensions if
+                e.policy.dimensions[d].column == column]
+        probe = pd.DataFrame({column: pd.Series(values, dtype=object)})
+        conditions = {text: parse_condition(text) for text in sorted(texts)}
+        columns = [dimension_labels(probe, dim).to_numpy(dtype=object) for dim in dims]
+        columns += [conditions[t].evaluate(probe) for t in conditions]
+        signatures = [tuple(str(c[i]) for c in columns) for i in range(len(values))]
+        first: dict[tuple[str, ...], int] = {}
+        of_value: dict[object, int] = {}
+        for value, signature in zip(values, signatures, strict=True):
+            of_value[value] = first.setdefault(signature, len(first))
+        representatives = [None] * len(first)
+        for value, signature in zip(values, signatures, strict=True):
+            if representatives[first[signature]] is None:
+                representatives[first[signature]] = value
+        meets = {t: np.array([bool(conditions[t].evaluate(pd.DataFrame({column: pd.Series([r], dtype=object)}))[0])
+                              for r in representatives]) for t in conditions}
+        out.append(_Dense(frame, column, representatives, meets, of_value))
+    return out
+
+
+def _value_class(dense: _Dense, series: pd.Series) -> np.ndarray:
+    gone = missing(series).to_numpy()
+    mapped = series.map(lambda v: dense.of_value.get(v, dense.of_value.get(str(v), -1)))
+    out = mapped.to_numpy(dtype=np.int64, na_value=-1)
+    out[gone] = dense.of_value.get(None, -1)
+    return out
 
 
 def build_cover(entries: list[Entry]) -> Cover:
-    """Class the persons of every entry's frame (matched by person id) and express every cell in classes."""
+    """Class the persons of every entry's frame (matched by person id) and express every cell in classes.
+
+    The cover is sparse in every attribute but the columns that share conditions read: for those, every
+    observed combination of the other attributes is paired with every class of their values (the persons
+    such a variant would be are counted 0), so that a hidden share is as free as an attacker knows it to be.
+    Memberships of a variant are recomputed by the table's own rules (policies.table.slice_cells)."""
     ids = pd.Index(pd.unique(np.concatenate([e.table.person_ids for e in entries]))) if entries else pd.Index([])
     n = len(ids)
-    columns: list[np.ndarray] = []
-    slice_cols: list[list[int]] = []
-    known_cols: dict[tuple[str, str], int] = {}
-    values: dict[tuple[str, str], np.ndarray] = {}
-    hit_persons: dict[str, np.ndarray] = {}
-    condition_of: dict[str, str] = {}
-    parsed: dict[str, tuple[str, Condition]] = {}
+    dense = _dense_columns(entries)
+    actual = []  # per dense column: each person's value class (-1: not in that frame)
+    for d in dense:
+        col = np.full(n, -1, dtype=np.int64)
+        for e in entries:
+            if e.frame == d.frame and e.table.persons is not None:
+                col[ids.get_indexer(e.table.person_ids)] = _value_class(d, e.table.persons[d.column])
+        actual.append(col)
+    combos = list(product(*[range(len(d.values)) for d in dense]))
+    where = [ids.get_indexer(e.table.person_ids) for e in entries]
+
+    def reads(e: int) -> list[int]:
+        entry = entries[e]
+        columns = {entry.policy.dimensions[name].column for name in entry.table.dimensions}
+        columns |= {entry.policy.dimensions[name].column for _, f in entry.table.request.slices() for name in f}
+        return [k for k, d in enumerate(dense) if d.frame == entry.frame and d.column in columns]
+
+    read_by = [reads(e) for e in range(len(entries))]
+    variant_cache: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+
+    def codes_of(e: int, combo: tuple[int, ...]) -> np.ndarray:
+        keys = tuple(combo[k] for k in read_by[e])
+        if not keys:
+            return entries[e].table.slice_cells
+        if (e, keys) not in variant_cache:
+            entry = entries[e]
+            assert entry.table.persons is not None
+            persons = entry.table.persons.assign(**{dense[k].column: dense[k].values[v]
+                                                    for k, v in zip(read_by[e], keys, strict=True)})
+            variant_cache[(e, keys)] = slice_cells(persons, entry.table, entry.policy)
+        return variant_cache[(e, keys)]
+
+    magnitude_keys: list[tuple[str, str]] = []
+    magnitude_values: dict[tuple[str, str], np.ndarray] = {}
     for e, entry in enumerate(entries):
-        table = entry.table
-        where = ids.get_indexer(table.person_ids)
-        mine = []
-        for g in range(table.slice_cells.shape[0]):
-            column = np.full(n, -1, dtype=np.int64)
-            column[where] = table.slice_cells[g]
-            mine.append(len(columns))
-            columns.append(column)
-        slice_cols.append(mine)
-        for name, hit in table.hits.items():
-            text = str(table.measures[name].condition)
-            key = f"{entry.frame}\x1f{text}"
-            condition_of[f"{e}:{name}"] = key
-            if key not in hit_persons:
-                full = np.zeros(n)
-                full[where] = hit
-                hit_persons[key] = full
-                parsed[key] = (entry.frame, parse_condition(text))
-        for name, measure in table.measures.items():
-            if not measure.magnitude:
-                continue
-            mkey = (entry.frame, str(measure.column))
-            if mkey in known_cols:
-                continue
-            column = np.full(n, -1, dtype=np.int64)
-            has = ~np.isnan(table.values[name])
-            column[where] = has.astype(np.int64)
-            known_cols[mkey] = len(columns)
-            columns.append(column)
-            full = np.full(n, np.nan)
-            full[where[has]] = table.values[name][has]
-            values[mkey] = full
-    if not columns:
+        for name, measure in entry.table.measures.items():
+            key = (entry.frame, str(measure.column))
+            if measure.magnitude and key not in magnitude_values:
+                full = np.full(n, np.nan)
+                full[where[e]] = entry.table.values[name]
+                magnitude_keys.append(key)
+                magnitude_values[key] = full
+
+    blocks, real, origin = [], [], []
+    slice_cols: list[list[int]] = []
+    for combo in combos:
+        columns: list[np.ndarray] = []
+        mine_all = []
+        for e in range(len(entries)):
+            codes = codes_of(e, combo)
+            mine = []
+            for g in range(codes.shape[0]):
+                column = np.full(n, -1, dtype=np.int64)
+                column[where[e]] = codes[g]
+                mine.append(len(columns))
+                columns.append(column)
+            mine_all.append(mine)
+        for key in magnitude_keys:
+            columns.append(np.where(np.isnan(magnitude_values[key]), 0, 1).astype(np.int64))
+        is_real = np.ones(n, dtype=bool)
+        for k in range(len(dense)):
+            inside = actual[k] >= 0
+            columns.append(np.where(inside, combo[k], -1))
+            is_real &= np.where(inside, actual[k] == combo[k], combo[k] == 0)
+        slice_cols = mine_all
+        blocks.append(np.stack(columns, axis=1) if columns else np.zeros((n, 0), np.int64))
+        real.append(is_real)
+        origin.append(np.arange(n))
+    if not blocks or blocks[0].shape[1] == 0:
         return Cover(entries, np.zeros(0), [])
-    signature = np.stack(columns, axis=1)
-    in_some = np.zeros(n, dtype=bool)  # persons in no cell of any table play no part
+    signature = np.concatenate(blocks)
+    real_rows = np.concatenate(real)
+    person_of = np.concatenate(origin)
+    in_some = np.zeros(len(signature), dtype=bool)  # rows in no cell of any table play no part
     for mine in slice_cols:
         for c in mine:
             in_some |= signature[:, c] >= 0
     signature = np.ascontiguousarray(signature[in_some])
+    real_rows, person_of = real_rows[in_some], person_of[in_some]
     rows_view = signature.view(np.dtype((np.void, signature.dtype.itemsize * signature.shape[1]))).ravel()
-    _, first, inverse, sizes = np.unique(rows_view, return_index=True, return_inverse=True, return_counts=True)
+    _, first, inverse = np.unique(rows_view, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     classes = signature[first]
-    n_classes = len(sizes)
-    cover = Cover(entries, sizes.astype(float), [], condition_of)
+    n_classes = len(first)
+    sizes = np.bincount(inverse[real_rows], minlength=n_classes).astype(float)
+    cover = Cover(entries, sizes, [])
     for e, entry in enumerate(entries):
         cover.cells.append(_incidence([classes[:, c] for c in slice_cols[e]], entry.table, n_classes))
-    offset = n_classes
-    for key, persons in hit_persons.items():
-        frame, condition = parsed[key]
-        cover.decided[key] = _decisions(entries, frame, condition, classes, slice_cols)
-        cover.hits_true[key] = np.bincount(inverse, weights=persons[in_some], minlength=n_classes)
-        cover.hit_open[key] = np.flatnonzero(cover.decided[key] < 0)
-        cover.hit_offset[key] = offset
-        offset += len(cover.hit_open[key])
+    n_slice_cols = sum(len(m) for m in slice_cols)
+    dense_col = {k: n_slice_cols + len(magnitude_keys) + k for k in range(len(dense))}
+    for e, entry in enumerate(entries):
+        for name, measure in entry.table.measures.items():
+            if measure.kind != "share":
+                continue
+            condition = parse_condition(str(measure.condition))
+            k = next(i for i, d in enumerate(dense) if d.frame == entry.frame and d.column == condition.column)
+            value = classes[:, dense_col[k]]
+            truth = dense[k].meets[str(measure.condition)]
+            cover.conditions[f"{e}:{name}"] = np.where(value >= 0, truth[np.maximum(value, 0)], False)
+    known_col = {key: n_slice_cols + i for i, key in enumerate(magnitude_keys)}
     for e, entry in enumerate(entries):
         known = {}
         for name, measure in entry.table.measures.items():
             if measure.magnitude:
-                flag = (classes[:, known_cols[(entry.frame, str(measure.column))]] == 1).astype(float)
+                flag = (classes[:, known_col[(entry.frame, str(measure.column))]] == 1).astype(float)
                 known[name] = (cover.cells[e] @ sparse.diags(flag)).tocsr()
         cover.known.append(known)
-    for mkey, c in known_cols.items():
-        members = np.flatnonzero(classes[:, c] == 1)
-        person_values = values[mkey][in_some]
-        has = signature[:, c] == 1
-        cover.sigma[mkey] = members
-        cover.sigma_offset[mkey] = offset
-        cover.sigma_true[mkey] = np.bincount(inverse[has], weights=person_values[has], minlength=n_classes)[members]
+    offset = n_classes
+    for key in magnitude_keys:
+        members = np.flatnonzero(classes[:, known_col[key]] == 1)
+        row_values = magnitude_values[key][person_of]
+        has = ~np.isnan(row_values)
+        cover.sigma[key] = members
+        cover.sigma_offset[key] = offset
+        cover.sigma_true[key] = np.bincount(inverse[has & real_rows], weights=row_values[has & real_rows],
+                                            minlength=n_classes)[members]
         # The tightest range anyone could know of a class's values is the range they take: conservative.
-        frame = pd.DataFrame({"c": inverse[has], "v": person_values[has]}).groupby("c")["v"]
-        cover.sigma_range[mkey] = (frame.min().reindex(members).to_numpy(), frame.max().reindex(members).to_numpy())
+        frame = pd.DataFrame({"c": inverse[has], "v": row_values[has]}).groupby("c")["v"]
+        lo = frame.min().reindex(members).to_numpy()
+        hi = frame.max().reindex(members).to_numpy()
+        everything = row_values[has]
+        lo = np.where(np.isnan(lo), everything.min() if len(everything) else 0.0, lo)
+        hi = np.where(np.isnan(hi), everything.max() if len(everything) else 0.0, hi)
+        cover.sigma_range[key] = (lo, hi)
         offset += len(members)
     cover.n_vars = offset
     return cover
@@ -358,17 +422,8 @@ def constraints(cover: Cover, only: set[int] | None = None) -> Rows:
 
 
 def _value_ranges(cover: Cover) -> Rows:
-    """min * y <= s <= max * y for every class with known values of a magnitude (its values' range), and
-    h <= y for every class whose share condition no table decides."""
+    """min * y <= s <= max * y for every class with known values of a magnitude (its values' range)."""
     parts = []
-    for key, open_ in cover.hit_open.items():
-        n = len(open_)
-        offset = cover.hit_offset[key]
-        rows = sparse.csr_matrix((np.concatenate([np.ones(n), -np.ones(n)]),
-                                  (np.concatenate([np.arange(n), np.arange(n)]),
-                                   np.concatenate([offset + np.arange(n), open_]))), shape=(n, cover.n_vars))
-        parts.append(Rows(rows, np.full(n, -np.inf), np.zeros(n), np.full(n, -1, np.int64), np.full(n, -1, np.int64),
-                          np.full(n, "", dtype=object)))
     for key, classes in cover.sigma.items():
         vmin, vmax = cover.sigma_range[key]
         offset = cover.sigma_offset[key]
@@ -416,13 +471,16 @@ def functionals(cover: Cover, entries: set[int]) -> Functionals:
         add(cover.class_rows(cells[suppressed]), np.full(len(suppressed), level), e, suppressed, "count")
         for name, measure in entry.table.measures.items():
             if measure.kind == "share":
+                # The small side of a hidden share is what must stay unknown: those meeting the condition
+                # when fewer than the threshold do, those missing it when fewer than the threshold do.
+                few = rules.min_cell_count
                 sensitive = np.flatnonzero(entry.share_primary[name].ravel())
                 hit = cover.hit_rows(e, name, sensitive)
-                add(hit, np.full(len(sensitive), level), e, sensitive, f"share {name}")
                 miss = (cover.class_rows(cells[sensitive]) - hit).tocsr()
                 miss.eliminate_zeros()
-                add(miss, np.full(len(sensitive), level), e, sensitive,
-                    f"complement {name}")
+                meets, misses = hit @ truth, miss @ truth
+                add(hit, np.where(meets < few, level, 0.0), e, sensitive, f"share {name}")
+                add(miss, np.where(misses < few, level, 0.0), e, sensitive, f"complement {name}")
             elif measure.kind == "mean" and rules.p_ratio > 0:
                 known = cover.known[e][name][primary]
                 sums = cover.sigma_rows(e, name, known)

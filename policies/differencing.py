@@ -70,7 +70,7 @@ def _families(cover: Cover, e: int) -> list[_Family]:
             continue
         exact = count_shown & np.array([is_number(v) for v in entry.published[name].ravel()])
         hits = cover.hit_weights(e, name)
-        key = cover.conditions[f"{e}:{name}"]
+        key = f"{entry.frame}\x1f{measure.condition}"
         out.append(_Family(f"share {name}", cover.cells[e], hits, exact, key, True))
         out.append(_Family(f"complement {name}", cover.cells[e], cover.sizes - hits, exact, key, False))
     return out

@@ -43,6 +43,7 @@ class Table:
     slice_cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     hits: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    persons: pd.DataFrame | None = field(default=None, repr=False)  # the frame it was computed on
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -183,44 +184,20 @@ def compute_table(persons: pd.DataFrame, request: Request, policy: Policy) -> Ta
     columns += [c.column for c in conditions.values()]
     _require(persons, columns)
 
-    base = np.ones(len(persons), dtype=bool)
-    for source in request.population:
-        base &= persons[f"in_{source}"].fillna(False).astype(bool).to_numpy()
-    used = sorted(set(request.dimensions) | set(filter_dims))
-    labels = {d: dimension_labels(persons, policy.dimensions[d]) for d in used}
-    slice_masks = []
-    for _, filters in slices:
-        mask = base.copy()
-        for dim, values in filters.items():
-            mask &= labels[dim].isin(values).to_numpy()
-        slice_masks.append(mask)
-    anywhere = np.logical_or.reduce(slice_masks) if slice_masks else base
-
-    categories, codes = [], []
-    for name, dim in zip(request.dimensions, dims, strict=True):
-        series = labels[name]
-        cats = list(dim.categories) if dim.categories is not None else (
-            dim.labels() if dim.bands is not None else sorted(set(series[anywhere].dropna())))
-        if dim.missing_label is not None and dim.missing_label not in cats:
-            cats.append(dim.missing_label)
-        categories.append(cats)
-        codes.append(pd.Categorical(series, categories=cats).codes.astype(np.int64))
+    categories, masks, flat = _assign(persons, request, policy, None)
     interior_shape = tuple(len(c) for c in categories)
     size = int(np.prod(interior_shape, dtype=np.int64)) if interior_shape else 1
-    valid = np.logical_and.reduce([c >= 0 for c in codes]) if codes else np.ones(len(persons), dtype=bool)
-    flat = np.ravel_multi_index(tuple(np.where(valid, c, 0) for c in codes), interior_shape) if codes else \
-        np.zeros(len(persons), dtype=np.int64)
     axes = range(1, len(dims) + 1)
 
     def cube(weights_by_slice: list[np.ndarray]) -> np.ndarray:
         stacked = np.stack([w.reshape(interior_shape) for w in weights_by_slice])
         return _with_margins(stacked, axes)
 
-    masks = [m & valid for m in slice_masks]
     table = Table(request, list(request.dimensions), categories, [g for g, _ in slices], measures,
                   counts=cube([np.bincount(flat[m], minlength=size) for m in masks]).astype(np.int64))
     table.inclusions = {(g, h) for g, big in enumerate(masks) for h, small in enumerate(masks)
                         if g != h and not (small & ~big).any()}
+    table.persons = persons
     table.person_ids = (persons["person_id"].to_numpy() if "person_id" in persons.columns
                         else np.arange(len(persons))).astype(object)
     table.slice_cells = np.stack([np.where(m, flat, -1) for m in masks]) if masks else \
@@ -243,8 +220,57 @@ def compute_table(persons: pd.DataFrame, request: Request, policy: Policy) -> Ta
         table.tops[name] = _tops_with_margins(np.stack([_tops(flat[m & has], values[m & has], size, t)
                                                         .reshape(*interior_shape, t) for m in masks]), axes)
         if measure.kind == "median":
+            codes = list(np.unravel_index(flat, interior_shape)) if interior_shape and size else \
+                [np.zeros(len(flat), np.int64) for _ in interior_shape]
             table.medians[name] = np.stack([_medians(codes, interior_shape, m & has, values) for m in masks])
     return table
+
+
+def _assign(persons: pd.DataFrame, request: Request, policy: Policy, categories: list[list[str]] | None
+            ) -> tuple[list[list[str]], list[np.ndarray], np.ndarray]:
+    """Categories per dimension (found in the data unless given), each slice's persons (in the population,
+    its filters, a category on every dimension) and each person's interior cell (flat index)."""
+    dims = [policy.dimensions[d] for d in request.dimensions]
+    slices = request.slices()
+    filter_dims = sorted({d for _, f in slices for d in f})
+    base = np.ones(len(persons), dtype=bool)
+    for source in request.population:
+        base &= persons[f"in_{source}"].fillna(False).astype(bool).to_numpy()
+    used = sorted(set(request.dimensions) | set(filter_dims))
+    labels = {d: dimension_labels(persons, policy.dimensions[d]) for d in used}
+    slice_masks = []
+    for _, filters in slices:
+        mask = base.copy()
+        for dim, values in filters.items():
+            mask &= labels[dim].isin(values).to_numpy()
+        slice_masks.append(mask)
+    anywhere = np.logical_or.reduce(slice_masks) if slice_masks else base
+    found, codes = [], []
+    for d, (name, dim) in enumerate(zip(request.dimensions, dims, strict=True)):
+        series = labels[name]
+        if categories is not None:
+            cats = categories[d]
+        else:
+            cats = list(dim.categories) if dim.categories is not None else (
+                dim.labels() if dim.bands is not None else sorted(set(series[anywhere].dropna())))
+            if dim.missing_label is not None and dim.missing_label not in cats:
+                cats.append(dim.missing_label)
+        found.append(cats)
+        codes.append(pd.Categorical(series, categories=cats).codes.astype(np.int64))
+    interior_shape = tuple(len(c) for c in found)
+    valid = np.logical_and.reduce([c >= 0 for c in codes]) if codes else np.ones(len(persons), dtype=bool)
+    if codes and all(interior_shape):
+        flat = np.ravel_multi_index(tuple(np.where(valid, c, 0) for c in codes), interior_shape)
+    else:
+        flat = np.zeros(len(persons), dtype=np.int64)
+    return found, [m & valid for m in slice_masks], flat
+
+
+def slice_cells(persons: pd.DataFrame, table: Table, policy: Policy) -> np.ndarray:
+    """Per slice of `table` and person of `persons`: the interior cell (flat) or -1, with the table's own
+    categories (for the same persons with other values in some column)."""
+    _, masks, flat = _assign(persons, table.request, policy, table.categories)
+    return np.stack([np.where(m, flat, -1) for m in masks]) if masks else np.zeros((0, len(persons)), np.int64)
 
 
 def _tops(flat: np.ndarray, values: np.ndarray, size: int, t: int) -> np.ndarray:

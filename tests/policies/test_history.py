@@ -111,12 +111,11 @@ def attack_history(frame, history: list[Entry], released: list[Released], level:
                 narrow.append((rel.request.dimensions, cell["key"], "count", lo, hi, true))
         if shown.get("havo_vwo") == "x" and true > 0:
             hits = int(entry.table.numerators["havo_vwo"].ravel()[flat])
-            small = hits < threshold or true - hits < threshold
             decided = (meets == who).all() or not meets.any()
-            if small and not decided:
+            if not decided:
                 for what, row, value in (("share", meets, hits), ("complement", who - meets, true - hits)):
-                    if value == 0:
-                        continue  # an empty group: left to the zeros rule (zeros = "publish" shows them)
+                    if value == 0 or value >= threshold:
+                        continue  # only a small side is sensitive; an empty one is left to the zeros rule
                     lo, hi = attacker.interval(row)
                     if hi - lo < level - 1e-6:
                         narrow.append((rel.request.dimensions, cell["key"], what, lo, hi, value))
