@@ -106,6 +106,13 @@ class Cover:
             x[self.sigma_offset[key]: self.sigma_offset[key] + len(classes)] = self.sigma_true[key]
         return x
 
+    def sum_classes(self) -> np.ndarray:
+        """Per LP variable: the class a magnitude sum belongs to, -1 for the class counts themselves."""
+        out = np.full(self.n_vars, -1, dtype=np.int64)
+        for key, classes in self.sigma.items():
+            out[self.sigma_offset[key]: self.sigma_offset[key] + len(classes)] = classes
+        return out
+
     def hit_rows(self, e: int, name: str, cells: np.ndarray | None = None) -> sparse.csr_matrix:
         """Persons meeting share `name`'s condition in the given cells of entry e (all cells when None)."""
         matrix = self.cells[e] if cells is None else self.cells[e][cells]

@@ -112,7 +112,8 @@ def _disclosive_zeros(counts: np.ndarray) -> np.ndarray:
 class _Pattern:
     """The suppression pattern being built: cells, shares on their own, and why each was suppressed."""
 
-    def __init__(self, table: Table, policy: Policy):
+    def __init__(self, table: Table, policy: Policy, carried: dict[int, str] | None = None,
+                 known: np.ndarray | None = None):
         self.table, self.policy = table, policy
         rules = policy.disclosure
         self.level = float(rules.protection_level)
@@ -123,8 +124,17 @@ class _Pattern:
         self.magnitudes: list[Magnitude] = [
             (table.sums[name], np.where(self.primary, rules.p_ratio / 100 * np.abs(table.sums[name]), 0.0))
             for name in table.sums]
-        pattern, protects = suppress_secondary(table.counts, self.primary, self.level, self.magnitudes,
-                                               verify=False)
+        # The same group an earlier release hid is hidden again (showing it would undo that release's
+        # protection); a group an earlier release showed is public and never hidden to protect another.
+        self.known = np.zeros(table.n_cells, dtype=bool) if known is None else known.ravel().copy()
+        hide = self.primary.copy()
+        for cell, release in (carried or {}).items():
+            index = self._index(cell)
+            if not hide[index]:
+                hide[index] = True
+                self.reasons[index] = f"secondary: hidden as in release {release}"
+        pattern, protects = suppress_secondary(table.counts, hide, self.level, self.magnitudes, verify=False,
+                                               forbidden=self.known)
         self.cells = pattern.ravel().copy()
         self.protects = protects
         for cell, target in protects.items():
@@ -173,7 +183,8 @@ class _Pattern:
         self.cells[cell] = True
         self.reasons[index] = why
         before = self.cells.copy()
-        protect_cells([cell], self.table.counts, self.cells, self.level, self.magnitudes, self.protects)
+        protect_cells([cell], self.table.counts, self.cells, self.level, self.magnitudes, self.protects,
+                      self.known)
         for added in np.flatnonzero(self.cells & ~before):
             self.reasons.setdefault(self._index(added), f"secondary: protects {self.table.label(index)}")
 
@@ -209,11 +220,13 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
     `replay` re-applies the suppressions a release recorded after its boxes (`ProtectedTable.extra`), in
     order, instead of choosing them again; the audit must then pass as it stands (release verify)."""
     rules = policy.disclosure
-    state = _Pattern(table, policy)
     earlier = list(history)
-    entries = [*earlier, state.entry(frame)]
     new = len(earlier)
+    empty = np.zeros(table.shape, dtype=bool)
+    entries = [*earlier, Entry("", table, policy, {}, empty, empty, {}, frame)]
     cover = build_cover(entries)
+    carried, known = _same_groups(cover, new)
+    state = _Pattern(table, policy, carried, known)
     stats = AuditStats()
     refusal: str | None = None
     involved: set[str] = set()
@@ -221,18 +234,25 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
     if replay is not None:
         for measure, cell in replay:
             state.suppress(measure, cell, "secondary: joint protection with earlier releases")
+    proved_keys: set[tuple[int, int, str]] = set()  # quantities proved wide: fewer published figures keep them so
     for _ in range(MAX_ROUNDS):
         cover.entries[new] = state.entry(frame)
         rows = constraints(cover)
         funcs = functionals(cover, set(range(len(entries))))
+        keys = list(zip(funcs.entry.tolist(), funcs.cell.tolist(), funcs.kind, strict=True))
+        proved = np.array([k in proved_keys for k in keys], dtype=bool)
         lower = np.zeros(cover.n_vars)
         lower[cover.n_classes:] = -np.inf
-        failures = audit(rows, funcs, cover.truth(), lower, {new}, stats)
+        removable = (rows.entry == new) & ~((rows.measure == "") & np.isin(rows.cell, list(state.public)))
+        failures = audit(rows, funcs, cover.truth(), lower, {new}, stats, proved, cover.sum_classes(),
+                         removable=removable)
+        # Showing again a cell earlier releases pin exactly changes no feasible set, so proofs stand too.
+        proved_keys |= {k for k, done in zip(keys, proved, strict=True) if done}
         if failures:
             if replay is not None:
                 refusal = "the recorded suppressions no longer protect the release"
                 break
-            fixes, stuck = _fixes(cover, rows, funcs, failures, new, state)
+            fixes, stuck = _fixes(cover, rows, funcs, failures, new, state, removable)
             involved |= {cover.entries[int(e)].key for f in failures for e in rows.entry[f.binding]
                          if e >= 0 and e != new}
             if stuck:
@@ -278,15 +298,60 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
                           state.extra, refusal, sorted(k for k in involved if k), found, stats)
 
 
-def _fixes(cover: Cover, rows, funcs, failures: list[Failure], new: int,
-           state: _Pattern) -> tuple[list[tuple[str, int]], str | None]:
+def _same_groups(cover: Cover, new: int) -> tuple[dict[int, str], np.ndarray]:
+    """Cells of the new table whose persons are exactly those of a cell an earlier release hid (cell ->
+    that release) or showed exactly (a mask)."""
+    table = cover.entries[new].table
+    carried: dict[int, str] = {}
+    known = np.zeros(table.n_cells, dtype=bool)
+    if new == 0:
+        return carried, known
+    weights = np.random.default_rng(0).integers(1, 2**62, cover.n_classes, dtype=np.int64)
+    weights[cover.sizes == 0] = 0  # the persons, not the combinations no one has
+
+    def fingerprints(e: int) -> np.ndarray:
+        cells = cover.cells[e].tocsr()
+        contribution = weights[cells.indices].astype(np.uint64)
+        out = np.zeros(cells.shape[0], dtype=np.uint64)
+        nonempty = np.diff(cells.indptr) > 0
+        starts = cells.indptr[:-1][nonempty]
+        out[nonempty] = np.add.reduceat(contribution, starts) if len(starts) else out[nonempty]
+        return out
+
+    mine = fingerprints(new)
+    hidden: dict[int, str] = {}
+    shown: set[int] = set()
+    for e in range(new):
+        entry = cover.entries[e]
+        prints = fingerprints(e)
+        counted = next((n for n, m in entry.table.measures.items() if m.kind == "count"), None)
+        exact = not entry.policy.disclosure.rounding_base and counted is not None
+        for cell, value in enumerate(prints):
+            if value == 0:
+                continue
+            if entry.suppressed.ravel()[cell]:
+                hidden.setdefault(int(value), entry.key)
+            elif exact:
+                shown.add(int(value))
+    for cell, value in enumerate(mine):
+        if value == 0:
+            continue
+        if int(value) in shown:
+            known[cell] = True
+        elif int(value) in hidden:
+            carried[cell] = hidden[int(value)]
+    return carried, known
+
+
+def _fixes(cover: Cover, rows, funcs, failures: list[Failure], new: int, state: _Pattern,
+           removable: np.ndarray) -> tuple[list[tuple[str, int]], str | None]:
     """For each failure, the cheapest figure of the new table that binds it; or why none can help."""
     counts = state.table.counts.ravel()
     chosen: list[tuple[str, int]] = []
     primary = state.primary.ravel()
     for failure in failures:
         binding = failure.binding
-        mine = binding[rows.entry[binding] == new]
+        mine = binding[removable[binding]]
         f = failure.functional
         own_cell = int(funcs.cell[f])
         if (not len(mine) and funcs.entry[f] == new and funcs.kind[f] == "count" and not primary[own_cell]

@@ -1,10 +1,19 @@
 """The joint LP audit of linked tables: the feasible interval of every sensitive quantity given everything
-published, per connected component of the cover, solved with HiGHS (warm-started between objectives).
+published, solved with HiGHS (warm-started between objectives).
 
-Most quantities are proved wide enough without an LP of their own: every point the solver visits is a
-feasible table, so a quantity whose values over the visited points already differ by the width it needs
-is safe. A few solves with random objectives visit many extremes at once; only the quantities still
-unproved get their own min and max.
+Two passes keep it fast at the size of a real monitor:
+
+1. Locally. The variables are split into neighbourhoods joined by hidden groups (a suppressed cell links
+   the classes in it); a quantity is solved within its neighbourhood with every other class fixed at its
+   true count. That is a sub-problem of the attacker's, so a width proved there holds for the attacker
+   too. A quantity narrower than it must be locally is repaired from the local solution (suppressing
+   what binds it locally widens it locally, and so globally).
+2. Exactly. A quantity that only figures of earlier releases bind locally is solved again on its whole
+   connected component before anything is concluded from it.
+
+Most quantities need no LP of their own: every point a solver visits is a feasible table, so a quantity
+whose values over the visited points already differ by the width it needs is proved. A few solves with
+random objectives visit many extremes at once; only what stays unproved gets its own max and min.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from policies.cover import Functionals, Rows
 
 TOLERANCE = 1e-6
 RANDOM_ROUNDS = 8
+LOCAL_PART = 600  # neighbourhoods are kept to about this many variables (smaller hidden groups link them)
+EXACT_VARIABLES = 3000  # an LP this small is solved exactly, without neighbourhoods
 _banner_lock = threading.Lock()
 _banner_shown = False
 
@@ -59,26 +70,46 @@ class Failure:
     lo: float
     hi: float
     binding: np.ndarray  # rows (indices into the audited Rows) that bound it at its min or max
+    exact: bool = False  # solved on its whole component (else within its neighbourhood only)
 
 
-class _Component:
-    """One connected part of the LP: its variables and rows, and a HiGHS model of them."""
+@dataclass
+class AuditStats:
+    """What one audit cost: the LP size, the parts solved and the solves."""
 
-    def __init__(self, variables: np.ndarray, rows: np.ndarray, all_rows: Rows, free_lower: np.ndarray):
+    variables: int = 0
+    rows: int = 0
+    functionals: int = 0
+    audited: int = 0
+    components: int = 0
+    solves: int = 0
+
+
+class _Part:
+    """Variables solved together, the rows that touch them, every other variable fixed at `fixed`."""
+
+    def __init__(self, variables: np.ndarray, rows: Rows, columns: sparse.csc_matrix, lower: np.ndarray,
+                 fixed: np.ndarray):
         import highspy
 
-        self.variables, self.rows = variables, rows
-        sub = all_rows.matrix[rows][:, variables].tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(variables), len(rows)
-        lp.col_cost_ = np.zeros(len(variables))
-        lp.col_lower_ = free_lower[variables]
-        lp.col_upper_ = np.full(len(variables), highspy.kHighsInf)
+        self.variables = variables
+        touched = columns[:, variables]
+        self.rows = np.unique(touched.indices)
+        sub = touched[self.rows].tocsc()
+        outside = fixed.copy()
+        outside[variables] = 0.0
+        shift = rows.matrix[self.rows] @ outside
         inf = highspy.kHighsInf
-        lp.row_lower_ = np.where(np.isfinite(all_rows.lower[rows]), all_rows.lower[rows], -inf)
-        lp.row_upper_ = np.where(np.isfinite(all_rows.upper[rows]), all_rows.upper[rows], inf)
+        lo, hi = rows.lower[self.rows] - shift, rows.upper[self.rows] - shift
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(variables), len(self.rows)
+        lp.col_cost_ = np.zeros(len(variables))
+        lp.col_lower_ = lower[variables]
+        lp.col_upper_ = np.full(len(variables), inf)
+        lp.row_lower_ = np.where(np.isfinite(lo), lo, -inf)
+        lp.row_upper_ = np.where(np.isfinite(hi), hi, inf)
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(variables), len(rows)
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = len(variables), len(self.rows)
         lp.a_matrix_.start_ = sub.indptr.astype(np.int32)
         lp.a_matrix_.index_ = sub.indices.astype(np.int32)
         lp.a_matrix_.value_ = sub.data.astype(float)
@@ -107,147 +138,194 @@ class _Component:
         raise ArithmeticError(f"the joint LP could not be solved ({h.modelStatusToString(status)})")
 
 
-@dataclass
-class AuditStats:
-    """What one audit cost: components, solves and the LP size."""
+def _components(rows: Rows, n_vars: int) -> np.ndarray:
+    """The connected components of the variables through the rows (exact: nothing else links them)."""
+    coo = rows.matrix.tocoo()
+    n_rows = rows.matrix.shape[0]
+    graph = sparse.csr_matrix((np.ones(len(coo.data)), (coo.col, n_vars + coo.row)),
+                              shape=(n_vars + n_rows, n_vars + n_rows))
+    return connected_components(graph, directed=False)[1][:n_vars]
 
-    variables: int = 0
-    rows: int = 0
-    functionals: int = 0
-    audited: int = 0
-    components: int = 0
-    solves: int = 0
+
+def _neighbourhoods(funcs: Functionals, n_vars: int, sigma_class: np.ndarray) -> np.ndarray:
+    """Variables joined by the hidden groups (sensitive quantities) they share, a sum variable with its
+    class; groups are admitted smallest first while the largest neighbourhood stays near LOCAL_PART."""
+    f = funcs.matrix.tocsr()
+    size = np.diff(f.indptr)
+    sigma = np.flatnonzero(sigma_class >= 0)
+    limit = int(size.max()) if len(size) else 1
+    while True:
+        small = np.flatnonzero((size > 1) & (size <= limit))
+        sub = f[small].tocoo()
+        first = f.indices[f.indptr[small]]
+        a = np.concatenate([first[sub.row], sigma])
+        b = np.concatenate([sub.col, sigma_class[sigma]])
+        graph = sparse.csr_matrix((np.ones(len(a)), (a, b)), shape=(n_vars, n_vars))
+        labels = connected_components(graph, directed=False)[1]
+        if limit <= 1 or np.bincount(labels).max() <= LOCAL_PART:
+            return labels
+        limit //= 2
 
 
 def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, new_entries: set[int],
-          stats: AuditStats | None = None) -> list[Failure]:
+          stats: AuditStats | None = None, proved: np.ndarray | None = None,
+          sigma_class: np.ndarray | None = None, local: bool = True,
+          removable: np.ndarray | None = None) -> list[Failure]:
     """Sensitive quantities narrower than they must be, among those the entries in `new_entries` can
     change: their own, and those of any component that holds one of their rows. `lower` is each
-    variable's lower bound (0 for counts, -inf for sums)."""
+    variable's lower bound (0 for counts, -inf for sums); `sigma_class` the class of each sum variable
+    (-1 for counts). Quantities marked in `proved` are known wide enough already (fewer published figures
+    only widen them) and are skipped; the ones this audit proves are marked in it.
+
+    With `local`, quantities are first solved in their neighbourhoods (see the module); a failure there
+    that no `removable` row binds (default: the rows of `new_entries`) is solved again exactly and kept
+    only if it fails there too."""
     stats = stats if stats is not None else AuditStats()
     n_vars, n_rows = rows.matrix.shape[1], rows.matrix.shape[0]
     stats.variables, stats.rows, stats.functionals = n_vars, n_rows, funcs.matrix.shape[0]
     if funcs.matrix.shape[0] == 0:
         return []
-    coo = rows.matrix.tocoo()
-    graph = sparse.csr_matrix((np.ones(len(coo.data)), (coo.col, n_vars + coo.row)),
-                              shape=(n_vars + n_rows, n_vars + n_rows))
-    _, label = connected_components(graph, directed=False)
-    var_label = label[:n_vars]
+    component = _components(rows, n_vars)
     in_rows = np.zeros(n_vars, dtype=bool)
-    in_rows[coo.col] = True
+    in_rows[rows.matrix.tocoo().col] = True
     new_rows = np.isin(rows.entry, list(new_entries))
-    hot = set(np.unique(label[n_vars + np.flatnonzero(new_rows)]).tolist())
+    hot = np.unique(component[np.unique(rows.matrix[np.flatnonzero(new_rows)].tocoo().col)]) if new_rows.any() \
+        else np.zeros(0, np.int64)
 
     f = funcs.matrix.tocsr()
-    values = f @ truth
-    audited = []
-    for i in range(f.shape[0]):
-        cols = f.indices[f.indptr[i]:f.indptr[i + 1]]
-        coef = f.data[f.indptr[i]:f.indptr[i + 1]]
-        if ((~in_rows[cols]) & (coef != 0)).any():
-            continue  # a variable no published figure constrains: the interval is unbounded
-        if funcs.entry[i] in new_entries or any(int(c) in hot for c in np.unique(var_label[cols])):
-            audited.append(i)
+    coo_f = f.tocoo()
+    # A variable no published figure constrains makes an interval unbounded: proved at once.
+    free = np.zeros(f.shape[0], dtype=bool)
+    np.logical_or.at(free, coo_f.row, (~in_rows[coo_f.col]) & (coo_f.data != 0))
+    touches_hot = np.zeros(f.shape[0], dtype=bool)
+    np.logical_or.at(touches_hot, coo_f.row, np.isin(component[coo_f.col], hot))
+    todo = ~free & (np.isin(funcs.entry, list(new_entries)) | touches_hot)
+    if proved is not None:
+        proved |= free
+        todo &= ~proved
+    audited = np.flatnonzero(todo)
     stats.audited = len(audited)
-    if not audited:
+    if not len(audited):
         return []
+    columns = rows.matrix.tocsc()
+    if local and n_vars > EXACT_VARIABLES:
+        classes = sigma_class if sigma_class is not None else np.full(n_vars, -1)
+        groups = _neighbourhoods(funcs, n_vars, classes)
+        failures = _solve(rows, columns, f, audited, funcs.need, truth, lower, groups, True, stats, proved)
+        can_remove = new_rows if removable is None else removable
+        again = [x for x in failures if not can_remove[x.binding].any()]
+        kept = [x for x in failures if can_remove[x.binding].any()]
+        if again:
+            exact = _solve(rows, columns, f, np.array([x.functional for x in again]), funcs.need, truth, lower,
+                           component, False, stats, proved)
+            kept += exact
+        return kept
+    return _solve(rows, columns, f, audited, funcs.need, truth, lower, component, False, stats, proved)
 
-    # Pieces: each audited functional restricted to each component it touches.
-    pieces: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
-    for i in audited:
-        cols = f.indices[f.indptr[i]:f.indptr[i + 1]]
-        coef = f.data[f.indptr[i]:f.indptr[i + 1]]
-        for comp in np.unique(var_label[cols]):
-            sel = var_label[cols] == comp
-            pieces.setdefault(int(comp), []).append((i, cols[sel], coef[sel]))
-    components: dict[int, _Component] = {}
-    local: dict[int, np.ndarray] = {}  # component -> its variables (global index), sorted
-    row_label = label[n_vars:]
-    piece_cost: dict[tuple[int, int], np.ndarray] = {}
-    seen_lo: dict[tuple[int, int], float] = {}
-    seen_hi: dict[tuple[int, int], float] = {}
-    for comp, items in pieces.items():
-        variables = np.flatnonzero(var_label == comp)
-        local[comp] = variables
-        for i, cols, coef in items:
-            cost = np.zeros(len(variables))
-            cost[np.searchsorted(variables, cols)] = coef
-            piece_cost[(i, comp)] = cost
-            value = float(cost @ truth[variables])
-            seen_lo[(i, comp)] = seen_hi[(i, comp)] = value
 
-    need = funcs.need
-    by_functional: dict[int, list[int]] = {}
-    for comp, items in pieces.items():
-        for i, _, _ in items:
-            by_functional.setdefault(i, []).append(comp)
+def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited: np.ndarray, need: np.ndarray,
+           truth: np.ndarray, lower: np.ndarray, groups: np.ndarray, local: bool, stats: AuditStats,
+           proved: np.ndarray | None) -> list[Failure]:
+    """Audit the given quantities part by part (`groups` labels each variable's part). Locally a quantity
+    over several parts is as wide as its widest part; exactly, the parts' widths add up."""
+    sub = f[audited].tocoo()
+    piece_group = groups[sub.col]
+    parts: dict[int, dict] = {}
+    for group in np.unique(piece_group):
+        keep = piece_group == group
+        variables = np.flatnonzero(groups == group)
+        owners, local_row = np.unique(audited[sub.row[keep]], return_inverse=True)
+        matrix = sparse.csr_matrix((sub.data[keep], (local_row, np.searchsorted(variables, sub.col[keep]))),
+                                   shape=(len(owners), len(variables)))
+        value = matrix @ truth[variables]
+        parts[int(group)] = {"variables": variables, "matrix": matrix, "owners": owners,
+                             "lo": value.copy(), "hi": value.copy()}
+    solvers: dict[int, _Part] = {}
+    index_of = {int(i): k for k, i in enumerate(audited)}
+    owner_slots = {g: np.array([index_of[int(i)] for i in p["owners"]]) for g, p in parts.items()}
 
-    def width(i: int) -> float:
-        return sum(seen_hi[(i, c)] - seen_lo[(i, c)] for c in by_functional[i])
+    def widths() -> np.ndarray:
+        out = np.zeros(len(audited))
+        for g, part in parts.items():
+            if local:
+                np.maximum.at(out, owner_slots[g], part["hi"] - part["lo"])
+            else:
+                np.add.at(out, owner_slots[g], part["hi"] - part["lo"])
+        return out
 
-    def unproved() -> list[int]:
-        return [i for i in audited if width(i) < need[i] - TOLERANCE]
+    def unproved() -> np.ndarray:
+        return audited[widths() < need[audited] - TOLERANCE]
 
-    def component(comp: int) -> _Component:
-        if comp not in components:
-            components[comp] = _Component(local[comp], np.flatnonzero(row_label == comp), rows, lower)
-        return components[comp]
+    def solver(group: int) -> _Part:
+        if group not in solvers:
+            solvers[group] = _Part(parts[group]["variables"], rows, columns, lower, truth)
+        return solvers[group]
 
-    def visit(comp: int, point: np.ndarray) -> None:
-        for i, _, _ in pieces[comp]:
-            value = float(piece_cost[(i, comp)] @ point)
-            key = (i, comp)
-            if value < seen_lo[key]:
-                seen_lo[key] = value
-            if value > seen_hi[key]:
-                seen_hi[key] = value
+    def visit(group: int, point: np.ndarray) -> None:
+        part = parts[group]
+        value = part["matrix"] @ point
+        np.minimum(part["lo"], value, out=part["lo"])
+        np.maximum(part["hi"], value, out=part["hi"])
 
     rng = np.random.default_rng(0)
     waiting = unproved()
     for _ in range(RANDOM_ROUNDS):
-        if not waiting:
+        if not len(waiting):
             break
-        todo = set(waiting)
-        for comp, items in sorted(pieces.items()):
-            mine = [(i, piece_cost[(i, comp)]) for i, _, _ in items if i in todo]
-            if not mine:
+        for group, part in sorted(parts.items()):
+            mine = np.isin(part["owners"], waiting)
+            if not mine.any():
                 continue
-            cost = np.zeros(len(local[comp]))
-            for i, c in mine:
-                cost += rng.choice((-1.0, 1.0)) * c / max(float(need[i]), 1.0)
-            _, point, _ = component(comp).solve(cost, maximise=False)
+            weights = np.zeros(len(part["owners"]))
+            weights[mine] = rng.choice((-1.0, 1.0), int(mine.sum())) / np.maximum(need[part["owners"][mine]], 1.0)
+            _, point, _ = solver(group).solve(part["matrix"].T @ weights, maximise=False)
             if point is not None:
-                visit(comp, point)
+                visit(group, point)
         still = unproved()
-        if len(still) > 0.9 * len(waiting):
-            waiting = still
-            break
+        shrank = len(still) <= 0.9 * len(waiting)
         waiting = still
+        if not shrank:
+            break
+
+    by_functional: dict[int, list[tuple[int, int]]] = {}
+    for group, part in parts.items():
+        for r, i in enumerate(part["owners"]):
+            by_functional.setdefault(int(i), []).append((group, r))
+
+    def width_of(i: int) -> float:
+        spans = [parts[g]["hi"][r] - parts[g]["lo"][r] for g, r in by_functional[i]]
+        return max(spans) if local else sum(spans)
 
     failures = []
     for i in waiting:
-        if width(i) >= need[i] - TOLERANCE:
+        i = int(i)
+        if width_of(i) >= need[i] - TOLERANCE:
             continue
-        lo = hi = 0.0
-        binding: list[np.ndarray] = []
-        for comp in by_functional[i]:
-            part = component(comp)
-            cost = piece_cost[(i, comp)]
+        spans, binding = [], []
+        lo_total = hi_total = 0.0
+        for group, r in by_functional[i]:
+            part = solver(group)
+            cost = parts[group]["matrix"][r].toarray().ravel()
+            span = {}
             for maximise in (True, False):
                 value, point, duals = part.solve(cost, maximise)
                 if point is not None:
-                    visit(comp, point)
+                    visit(group, point)
                 if duals is not None:
                     binding.append(part.rows[np.abs(duals) > 1e-9])
-                if maximise:
-                    hi += value
-                else:
-                    lo += value
-        if hi - lo < need[i] - TOLERANCE:
-            failures.append(Failure(i, lo, hi, np.unique(np.concatenate(binding)) if binding
-                                    else np.zeros(0, np.int64)))
-    stats.components = len(components)
-    stats.solves = sum(c.solves for c in components.values())
-    _ = values
+                span[maximise] = value
+            spans.append(span[True] - span[False])
+            hi_total += span[True]
+            lo_total += span[False]
+        wide = max(spans) if local else sum(spans)
+        if wide < need[i] - TOLERANCE:
+            failures.append(Failure(i, lo_total, hi_total, np.unique(np.concatenate(binding)) if binding
+                                    else np.zeros(0, np.int64), exact=not local))
+    if proved is not None:
+        failing = {x.functional for x in failures}
+        for i in audited:
+            if int(i) not in failing:
+                proved[i] = True
+    stats.components += len(solvers)
+    stats.solves += sum(s.solves for s in solvers.values())
     return failures

@@ -51,18 +51,20 @@ def box_widths(values: np.ndarray, corners: np.ndarray, signs: np.ndarray) -> np
 
 def suppress_secondary(counts: np.ndarray, primary: np.ndarray, level: float,
                        magnitudes: Sequence[Magnitude] = (), verify: bool | None = None,
-                       start: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, int]]:
+                       start: np.ndarray | None = None, forbidden: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, dict[int, int]]:
     """Complete a primary suppression pattern. Returns the full pattern (bool, table shape) and, for every
     secondary cell, the flat index of the suppressed cell it protects.
 
     `counts` of every cell in `primary` get an interval at least `level` wide; each magnitude (cell values)
     an interval at least its required width at those cells. `start` (default: `primary`) is the pattern
-    to complete: cells suppressed already, for other reasons, that boxes may use for free. With `verify`
+    to complete: cells suppressed already, for other reasons, that boxes may use for free. Cells in
+    `forbidden` are never added (their value is public already: hiding them protects nothing). With `verify`
     (default: tables up to VERIFY_CELLS cells) the single-table LP attack checks the result."""
     shape = counts.shape
     suppressed = (primary if start is None else start | primary).ravel().copy()
     protects: dict[int, int] = {}
-    protect_cells(np.flatnonzero(primary.ravel()), counts, suppressed, level, magnitudes, protects)
+    protect_cells(np.flatnonzero(primary.ravel()), counts, suppressed, level, magnitudes, protects, forbidden)
     if verify if verify is not None else counts.size <= VERIFY_CELLS:
         cost = counts.ravel().astype(float)
         for cell in sorted(failing_cells(suppressed.reshape(shape), lines(shape), counts, level,
@@ -72,15 +74,18 @@ def suppress_secondary(counts: np.ndarray, primary: np.ndarray, level: float,
 
 
 def protect_cells(cells: Sequence[int] | np.ndarray, counts: np.ndarray, suppressed: np.ndarray, level: float,
-                  magnitudes: Sequence[Magnitude], protects: dict[int, int]) -> None:
+                  magnitudes: Sequence[Magnitude], protects: dict[int, int],
+                  forbidden: np.ndarray | None = None) -> None:
     """Give each cell (flat index) a box of suppressed cells, updating `suppressed` (flat) in place."""
     cost = counts.ravel().astype(float)
+    banned = None if forbidden is None else forbidden.ravel()
     for cell in cells:
-        _protect(int(cell), counts.shape, suppressed, cost, level, magnitudes, protects)
+        _protect(int(cell), counts.shape, suppressed, cost, level, magnitudes, protects, banned=banned)
 
 
 def _protect(cell: int, shape: tuple[int, ...], suppressed: np.ndarray, cost: np.ndarray, level: float,
-             magnitudes: Sequence[Magnitude], protects: dict[int, int], margins_only: bool = False) -> None:
+             magnitudes: Sequence[Magnitude], protects: dict[int, int], margins_only: bool = False,
+             banned: np.ndarray | None = None) -> None:
     """Suppress the cheapest box that protects `cell` (nothing when one is already suppressed)."""
     index = tuple(int(i) for i in np.unravel_index(cell, shape))
     corners, signs = boxes(shape, index)
@@ -93,6 +98,8 @@ def _protect(cell: int, shape: tuple[int, ...], suppressed: np.ndarray, cost: np
         ok &= (signs > 0).all(axis=1)
     new = ~suppressed[corners]
     price = np.where(new, cost[corners] + 1.0, 0.0).sum(axis=1)
+    if banned is not None:
+        ok &= ~(new & banned[corners]).any(axis=1)
     price = np.where(ok, price, np.inf)
     best = int(np.argmin(price))
     if not np.isfinite(price[best]):

@@ -26,6 +26,11 @@ OPERATOR_NAME, OFFICER_NAME, RESEARCHER_NAME = "operator1", "officer1", "researc
 EXAMPLES = Path(__file__).resolve().parents[1] / "policies" / "examples"
 POLICY_FILE = EXAMPLES / "monitor.toml"
 REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"
+# The release history the demo builds: what a researcher comparing schools asks one after another. Each is
+# protected together with every release before it (school-level tables, so suppression is exercised).
+HISTORY_FILES = [EXAMPLES / "requests" / name for name in (
+    "school_advice_level.toml", "school_advice_havo_vwo.toml", "school_sex_level.toml",
+    "school_weight_havo_vwo.toml")]
 
 # (source, path in the cohort, profile in the cohort or None for EDEXML)
 SOURCES = [
@@ -102,15 +107,15 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
     app.actor_name = OFFICER_NAME
     with app.acting("policy.add", (PRIVACY_OFFICER,)) as act:
         policy = exporting.add_policy(act, POLICY_FILE, None)
-    app.actor_name = RESEARCHER_NAME
-    with app.acting("request.submit", (RESEARCHER,)) as act:
-        request = exporting.submit(act, REQUEST_FILE)
-    app.actor_name = OFFICER_NAME
-    with app.acting("request.approve", (PRIVACY_OFFICER,), {"request": request.id}) as act:
-        exporting.decide_request(act, request.id, "approve", "demo: the monitor's standard question")
-    app.actor_name = OPERATOR_NAME
-    with app.acting("release", (OPERATOR,), {"request": request.id}) as act:
-        release = exporting.make_release(act, request.id, release_dir)
+    request_id, release = _release_one(app, REQUEST_FILE, release_dir)
+    history = []
+    for number, path in enumerate(HISTORY_FILES, start=1):
+        progress(f"release history: {path.stem}")
+        folder = release_dir.with_name(f"{release_dir.name}-{number}")
+        rid, made = _release_one(app, path, folder)
+        history.append({"request": path.stem, "request_id": rid, "release_id": made.get("release_id"),
+                        "suppressed": made.get("suppressed"), "refused": made.get("refused"),
+                        "release_dir": str(folder) if made.get("release_id") else None})
     progress("verifying the audit log")
     app.actor_name = OFFICER_NAME
     audit = verify(app, None, None)
@@ -129,8 +134,9 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
         "twins_merged": evaluation.get("twins_merged"),
         "evaluation_by_source_pair": evaluation.get("by_source_pair", {}),
         "policy": f"{policy.name} v{policy.version}",
-        "request_id": request.id,
+        "request_id": request_id,
         "release_id": release["release_id"],
+        "history": history,
         "release_dir": str(release_dir),
         "cohort_dir": str(cohort),
         "suppressed_cells": release["suppressed"],
@@ -141,6 +147,24 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
     }
     _print_summary(summary)
     return summary
+
+
+def _release_one(app: App, path: Path, folder: Path) -> tuple[str, dict]:
+    """Submit as the researcher, approve as the officer, release as the operator; a refusal is reported."""
+    app.actor_name = RESEARCHER_NAME
+    with app.acting("request.submit", (RESEARCHER,)) as act:
+        request = exporting.submit(act, path)
+    if request.status != "checked":
+        return request.id, {"refused": "; ".join(request.check.get("problems", []))}
+    app.actor_name = OFFICER_NAME
+    with app.acting("request.approve", (PRIVACY_OFFICER,), {"request": request.id}) as act:
+        exporting.decide_request(act, request.id, "approve", "demo: the monitor's standard question")
+    app.actor_name = OPERATOR_NAME
+    try:
+        with app.acting("release", (OPERATOR,), {"request": request.id}) as act:
+            return request.id, exporting.make_release(act, request.id, folder)
+    except exporting.Refused as exc:
+        return request.id, {"refused": str(exc)}
 
 
 def _print_summary(s: dict) -> None:
@@ -160,4 +184,10 @@ def _print_summary(s: dict) -> None:
       f" (twin pairs merged: {s['twins_merged']})\n")
     w(f"request {s['request_id']} under policy {s['policy']} approved and released as {s['release_id']}"
       f" to {s['release_dir']} ({s['suppressed_cells']} cell(s) suppressed)\n")
+    w("release history (each protected together with every release before it):\n")
+    for h in s["history"]:
+        if h["release_id"]:
+            w(f"  {h['request']:<28} {h['release_id']}  {h['suppressed']:>5} cell(s) suppressed\n")
+        else:
+            w(f"  {h['request']:<28} not released: {h['refused']}\n")
     w(f"audit log: {'verified' if s['audit_ok'] else 'DOES NOT VERIFY'} ({s['audit_events']} events)\n")

@@ -14,7 +14,7 @@ def test_monitor_example_has_the_documented_defaults():
     policy = load_policy((EXAMPLES / "monitor.toml").read_text(), "monitor")
     rules = policy.disclosure
     assert (rules.min_cell_count, rules.dominance.n, rules.dominance.k, rules.p_ratio) == (10, 2, 90, 10)
-    assert (rules.percent_min, rules.percent_max, rules.differencing) == (5, 95, "refuse")
+    assert (rules.percent_min, rules.percent_max, rules.differencing) == (5, 95, "suppress")
     assert policy.measures["havo_vwo"].kind == "share"
 
 
