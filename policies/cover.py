@@ -212,6 +212,18 @@ def _dense_columns(entries: list[Entry]) -> list[_Dense]:
     return out
 
 
+def _values_like(persons: pd.DataFrame, value_class: np.ndarray, n_values: int) -> np.ndarray:
+    """Per person, the value classes observed among persons with the same sources (`in_*` flags): a vo
+    pupil's variants take the levels vo pupils have, and missing only if some vo pupil has it missing."""
+    flags = [c for c in persons.columns if c.startswith("in_")]
+    pattern = (pd.DataFrame({c: persons[c].fillna(False).astype(bool).to_numpy() for c in flags})
+               .groupby(flags, sort=False).ngroup().to_numpy() if flags else np.zeros(len(persons), np.int64))
+    seen = np.zeros((pattern.max() + 1 if len(pattern) else 0, n_values), dtype=bool)
+    ok = value_class >= 0
+    seen[pattern[ok], value_class[ok]] = True
+    return seen[pattern]
+
+
 def _value_class(dense: _Dense, series: pd.Series) -> np.ndarray:
     gone = missing(series).to_numpy()
     mapped = series.map(lambda v: dense.of_value.get(v, dense.of_value.get(str(v), -1)))
@@ -231,12 +243,17 @@ def build_cover(entries: list[Entry]) -> Cover:
     n = len(ids)
     dense = _dense_columns(entries)
     actual = []  # per dense column: each person's value class (-1: not in that frame)
+    allowed = []  # per dense column: which value classes a variant of each person may take
     for d in dense:
         col = np.full(n, -1, dtype=np.int64)
+        may = np.zeros((n, len(d.values)), dtype=bool)
         for e in entries:
             if e.frame == d.frame and e.table.persons is not None:
-                col[ids.get_indexer(e.table.person_ids)] = _value_class(d, e.table.persons[d.column])
+                rows_of = ids.get_indexer(e.table.person_ids)
+                col[rows_of] = _value_class(d, e.table.persons[d.column])
+                may[rows_of] = _values_like(e.table.persons, col[rows_of], len(d.values))
         actual.append(col)
+        allowed.append(may)
     combos = list(product(*[range(len(d.values)) for d in dense]))
     where = [ids.get_indexer(e.table.person_ids) for e in entries]
 
@@ -289,14 +306,17 @@ def build_cover(entries: list[Entry]) -> Cover:
         for key in magnitude_keys:
             columns.append(np.where(np.isnan(magnitude_values[key]), 0, 1).astype(np.int64))
         is_real = np.ones(n, dtype=bool)
+        possible = np.ones(n, dtype=bool)
         for k in range(len(dense)):
             inside = actual[k] >= 0
             columns.append(np.where(inside, combo[k], -1))
             is_real &= np.where(inside, actual[k] == combo[k], combo[k] == 0)
+            possible &= np.where(inside, allowed[k][:, combo[k]], combo[k] == 0)
         slice_cols = mine_all
-        blocks.append(np.stack(columns, axis=1) if columns else np.zeros((n, 0), np.int64))
-        real.append(is_real)
-        origin.append(np.arange(n))
+        block = np.stack(columns, axis=1) if columns else np.zeros((n, 0), np.int64)
+        blocks.append(block[possible])
+        real.append(is_real[possible])
+        origin.append(np.flatnonzero(possible))
     if not blocks or blocks[0].shape[1] == 0:
         return Cover(entries, np.zeros(0), [])
     signature = np.concatenate(blocks)

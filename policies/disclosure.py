@@ -261,10 +261,13 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
             for measure, cell in fixes:
                 state.suppress(measure, cell, "secondary: joint protection with earlier releases")
             continue
-        clashes = collisions(cover, new)
-        within = [c for c in clashes if c.entry == new and c.other == new]
-        history_clashes = [c for c in clashes if not (c.entry == new and c.other == new)]
-        for c in history_clashes:
+        # A difference whose figures of this table are all pinned by earlier releases is known from them
+        # alone already; only one that a figure of this table still decides is this table's to prevent.
+        clashes = [(c, fix) for c in collisions(cover, new)
+                   if (fix := _differencing_fix(cover, c, new, state.public)) is not None]
+        within = [(c, fix) for c, fix in clashes if c.entry == new and c.other == new]
+        history_clashes = [(c, fix) for c, fix in clashes if not (c.entry == new and c.other == new)]
+        for c, _ in history_clashes:
             other = c.other if c.entry == new else c.entry
             involved.add(cover.entries[other].key)
             text = _describe(cover, c, new)
@@ -279,8 +282,7 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
         if replay is not None:
             refusal = "the recorded suppressions no longer protect the release"
             break
-        for c in todo:
-            measure, cell = _differencing_fix(cover, c, new)
+        for c, (measure, cell) in todo:
             state.suppress(measure, cell, "primary: differencing" + (" within the request" if c.other == c.entry
                                                                      else " with an earlier release"))
     else:
@@ -376,14 +378,15 @@ def _fixes(cover: Cover, rows, funcs, failures: list[Failure], new: int, state: 
     return chosen, None
 
 
-def _differencing_fix(cover: Cover, c: Collision, new: int) -> tuple[str, int]:
-    """The figure of the new table to suppress for a differencing collision."""
+def _differencing_fix(cover: Cover, c: Collision, new: int, public: set[int]) -> tuple[str, int] | None:
+    """The figure of the new table to suppress for a differencing collision: the larger group of the new
+    table, else its smallest cell among those summed; never a cell earlier releases pin (None if only such)."""
     counts = cover.entries[new].table.counts.ravel()
     family = c.family.split(" ", 1)[1] if c.family else ""
-    if c.entry == new and (c.other != new or c.contains):
-        return family, c.cell
-    cell = min(c.other_cells, key=lambda i: (counts[i], i))
-    return "", cell
+    own = [(family, c.cell)] if c.entry == new else []
+    summed = [("", cell) for cell in sorted(c.other_cells, key=lambda i: (counts[i], i))] if c.other == new else []
+    order = own + summed if (c.other != new or c.contains) else summed + own
+    return next(((m, cell) for m, cell in order if cell not in public), None)
 
 
 def _describe(cover: Cover, c: Collision, new: int) -> str:
