@@ -62,7 +62,7 @@ class Attacker:
         return float(low.fun), (float(-high.fun) if high.status == 0 else float("inf"))
 
 
-def read_release(released: Released, attribute_of: dict[str, str], condition) -> list[dict]:
+def read_release(released: Released) -> list[dict]:
     """The cells of a release file: group, key per dimension (None = Total), and the shown values."""
     table = list(csv.reader(io.StringIO(released.csv_text)))
     header = table[0]
@@ -71,7 +71,7 @@ def read_release(released: Released, attribute_of: dict[str, str], condition) ->
         if not row:
             break
         body.append(row)
-    request, policy = released.request, released.policy
+    request = released.request
     offset = 1 if request.groups else 0
     cells = []
     for row in body:
@@ -85,7 +85,7 @@ def read_release(released: Released, attribute_of: dict[str, str], condition) ->
 
 def predicate(released: Released, cell: dict, attribute_of: dict[str, str]):
     """Who is in a cell: the population, the request's filters, the group's filters and the cell's key."""
-    request, policy = released.request, released.policy
+    request = released.request
     filters = {d: set(v) for d, v in request.filters.items()}
     if request.groups:
         for d, v in request.groups[cell["group"]].items():

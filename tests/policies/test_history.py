@@ -78,7 +78,7 @@ def attack_history(frame, history: list[Entry], released: list[Released], level:
     attacker = attacker_for(frame)
     members = []
     for rel in released:
-        cells = read_release(rel, ATTRIBUTE, None)
+        cells = read_release(rel)
         for cell in cells:
             who = attacker.mask(predicate(rel, cell, ATTRIBUTE))
             meets = who * attacker.mask(lambda c: c["vo.niveau"] in HAVO_VWO)
