@@ -1,5 +1,10 @@
 """Benchmark a release: 1,000,000 persons, three dimensions (~5,000 cells), compute_table -> protect ->
-render. Prints time and peak memory per stage."""
+render. Prints time and peak memory per stage.
+
+With --history: a regional monitor's history (bench/history.py: 300 schools, five school years, 25
+school-level releases, each protected with all before it), then the joint check of one more release
+against all 25; prints the time of each release, the cover (classes) and the LP (variables, rows) and
+the time of the last check (the target: under 60 s on a 2-core machine)."""
 
 from __future__ import annotations
 
@@ -41,12 +46,52 @@ def persons(n: int, schools: int, seed: int = 0) -> pd.DataFrame:
     }).astype({"po.brin": object, "po.school_year": object, "vo.niveau": object, "po.toets_score": object})
 
 
+def history(schools: int, releases: int) -> None:
+    """Release the history one by one, then time the joint check of the last request."""
+    import history as region
+    from policies.cover import Entry
+
+    frame = region.region(schools)
+    policy = region.policy()
+    print(f"persons: {len(frame):,}  schools: {schools}  school years: {len(region.YEARS)}")
+    entries: list[Entry] = []
+    for number, request in enumerate(region.requests()[:releases], start=1):
+        start = time.perf_counter()
+        table = compute_table(frame, request, policy)
+        protected = protect(table, policy, entries, frame="job")
+        seconds = time.perf_counter() - start
+        print(f"release {number:2d} {'x'.join(request.dimensions):28s} {table.n_cells:6,} cells "
+              f"{int(protected.suppressed.sum()):6,} hidden  {seconds:7.2f} s"
+              + (f"  REFUSED: {protected.refusal[:80]}" if protected.refusal else ""), flush=True)
+        if protected.refusal is None:
+            entries.append(Entry(f"R{number}", table, policy, protected.published, protected.suppressed,
+                                 protected.primary, protected.share_primary, "job"))
+    request = region.last_request()
+    start = time.perf_counter()
+    table = compute_table(frame, request, policy)
+    protected = protect(table, policy, entries, frame="job")
+    seconds = time.perf_counter() - start
+    stats = protected.stats
+    print(f"joint check of {'x'.join(request.dimensions)} ({table.n_cells:,} cells) against {len(entries)} "
+          f"earlier releases: {seconds:.2f} s; {int(protected.suppressed.sum()):,} cells hidden"
+          + (f"; REFUSED: {protected.refusal[:100]}" if protected.refusal else ""))
+    print(f"  LP: {stats.variables:,} variables (classes and sums), {stats.rows:,} constraints, "
+          f"{stats.functionals:,} sensitive quantities; {stats.components:,} parts solved, {stats.solves:,} solves")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"max RSS {rss:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--schools", type=int, default=200)
     parser.add_argument("--no-trace", action="store_true", help="time without tracemalloc (no peak figures)")
+    parser.add_argument("--history", action="store_true", help="the release history benchmark (see above)")
+    parser.add_argument("--releases", type=int, default=25, help="earlier releases in --history (at most 25)")
     args = parser.parse_args()
+    if args.history:
+        history(args.schools if args.schools != 200 else 300, args.releases)
+        return
     policy = load_policy(POLICY.read_text(), "monitor")
     request = Request(policy="monitor", purpose="benchmark", population=["po", "vo"],
                       dimensions=["school", "school_year", "vo_level"],

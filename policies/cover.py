@@ -51,6 +51,7 @@ class Rows:
     entry: np.ndarray  # index into the entries (-1: a bound of the model, not a published figure)
     cell: np.ndarray  # flat cell index in that entry's table
     measure: np.ndarray  # the share measure the row comes from; "" for the cell's count, mean or median
+    origin: np.ndarray | None = None  # for rows taken from others: their indices there
 
     @staticmethod
     def empty(n_vars: int) -> Rows:
@@ -77,6 +78,12 @@ class Functionals:
     entry: np.ndarray
     cell: np.ndarray
     kind: list[str]  # "count", "share <measure>", "complement <measure>", "sum <measure>"
+
+    @property
+    def zero_ok(self) -> np.ndarray:
+        """A side of a hidden share of a small group is also safe when it can be 0: no attacker can then
+        say that anyone in the group meets (or misses) the condition."""
+        return np.array([k.startswith(("share ", "complement ")) for k in self.kind], dtype=bool)
 
 
 @dataclass
@@ -216,7 +223,7 @@ def _values_like(persons: pd.DataFrame, value_class: np.ndarray, n_values: int) 
     """Per person, the value classes observed among persons with the same sources (`in_*` flags): a vo
     pupil's variants take the levels vo pupils have, and missing only if some vo pupil has it missing."""
     flags = [c for c in persons.columns if c.startswith("in_")]
-    pattern = (pd.DataFrame({c: persons[c].fillna(False).astype(bool).to_numpy() for c in flags})
+    pattern = (pd.DataFrame({c: persons[c].eq(True).to_numpy() for c in flags})
                .groupby(flags, sort=False).ngroup().to_numpy() if flags else np.zeros(len(persons), np.int64))
     seen = np.zeros((pattern.max() + 1 if len(pattern) else 0, n_values), dtype=bool)
     ok = value_class >= 0

@@ -31,6 +31,7 @@ from policies.cover import Functionals, Rows
 
 TOLERANCE = 1e-6
 RANDOM_ROUNDS = 8
+RANDOM_AT_LEAST = 6  # random objectives only where at least this many quantities are still unproved
 LOCAL_PART = 600  # neighbourhoods are kept to about this many variables (smaller hidden groups link them)
 EXACT_VARIABLES = 3000  # an LP this small is solved exactly, without neighbourhoods
 _banner_lock = threading.Lock()
@@ -163,8 +164,23 @@ def _neighbourhoods(funcs: Functionals, n_vars: int, sigma_class: np.ndarray) ->
         graph = sparse.csr_matrix((np.ones(len(a)), (a, b)), shape=(n_vars, n_vars))
         labels = connected_components(graph, directed=False)[1]
         if limit <= 1 or np.bincount(labels).max() <= LOCAL_PART:
-            return labels
+            return _bundle(labels)
         limit //= 2
+
+
+def _bundle(labels: np.ndarray) -> np.ndarray:
+    """Join small neighbourhoods into parts of about LOCAL_PART variables: one LP and its random objectives
+    then serve many of them (a larger neighbourhood only gives an attacker's sub-problem more room)."""
+    sizes = np.bincount(labels)
+    order = np.argsort(sizes, kind="stable")
+    bundle_of = np.empty(len(sizes), dtype=np.int64)
+    current, filled = 0, 0
+    for label in order:
+        if filled and filled + sizes[label] > LOCAL_PART:
+            current, filled = current + 1, 0
+        bundle_of[label] = current
+        filled += sizes[label]
+    return bundle_of[labels]
 
 
 def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, new_entries: set[int],
@@ -181,10 +197,11 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
     that no `removable` row binds (default: the rows of `new_entries`) is solved again exactly and kept
     only if it fails there too."""
     stats = stats if stats is not None else AuditStats()
-    n_vars, n_rows = rows.matrix.shape[1], rows.matrix.shape[0]
-    stats.variables, stats.rows, stats.functionals = n_vars, n_rows, funcs.matrix.shape[0]
     if funcs.matrix.shape[0] == 0:
         return []
+    rows = _without_repeats(rows)
+    n_vars, n_rows = rows.matrix.shape[1], rows.matrix.shape[0]
+    stats.variables, stats.rows, stats.functionals = n_vars, n_rows, funcs.matrix.shape[0]
     component = _components(rows, n_vars)
     in_rows = np.zeros(n_vars, dtype=bool)
     in_rows[rows.matrix.tocoo().col] = True
@@ -203,31 +220,85 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
     if proved is not None:
         proved |= free
         todo &= ~proved
-    audited = np.flatnonzero(todo)
+    # The same group of persons asked of twice (a cell hidden in this table as in an earlier one) is one
+    # quantity: solved once, for the widest width either asks.
+    members, need = _repeated(f, np.flatnonzero(todo), funcs.need)
+    audited = np.array(sorted(members), dtype=np.int64)
     stats.audited = len(audited)
     if not len(audited):
         return []
+    mine = proved.copy() if proved is not None else None
     columns = rows.matrix.tocsc()
     if local and n_vars > EXACT_VARIABLES:
         classes = sigma_class if sigma_class is not None else np.full(n_vars, -1)
         groups = _neighbourhoods(funcs, n_vars, classes)
-        failures = _solve(rows, columns, f, audited, funcs.need, truth, lower, groups, True, stats, proved)
-        can_remove = new_rows if removable is None else removable
+        failures = _solve(rows, columns, f, audited, need, truth, lower, groups, True, stats, mine, funcs.zero_ok)
+        can_remove = (new_rows if removable is None else removable[rows.origin])
         again = [x for x in failures if not can_remove[x.binding].any()]
         kept = [x for x in failures if can_remove[x.binding].any()]
         if again:
-            exact = _solve(rows, columns, f, np.array([x.functional for x in again]), funcs.need, truth, lower,
-                           component, False, stats, proved)
-            kept += exact
-        return kept
-    return _solve(rows, columns, f, audited, funcs.need, truth, lower, component, False, stats, proved)
+            kept += _solve(rows, columns, f, np.array([x.functional for x in again]), need, truth, lower,
+                           component, False, stats, mine, funcs.zero_ok)
+    else:
+        kept = _solve(rows, columns, f, audited, need, truth, lower, component, False, stats, mine, funcs.zero_ok)
+    out = []
+    failed = {x.functional: x for x in kept}
+    for representative, group in members.items():
+        failure = failed.get(representative)
+        for i in group:
+            if failure is None or failure.hi - failure.lo >= funcs.need[i] - TOLERANCE \
+                    or (funcs.zero_ok[i] and failure.lo <= 0.5):
+                if proved is not None:
+                    proved[i] = True
+            else:
+                out.append(Failure(i, failure.lo, failure.hi, rows.origin[failure.binding], failure.exact))
+    return out
+
+
+def _fingerprints(matrix: sparse.csr_matrix) -> np.ndarray:
+    """Two random projections and the number of entries of each row: equal rows, equal fingerprints."""
+    rng = np.random.default_rng(7)
+    weights = rng.random((matrix.shape[1], 2))
+    return np.column_stack([matrix @ weights, np.diff(matrix.indptr)])
+
+
+def _without_repeats(rows: Rows) -> Rows:
+    """The rows without exact repeats (an earlier release's figure shown again adds nothing); `origin`
+    maps each kept row to its index in the rows given (the first of its repeats: earlier releases first)."""
+    key = np.column_stack([_fingerprints(rows.matrix.tocsr()), np.nan_to_num(rows.lower, nan=0, posinf=1e300,
+                                                                             neginf=-1e300),
+                           np.nan_to_num(rows.upper, nan=0, posinf=1e300, neginf=-1e300)])
+    _, first = np.unique(np.round(key, 9), axis=0, return_index=True)
+    keep = np.sort(first)
+    out = Rows(rows.matrix[keep], rows.lower[keep], rows.upper[keep], rows.entry[keep], rows.cell[keep],
+               rows.measure[keep])
+    out.origin = keep
+    return out
+
+
+def _repeated(f: sparse.csr_matrix, todo: np.ndarray, need: np.ndarray) -> tuple[dict[int, list[int]], np.ndarray]:
+    """Quantities to solve: one per distinct row of `f` among `todo` (its members), needing the most any
+    member needs."""
+    if not len(todo):
+        return {}, need
+    prints = np.round(_fingerprints(f[todo]), 9)
+    _, first, inverse = np.unique(prints, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    members: dict[int, list[int]] = {}
+    widest = need.copy()
+    for k, i in enumerate(todo):
+        representative = int(todo[first[inverse[k]]])
+        members.setdefault(representative, []).append(int(i))
+        widest[representative] = max(widest[representative], need[i])
+    return members, widest
 
 
 def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited: np.ndarray, need: np.ndarray,
            truth: np.ndarray, lower: np.ndarray, groups: np.ndarray, local: bool, stats: AuditStats,
-           proved: np.ndarray | None) -> list[Failure]:
+           proved: np.ndarray | None, zero_ok: np.ndarray) -> list[Failure]:
     """Audit the given quantities part by part (`groups` labels each variable's part). Locally a quantity
-    over several parts is as wide as its widest part; exactly, the parts' widths add up."""
+    over several parts is as wide as its widest part; exactly, the parts' widths add up. A quantity marked
+    `zero_ok` is also safe when it can be 0 (nobody in the group is known to meet, or miss, a condition)."""
     sub = f[audited].tocoo()
     piece_group = groups[sub.col]
     parts: dict[int, dict] = {}
@@ -253,8 +324,21 @@ def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited
                 np.add.at(out, owner_slots[g], part["hi"] - part["lo"])
         return out
 
+    pieces = np.zeros(len(audited), dtype=np.int64)
+    for g in parts:
+        np.add.at(pieces, owner_slots[g], 1)
+    single = pieces == 1
+    zero_rule = zero_ok[audited] & single
+
+    def lows() -> np.ndarray:
+        out = np.full(len(audited), np.inf)
+        for g, part in parts.items():
+            np.minimum.at(out, owner_slots[g], part["lo"])
+        return out
+
     def unproved() -> np.ndarray:
-        return audited[widths() < need[audited] - TOLERANCE]
+        ok = (widths() >= need[audited] - TOLERANCE) | (zero_rule & (lows() <= 0.5))
+        return audited[~ok]
 
     def solver(group: int) -> _Part:
         if group not in solvers:
@@ -274,8 +358,8 @@ def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited
             break
         for group, part in sorted(parts.items()):
             mine = np.isin(part["owners"], waiting)
-            if not mine.any():
-                continue
+            if mine.sum() < RANDOM_AT_LEAST:
+                continue  # a few quantities are cheaper solved one by one
             weights = np.zeros(len(part["owners"]))
             weights[mine] = rng.choice((-1.0, 1.0), int(mine.sum())) / np.maximum(need[part["owners"][mine]], 1.0)
             _, point, _ = solver(group).solve(part["matrix"].T @ weights, maximise=False)
@@ -296,18 +380,26 @@ def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited
         spans = [parts[g]["hi"][r] - parts[g]["lo"][r] for g, r in by_functional[i]]
         return max(spans) if local else sum(spans)
 
+    def settled(i: int, group: int, r: int) -> bool:
+        part = parts[group]
+        zero = bool(zero_ok[i]) and len(by_functional[i]) == 1 and part["lo"][r] <= 0.5
+        return zero or part["hi"][r] - part["lo"][r] >= need[i] - TOLERANCE
+
     failures = []
     for i in waiting:
         i = int(i)
-        if width_of(i) >= need[i] - TOLERANCE:
+        if width_of(i) >= need[i] - TOLERANCE or (zero_ok[i] and len(by_functional[i]) == 1
+                                                   and settled(i, *by_functional[i][0])):
             continue
         spans, binding = [], []
         lo_total = hi_total = 0.0
         for group, r in by_functional[i]:
             part = solver(group)
             cost = parts[group]["matrix"][r].toarray().ravel()
-            span = {}
-            for maximise in (True, False):
+            span = {True: parts[group]["hi"][r], False: parts[group]["lo"][r]}
+            for maximise in ((False, True) if zero_ok[i] else (True, False)):
+                if settled(i, group, r):
+                    break  # one side alone proved it
                 value, point, duals = part.solve(cost, maximise)
                 if point is not None:
                     visit(group, point)
@@ -318,7 +410,8 @@ def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited
             hi_total += span[True]
             lo_total += span[False]
         wide = max(spans) if local else sum(spans)
-        if wide < need[i] - TOLERANCE:
+        zero = bool(zero_ok[i]) and len(spans) == 1 and lo_total <= 0.5
+        if wide < need[i] - TOLERANCE and not zero:
             failures.append(Failure(i, lo_total, hi_total, np.unique(np.concatenate(binding)) if binding
                                     else np.zeros(0, np.int64), exact=not local))
     if proved is not None:

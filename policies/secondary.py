@@ -13,13 +13,17 @@ from policies.attack import intervals, lines
 
 Magnitude = tuple[np.ndarray, np.ndarray]  # (cell values, required interval width per cell)
 VERIFY_CELLS = 2_000  # tables up to this many cells are also verified by the LP attack
+PARTNERS = 12  # along a long axis, boxes use the margin and this many of the most promising positions
 
 
-def boxes(shape: tuple[int, ...], cell: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """All boxes with `cell` as a corner: flat corner indices (boxes, 2^k) and the sign of each corner's
-    shift (+1 moves with the cell, -1 against it). Axis 0 (groups) is fixed."""
+def boxes(shape: tuple[int, ...], cell: tuple[int, ...], choices: list[np.ndarray] | None = None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """All boxes with `cell` as a corner (its other corners at `choices` along each axis, default every
+    other position): flat corner indices (boxes, 2^k) and the sign of each corner's shift (+1 moves with
+    the cell, -1 against it). Axis 0 (groups) is fixed."""
     k = len(shape) - 1
-    choices = [np.array([q for q in range(shape[a]) if q != cell[a]]) for a in range(1, k + 1)]
+    if choices is None:
+        choices = [np.array([q for q in range(shape[a]) if q != cell[a]]) for a in range(1, k + 1)]
     if k == 0 or any(len(c) == 0 for c in choices):
         return np.zeros((0, 1), dtype=np.int64), np.zeros((0, 1))
     grids = [g.ravel() for g in np.meshgrid(*choices, indexing="ij")]
@@ -88,7 +92,7 @@ def _protect(cell: int, shape: tuple[int, ...], suppressed: np.ndarray, cost: np
              banned: np.ndarray | None = None) -> None:
     """Suppress the cheapest box that protects `cell` (nothing when one is already suppressed)."""
     index = tuple(int(i) for i in np.unravel_index(cell, shape))
-    corners, signs = boxes(shape, index)
+    corners, signs = boxes(shape, index, _partners(shape, index, suppressed, cost, level))
     if len(corners) == 0:
         return
     ok = box_widths(cost, corners, signs) >= level - 1e-9
@@ -107,6 +111,28 @@ def _protect(cell: int, shape: tuple[int, ...], suppressed: np.ndarray, cost: np
     for corner in corners[best][new[best]]:
         suppressed[corner] = True
         protects[int(corner)] = cell
+
+
+def _partners(shape: tuple[int, ...], index: tuple[int, ...], suppressed: np.ndarray, cost: np.ndarray,
+              level: float) -> list[np.ndarray]:
+    """Per axis, the positions a box through `index` may use: all on a short axis; on a long one (300
+    schools) the margin, the largest cells hidden already (free) and the cheapest cells that can move by
+    `level` (the boxes a search over every position would pick in practice, at a fraction of the cost)."""
+    flat = np.arange(int(np.prod(shape))).reshape(shape)
+    out = []
+    for a in range(1, len(shape)):
+        positions = np.array([q for q in range(shape[a]) if q != index[a]])
+        if len(positions) <= PARTNERS:
+            out.append(positions)
+            continue
+        line = flat[tuple(positions if b == a else index[b] for b in range(len(shape)))]
+        hidden, value = suppressed[line], cost[line]
+        margin = positions[positions == shape[a] - 1]
+        free = positions[hidden][np.argsort(-value[hidden], kind="stable")][: PARTNERS // 2]
+        able = ~hidden & (value >= level)
+        cheap = positions[able][np.argsort(value[able], kind="stable")][: PARTNERS // 2]
+        out.append(np.unique(np.concatenate([margin, free, cheap])))
+    return out
 
 
 def failing_cells(suppressed: np.ndarray, table_lines: list[np.ndarray], counts: np.ndarray, level: float,

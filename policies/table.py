@@ -235,7 +235,7 @@ def _assign(persons: pd.DataFrame, request: Request, policy: Policy, categories:
     filter_dims = sorted({d for _, f in slices for d in f})
     base = np.ones(len(persons), dtype=bool)
     for source in request.population:
-        base &= persons[f"in_{source}"].fillna(False).astype(bool).to_numpy()
+        base &= persons[f"in_{source}"].eq(True).to_numpy()
     used = sorted(set(request.dimensions) | set(filter_dims))
     labels = {d: dimension_labels(persons, policy.dimensions[d]) for d in used}
     slice_masks = []

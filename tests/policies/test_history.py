@@ -73,8 +73,8 @@ def attacker_for(frame) -> Attacker:
 
 
 def attack_history(frame, history: list[Entry], released: list[Released], level: float, threshold: int):
-    """Every suppressed count and every hidden share of a small group keeps `level` of width (empty groups
-    excepted: the test policy publishes zeros)."""
+    """Every suppressed count keeps `level` of width (empty groups excepted: the test policy publishes zeros);
+    each small side of a hidden share keeps that width or may be 0."""
     attacker = attacker_for(frame)
     members = []
     for rel in released:
@@ -117,7 +117,7 @@ def attack_history(frame, history: list[Entry], released: list[Released], level:
                     if value == 0 or value >= threshold:
                         continue  # only a small side is sensitive; an empty one is left to the zeros rule
                     lo, hi = attacker.interval(row)
-                    if hi - lo < level - 1e-6:
+                    if hi - lo < level - 1e-6 and lo > 0.5:  # it may be 0: nobody is known to meet it
                         narrow.append((rel.request.dimensions, cell["key"], what, lo, hi, value))
     return narrow
 
