@@ -223,6 +223,7 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
     # The same group of persons asked of twice (a cell hidden in this table as in an earlier one) is one
     # quantity: solved once, for the widest width either asks.
     members, need = _repeated(f, np.flatnonzero(todo), funcs.need)
+    zero_ok = funcs.zero_ok
     audited = np.array(sorted(members), dtype=np.int64)
     stats.audited = len(audited)
     if not len(audited):
@@ -232,22 +233,22 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
     if local and n_vars > EXACT_VARIABLES:
         classes = sigma_class if sigma_class is not None else np.full(n_vars, -1)
         groups = _neighbourhoods(funcs, n_vars, classes)
-        failures = _solve(rows, columns, f, audited, need, truth, lower, groups, True, stats, mine, funcs.zero_ok)
+        failures = _solve(rows, columns, f, audited, need, truth, lower, groups, True, stats, mine, zero_ok)
         can_remove = (new_rows if removable is None else removable[rows.origin])
         again = [x for x in failures if not can_remove[x.binding].any()]
         kept = [x for x in failures if can_remove[x.binding].any()]
         if again:
             kept += _solve(rows, columns, f, np.array([x.functional for x in again]), need, truth, lower,
-                           component, False, stats, mine, funcs.zero_ok)
+                           component, False, stats, mine, zero_ok)
     else:
-        kept = _solve(rows, columns, f, audited, need, truth, lower, component, False, stats, mine, funcs.zero_ok)
+        kept = _solve(rows, columns, f, audited, need, truth, lower, component, False, stats, mine, zero_ok)
     out = []
     failed = {x.functional: x for x in kept}
     for representative, group in members.items():
         failure = failed.get(representative)
         for i in group:
             if failure is None or failure.hi - failure.lo >= funcs.need[i] - TOLERANCE \
-                    or (funcs.zero_ok[i] and failure.lo <= 0.5):
+                    or (zero_ok[i] and failure.lo <= 0.5):
                 if proved is not None:
                     proved[i] = True
             else:
