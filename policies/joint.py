@@ -266,9 +266,10 @@ def _fingerprints(matrix: sparse.csr_matrix) -> np.ndarray:
 def _without_repeats(rows: Rows) -> Rows:
     """The rows without exact repeats (an earlier release's figure shown again adds nothing); `origin`
     maps each kept row to its index in the rows given (the first of its repeats: earlier releases first)."""
-    key = np.column_stack([_fingerprints(rows.matrix.tocsr()), np.nan_to_num(rows.lower, nan=0, posinf=1e300,
-                                                                             neginf=-1e300),
-                           np.nan_to_num(rows.upper, nan=0, posinf=1e300, neginf=-1e300)])
+    unbounded = 1e15  # beyond any count or sum of a table, and safe to round
+    key = np.column_stack([_fingerprints(rows.matrix.tocsr()),
+                           np.nan_to_num(rows.lower, nan=0, posinf=unbounded, neginf=-unbounded),
+                           np.nan_to_num(rows.upper, nan=0, posinf=unbounded, neginf=-unbounded)])
     _, first = np.unique(np.round(key, 9), axis=0, return_index=True)
     keep = np.sort(first)
     out = Rows(rows.matrix[keep], rows.lower[keep], rows.upper[keep], rows.entry[keep], rows.cell[keep],
