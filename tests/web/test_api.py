@@ -203,3 +203,51 @@ def test_every_route_but_sign_in_and_language_names_its_roles():
     for route in [*api.router.routes, *pages.router.routes]:
         if isinstance(route, APIRoute) and route.path not in public:
             assert ROLES_KEY in (route.openapi_extra or {}), route.path
+
+
+def test_the_check_is_no_oracle_about_other_researchers_releases(web):
+    """A request that would give away a small group with an earlier release is refused in one line that
+    names neither the release nor the cell; the privacy officer's preview shows both."""
+    from ttp.exporting import add_policy_text
+
+    text = (Path(__file__).parents[2] / "policies" / "examples" / "monitor.toml").read_text(encoding="utf-8")
+    strict = text.replace('name = "monitor"', 'name = "strict"').replace(
+        'differencing = "suppress"', 'differencing = "refuse"')
+    app = web.service.app("officer1")
+    with app.acting("policy.add", ("privacy-officer",)) as act:
+        add_policy_text(act, strict, "strict")
+    first = web.summary["release_id"]  # the demo's VVE table: vve x school_year, everybody in vve+po+vo
+    everything = [first] + [h["release_id"] for h in web.summary["history"] if h["release_id"]]
+    # the same table without a handful of pupils: those whose advice is one of the rarest (or unknown)
+    from ttp import db
+    from ttp.persons import build_persons
+
+    with app.session() as session:
+        frame = build_persons(app, session, session.get(db.Job, web.summary["job_id"]))
+    pupils = frame[frame["in_vve"].eq(True) & frame["in_po"].eq(True) & frame["in_vo"].eq(True)
+                   & frame["vve.vve_indicatie"].isin(["ja", "nee"]) & frame["po.school_year"].notna()]
+    candidates = []
+    for dimension, column in (("advice", "po.advies"), ("school", "po.brin"), ("sex", "po.sex")):
+        values = pupils[column].astype(object).where(pupils[column].notna(), None)
+        counts, missing = values.value_counts(), int(values.isna().sum())
+        candidates += [(counts[v] + missing, dimension, [k for k in counts.index if k != v]) for v in counts.index]
+        candidates.append((missing, dimension, list(counts.index)))  # only those with the value unknown
+    _, dimension, kept = min((c for c in candidates if 0 < c[0] < 10), key=lambda c: c[0])
+    narrower = {"policy": "strict", "purpose": "the demo's table without a handful of pupils",
+                "population": ["vve", "po", "vo"], "dimensions": ["vve", "school_year"],
+                "measures": ["pupils", "havo_vwo"], "filters": {dimension: kept}}
+    other = web.api("researcher2")
+    check = other.post("/api/v1/requests/check", json=narrower)
+    assert check.status_code == 200, check.text
+    assert not any(rel in check.text for rel in everything)
+    assert "detail" not in check.json() and "constrained_by" not in check.json()
+    assert check.json()["problems"] == ["this request cannot be released as asked (a privacy officer can see why)"]
+    submitted = other.post("/api/v1/requests", json=narrower)
+    assert submitted.status_code == 201 and not any(rel in submitted.text for rel in everything)
+    request_id = submitted.json()["request_id"]
+    assert not any(rel in other.get(f"/api/v1/requests/{request_id}").text for rel in everything)
+    officer = web.api("officer1")
+    preview = officer.get(f"/api/v1/requests/{request_id}/preview").json()
+    assert preview["available"] and preview["refusal"] and first in preview["refusal"]
+    shown = officer.get(f"/api/v1/requests/{request_id}").json()
+    assert any(first in d for d in shown["check"]["detail"])
