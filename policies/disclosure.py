@@ -140,6 +140,7 @@ class _Pattern:
         for cell, target in protects.items():
             self.reasons.setdefault(self._index(cell), f"secondary: protects {table.label(self._index(target))}")
         self.share_primary = share_primary(table, policy)
+        self._small_share = f"primary: fewer than {rules.min_cell_count} persons meet or miss the condition"
         self.shares: dict[str, np.ndarray] = {}
         self.share_reasons: dict[str, dict[tuple[int, ...], str]] = {}
         for name, sensitive in self.share_primary.items():
@@ -151,9 +152,8 @@ class _Pattern:
             self.share_reasons[name] = {}
             for cell in np.flatnonzero(own.ravel() & ~pattern.ravel()):
                 index = self._index(cell)
-                self.share_reasons[name][index] = (
-                    f"primary: fewer than {policy.disclosure.min_cell_count} persons meet or miss the condition"
-                    if sensitive[index] else "secondary: protects a share of a small group")
+                self.share_reasons[name][index] = (self._small_share if sensitive[index]
+                                                   else "secondary: protects a share of a small group")
         self.extra: list[tuple[str, int]] = []
         self.public: set[int] = set()  # cells shown again because earlier releases pin them
 
@@ -169,8 +169,13 @@ class _Pattern:
         if measure == PUBLISH:
             self.cells[cell] = False
             self.reasons.pop(index, None)
-            for shares in self.shares.values():
-                shares[cell] = False
+            for name, shares in self.shares.items():
+                # the count is public; a share too few persons meet or miss stays hidden (the joint audit
+                # holds the others, shown again, to the history)
+                if self.share_primary[name].ravel()[cell]:
+                    self.share_reasons[name][index] = self._small_share
+                else:
+                    shares[cell] = False
             self.public.add(int(cell))
             return
         if measure:
@@ -235,8 +240,17 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
         for measure, cell in replay:
             state.suppress(measure, cell, "secondary: joint protection with earlier releases")
     proved_keys: set[tuple[int, int, str]] = set()  # quantities proved wide: fewer published figures keep them so
-    for _ in range(MAX_ROUNDS):
+    for round_ in range(MAX_ROUNDS):
         cover.entries[new] = state.entry(frame)
+        if round_ == 0 and rules.differencing == "refuse":
+            # Checked before the joint audit: hiding the figures it would narrow must not turn a request the
+            # policy refuses for differencing into a quietly suppressed one.
+            _, history_clashes = _clashes(cover, new, state)
+            if history_clashes:
+                involved |= _others(cover, new, history_clashes)
+                found = _descriptions(cover, new, history_clashes)
+                refusal = "differencing with earlier releases: " + "; ".join(found)
+                break
         rows = constraints(cover)
         funcs = functionals(cover, set(range(len(entries))))
         keys = list(zip(funcs.entry.tolist(), funcs.cell.tolist(), funcs.kind, strict=True))
@@ -263,16 +277,9 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
             continue
         # A difference whose figures of this table are all pinned by earlier releases is known from them
         # alone already; only one that a figure of this table still decides is this table's to prevent.
-        clashes = [(c, fix) for c in collisions(cover, new)
-                   if (fix := _differencing_fix(cover, c, new, state.public)) is not None]
-        within = [(c, fix) for c, fix in clashes if c.entry == new and c.other == new]
-        history_clashes = [(c, fix) for c, fix in clashes if not (c.entry == new and c.other == new)]
-        for c, _ in history_clashes:
-            other = c.other if c.entry == new else c.entry
-            involved.add(cover.entries[other].key)
-            text = _describe(cover, c, new)
-            if text not in found:
-                found.append(text)
+        within, history_clashes = _clashes(cover, new, state)
+        involved |= _others(cover, new, history_clashes)
+        found += [t for t in _descriptions(cover, new, history_clashes) if t not in found]
         if history_clashes and rules.differencing == "refuse":
             refusal = "differencing with earlier releases: " + "; ".join(found)
             break
@@ -298,6 +305,28 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
                           {n: {i: r for i, r in reasons.items() if shares[n][i]}
                            for n, reasons in state.share_reasons.items()},
                           state.extra, refusal, sorted(k for k in involved if k), found, stats)
+
+
+Clash = tuple[Collision, tuple[str, int]]
+
+
+def _clashes(cover: Cover, new: int, state: _Pattern) -> tuple[list[Clash], list[Clash]]:
+    """The new table's differencing collisions, each with the figure that would prevent it: those within
+    the request, and those with earlier releases."""
+    clashes = [(c, fix) for c in collisions(cover, new)
+               if (fix := _differencing_fix(cover, c, new, state.public)) is not None]
+    within = [(c, fix) for c, fix in clashes if c.entry == new and c.other == new]
+    return within, [(c, fix) for c, fix in clashes if not (c.entry == new and c.other == new)]
+
+
+def _others(cover: Cover, new: int, clashes: list[Clash]) -> set[str]:
+    """The earlier releases the collisions involve."""
+    return {cover.entries[c.other if c.entry == new else c.entry].key for c, _ in clashes}
+
+
+def _descriptions(cover: Cover, new: int, clashes: list[Clash]) -> list[str]:
+    """Each collision described once, for the privacy officer."""
+    return list(dict.fromkeys(_describe(cover, c, new) for c, _ in clashes))
 
 
 def _same_groups(cover: Cover, new: int) -> tuple[dict[int, str], np.ndarray]:

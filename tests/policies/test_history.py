@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from policies.cover import Entry
@@ -126,6 +126,8 @@ def attack_history(frame, history: list[Entry], released: list[Released], level:
 @given(n=st.integers(60, 400), schools=st.integers(2, 6), seed=st.integers(0, 10_000), skew=st.floats(0.5, 3.0),
        picks=st.lists(st.integers(0, 10), min_size=2, max_size=4, unique=True),
        differencing=st.sampled_from(["suppress", "refuse"]))
+# a count shown again because an earlier release pins it kept its share, which too few persons missed, hidden
+@example(n=60, schools=4, seed=1, skew=1.0, picks=[8, 0, 2], differencing="suppress")
 def test_no_suppressed_figure_of_any_release_is_narrowed_by_the_releases_together(n, schools, seed, skew, picks,
                                                                                  differencing):
     frame = persons(n, schools, seed, skew)
