@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +31,13 @@ from scipy.sparse.csgraph import connected_components
 from policies.cover import Functionals, Rows
 
 TOLERANCE = 1e-6
+THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 RANDOM_ROUNDS = 8
 RANDOM_AT_LEAST = 6  # random objectives only where at least this many quantities are still unproved
-LOCAL_PART = 600  # neighbourhoods are kept to about this many variables (smaller hidden groups link them)
+LOCAL_PART = 8000  # neighbourhoods are kept to about this many variables (smaller hidden groups link them)
 EXACT_VARIABLES = 3000  # an LP this small is solved exactly, without neighbourhoods
+EXACT_COMPONENT = 20_000  # a failure in a neighbourhood is solved on its whole component up to this size
+WIDE_PART = 30_000  # beyond it, in a neighbourhood this large
 _banner_lock = threading.Lock()
 _banner_shown = False
 
@@ -148,13 +152,15 @@ def _components(rows: Rows, n_vars: int) -> np.ndarray:
     return connected_components(graph, directed=False)[1][:n_vars]
 
 
-def _neighbourhoods(funcs: Functionals, n_vars: int, sigma_class: np.ndarray) -> np.ndarray:
+def _neighbourhoods(funcs: Functionals, n_vars: int, sigma_class: np.ndarray, part: int = 0) -> np.ndarray:
     """Variables joined by the hidden groups (sensitive quantities) they share, a sum variable with its
-    class; groups are admitted smallest first while the largest neighbourhood stays near LOCAL_PART."""
+    class; groups are admitted smallest first while the largest neighbourhood stays near `part`
+    (LOCAL_PART by default)."""
+    part = part or LOCAL_PART
     f = funcs.matrix.tocsr()
     size = np.diff(f.indptr)
     sigma = np.flatnonzero(sigma_class >= 0)
-    limit = int(size.max()) if len(size) else 1
+    limit = min(int(size.max()) if len(size) else 1, part)  # a larger group would overfill a part anyway
     while True:
         small = np.flatnonzero((size > 1) & (size <= limit))
         sub = f[small].tocoo()
@@ -163,20 +169,21 @@ def _neighbourhoods(funcs: Functionals, n_vars: int, sigma_class: np.ndarray) ->
         b = np.concatenate([sub.col, sigma_class[sigma]])
         graph = sparse.csr_matrix((np.ones(len(a)), (a, b)), shape=(n_vars, n_vars))
         labels = connected_components(graph, directed=False)[1]
-        if limit <= 1 or np.bincount(labels).max() <= LOCAL_PART:
-            return _bundle(labels)
+        if limit <= 1 or np.bincount(labels).max() <= part:
+            return _bundle(labels, part)
         limit //= 2
 
 
-def _bundle(labels: np.ndarray) -> np.ndarray:
+def _bundle(labels: np.ndarray, part: int = 0) -> np.ndarray:
     """Join small neighbourhoods into parts of about LOCAL_PART variables: one LP and its random objectives
     then serve many of them (a larger neighbourhood only gives an attacker's sub-problem more room)."""
+    part = part or LOCAL_PART
     sizes = np.bincount(labels)
     order = np.argsort(sizes, kind="stable")
     bundle_of = np.empty(len(sizes), dtype=np.int64)
     current, filled = 0, 0
     for label in order:
-        if filled and filled + sizes[label] > LOCAL_PART:
+        if filled and filled + sizes[label] > part:
             current, filled = current + 1, 0
         bundle_of[label] = current
         filled += sizes[label]
@@ -238,8 +245,23 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
         again = [x for x in failures if not can_remove[x.binding].any()]
         kept = [x for x in failures if can_remove[x.binding].any()]
         if again:
-            kept += _solve(rows, columns, f, np.array([x.functional for x in again]), need, truth, lower,
-                           component, False, stats, mine, zero_ok)
+            ids = np.array([x.functional for x in again])
+            sizes = np.bincount(component)
+            small = sizes[component[f[ids].tocoo().col]]
+            widest = np.zeros(len(ids), dtype=np.int64)
+            np.maximum.at(widest, f[ids].tocoo().row, small)
+            exact = ids[widest <= EXACT_COMPONENT]
+            if len(exact):
+                kept += _solve(rows, columns, f, exact, need, truth, lower, component, False, stats, mine, zero_ok)
+            wide = ids[widest > EXACT_COMPONENT]
+            if len(wide):
+                # Too large to solve whole: a wider neighbourhood. What still fails there with no figure of
+                # the new table binding it is an earlier release's figure this table leaves as it was
+                # (else the failure stands: a figure of the new table that earlier releases narrow).
+                groups = _neighbourhoods(funcs, n_vars, classes, WIDE_PART)
+                for x in _solve(rows, columns, f, wide, need, truth, lower, groups, True, stats, mine, zero_ok):
+                    if can_remove[x.binding].any() or funcs.entry[x.functional] in new_entries:
+                        kept.append(x)
     else:
         kept = _solve(rows, columns, f, audited, need, truth, lower, component, False, stats, mine, zero_ok)
     out = []
@@ -298,122 +320,46 @@ def _repeated(f: sparse.csr_matrix, todo: np.ndarray, need: np.ndarray) -> tuple
 def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited: np.ndarray, need: np.ndarray,
            truth: np.ndarray, lower: np.ndarray, groups: np.ndarray, local: bool, stats: AuditStats,
            proved: np.ndarray | None, zero_ok: np.ndarray) -> list[Failure]:
-    """Audit the given quantities part by part (`groups` labels each variable's part). Locally a quantity
-    over several parts is as wide as its widest part; exactly, the parts' widths add up. A quantity marked
-    `zero_ok` is also safe when it can be 0 (nobody in the group is known to meet, or miss, a condition)."""
+    """Audit the given quantities part by part (`groups` labels each variable's part), the parts on
+    threads (HiGHS releases the GIL while it solves). Locally a quantity over several parts is as wide as
+    its widest part; exactly, the parts' widths add up. A quantity marked `zero_ok` is also safe when it can
+    be 0 (nobody in the group is known to meet, or miss, a condition)."""
     sub = f[audited].tocoo()
     piece_group = groups[sub.col]
-    parts: dict[int, dict] = {}
+    # how many parts each quantity spans (one (quantity, part) pair per distinct part)
+    pairs = np.unique(np.stack([sub.row, piece_group]), axis=1)[0]
+    pieces_of = np.bincount(pairs, minlength=len(audited))
+    parts: list[_Piece] = []
     for group in np.unique(piece_group):
         keep = piece_group == group
         variables = np.flatnonzero(groups == group)
-        owners, local_row = np.unique(audited[sub.row[keep]], return_inverse=True)
+        slots, local_row = np.unique(sub.row[keep], return_inverse=True)
+        owners = audited[slots]
         matrix = sparse.csr_matrix((sub.data[keep], (local_row, np.searchsorted(variables, sub.col[keep]))),
                                    shape=(len(owners), len(variables)))
-        value = matrix @ truth[variables]
-        parts[int(group)] = {"variables": variables, "matrix": matrix, "owners": owners,
-                             "lo": value.copy(), "hi": value.copy()}
-    solvers: dict[int, _Part] = {}
-    index_of = {int(i): k for k, i in enumerate(audited)}
-    owner_slots = {g: np.array([index_of[int(i)] for i in p["owners"]]) for g, p in parts.items()}
-
-    def widths() -> np.ndarray:
-        out = np.zeros(len(audited))
-        for g, part in parts.items():
-            if local:
-                np.maximum.at(out, owner_slots[g], part["hi"] - part["lo"])
-            else:
-                np.add.at(out, owner_slots[g], part["hi"] - part["lo"])
-        return out
-
-    pieces = np.zeros(len(audited), dtype=np.int64)
-    for g in parts:
-        np.add.at(pieces, owner_slots[g], 1)
-    single = pieces == 1
-    zero_rule = zero_ok[audited] & single
-
-    def lows() -> np.ndarray:
-        out = np.full(len(audited), np.inf)
-        for g, part in parts.items():
-            np.minimum.at(out, owner_slots[g], part["lo"])
-        return out
-
-    def unproved() -> np.ndarray:
-        ok = (widths() >= need[audited] - TOLERANCE) | (zero_rule & (lows() <= 0.5))
-        return audited[~ok]
-
-    def solver(group: int) -> _Part:
-        if group not in solvers:
-            solvers[group] = _Part(parts[group]["variables"], rows, columns, lower, truth)
-        return solvers[group]
-
-    def visit(group: int, point: np.ndarray) -> None:
-        part = parts[group]
-        value = part["matrix"] @ point
-        np.minimum(part["lo"], value, out=part["lo"])
-        np.maximum(part["hi"], value, out=part["hi"])
-
-    rng = np.random.default_rng(0)
-    waiting = unproved()
-    for _ in range(RANDOM_ROUNDS):
-        if not len(waiting):
-            break
-        for group, part in sorted(parts.items()):
-            mine = np.isin(part["owners"], waiting)
-            if mine.sum() < RANDOM_AT_LEAST:
-                continue  # a few quantities are cheaper solved one by one
-            weights = np.zeros(len(part["owners"]))
-            weights[mine] = rng.choice((-1.0, 1.0), int(mine.sum())) / np.maximum(need[part["owners"][mine]], 1.0)
-            _, point, _ = solver(group).solve(part["matrix"].T @ weights, maximise=False)
-            if point is not None:
-                visit(group, point)
-        still = unproved()
-        shrank = len(still) <= 0.9 * len(waiting)
-        waiting = still
-        if not shrank:
-            break
-
-    by_functional: dict[int, list[tuple[int, int]]] = {}
-    for group, part in parts.items():
-        for r, i in enumerate(part["owners"]):
-            by_functional.setdefault(int(i), []).append((group, r))
-
-    def width_of(i: int) -> float:
-        spans = [parts[g]["hi"][r] - parts[g]["lo"][r] for g, r in by_functional[i]]
-        return max(spans) if local else sum(spans)
-
-    def settled(i: int, group: int, r: int) -> bool:
-        part = parts[group]
-        zero = bool(zero_ok[i]) and len(by_functional[i]) == 1 and part["lo"][r] <= 0.5
-        return zero or part["hi"][r] - part["lo"][r] >= need[i] - TOLERANCE
-
+        single = pieces_of[slots] == 1
+        parts.append(_Piece(int(group), variables, matrix, owners, need[owners],
+                            zero_ok[owners] & single, single, matrix @ truth[variables]))
+    workers = max(1, min(THREADS, len(parts)))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda part: part.run(rows, columns, lower, truth, local), parts))
+    else:
+        for part in parts:
+            part.run(rows, columns, lower, truth, local)
+    by_functional: dict[int, list[tuple[_Piece, int]]] = {}
+    for part in parts:
+        for r, i in enumerate(part.owners):
+            by_functional.setdefault(int(i), []).append((part, r))
     failures = []
-    for i in waiting:
-        i = int(i)
-        if width_of(i) >= need[i] - TOLERANCE or (zero_ok[i] and len(by_functional[i]) == 1
-                                                   and settled(i, *by_functional[i][0])):
-            continue
-        spans, binding = [], []
-        lo_total = hi_total = 0.0
-        for group, r in by_functional[i]:
-            part = solver(group)
-            cost = parts[group]["matrix"][r].toarray().ravel()
-            span = {True: parts[group]["hi"][r], False: parts[group]["lo"][r]}
-            for maximise in ((False, True) if zero_ok[i] else (True, False)):
-                if settled(i, group, r):
-                    break  # one side alone proved it
-                value, point, duals = part.solve(cost, maximise)
-                if point is not None:
-                    visit(group, point)
-                if duals is not None:
-                    binding.append(part.rows[np.abs(duals) > 1e-9])
-                span[maximise] = value
-            spans.append(span[True] - span[False])
-            hi_total += span[True]
-            lo_total += span[False]
+    for i, pieces in by_functional.items():
+        spans = [part.hi[r] - part.lo[r] for part, r in pieces]
         wide = max(spans) if local else sum(spans)
-        zero = bool(zero_ok[i]) and len(spans) == 1 and lo_total <= 0.5
+        lo_total = float(sum(part.lo[r] for part, r in pieces))
+        hi_total = float(sum(part.hi[r] for part, r in pieces))
+        zero = bool(zero_ok[i]) and len(pieces) == 1 and lo_total <= 0.5
         if wide < need[i] - TOLERANCE and not zero:
+            binding = [part.binding[r] for part, r in pieces if r in part.binding]
             failures.append(Failure(i, lo_total, hi_total, np.unique(np.concatenate(binding)) if binding
                                     else np.zeros(0, np.int64), exact=not local))
     if proved is not None:
@@ -421,6 +367,67 @@ def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited
         for i in audited:
             if int(i) not in failing:
                 proved[i] = True
-    stats.components += len(solvers)
-    stats.solves += sum(s.solves for s in solvers.values())
+    stats.components += sum(1 for part in parts if part.solves)
+    stats.solves += sum(part.solves for part in parts)
     return failures
+
+
+class _Piece:
+    """The quantities of one part: their rows over its variables, the least and greatest values seen."""
+
+    def __init__(self, group: int, variables: np.ndarray, matrix: sparse.csr_matrix, owners: np.ndarray,
+                 need: np.ndarray, zero_ok: np.ndarray, single: np.ndarray, value: np.ndarray):
+        self.group, self.variables, self.matrix, self.owners = group, variables, matrix, owners
+        self.need, self.zero_ok, self.single = need, zero_ok, single
+        self.lo, self.hi = value.copy(), value.copy()
+        self.binding: dict[int, np.ndarray] = {}
+        self.solves = 0
+
+    def settled(self) -> np.ndarray:
+        """Quantities proved by this part alone (for one over several parts: only when solved exactly)."""
+        return self.single & ((self.hi - self.lo >= self.need - TOLERANCE) | (self.zero_ok & (self.lo <= 0.5)))
+
+    def visit(self, point: np.ndarray) -> None:
+        value = self.matrix @ point
+        np.minimum(self.lo, value, out=self.lo)
+        np.maximum(self.hi, value, out=self.hi)
+
+    def run(self, rows: Rows, columns: sparse.csc_matrix, lower: np.ndarray, truth: np.ndarray,
+            local: bool) -> None:
+        """Random objectives while they prove many, then a max and a min for each quantity still open."""
+        if self.settled().all():
+            return
+        solver = _Part(self.variables, rows, columns, lower, truth)
+        rng = np.random.default_rng(self.group)
+        waiting = ~self.settled()
+        for _ in range(RANDOM_ROUNDS):
+            if waiting.sum() < RANDOM_AT_LEAST:
+                break
+            weights = np.zeros(len(self.owners))
+            weights[waiting] = rng.choice((-1.0, 1.0), int(waiting.sum())) / np.maximum(self.need[waiting], 1.0)
+            _, point, _ = solver.solve(self.matrix.T @ weights, maximise=False)
+            if point is not None:
+                self.visit(point)
+            still = ~self.settled()
+            shrank = still.sum() <= 0.9 * waiting.sum()
+            waiting = still
+            if not shrank:
+                break
+        for r in np.flatnonzero(~self.settled()):
+            cost = self.matrix[r].toarray().ravel()
+            binding = []
+            for maximise in ((False, True) if self.zero_ok[r] else (True, False)):
+                if self.settled()[r]:
+                    break  # one side alone proved it
+                value, point, duals = solver.solve(cost, maximise)
+                if point is not None:
+                    self.visit(point)
+                if duals is not None:
+                    binding.append(solver.rows[np.abs(duals) > 1e-9])
+                if maximise:
+                    self.hi[r] = max(self.hi[r], value)
+                else:
+                    self.lo[r] = min(self.lo[r], value)
+            if binding:
+                self.binding[r] = np.unique(np.concatenate(binding))
+        self.solves = solver.solves
