@@ -49,6 +49,7 @@ def persons(n: int, schools: int, seed: int = 0) -> pd.DataFrame:
 def history(schools: int, releases: int) -> None:
     """Release the history one by one, then time the joint check of the last request."""
     import history as region
+
     from policies.cover import Entry
 
     frame = region.region(schools)

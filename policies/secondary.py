@@ -118,14 +118,15 @@ def _partners(shape: tuple[int, ...], index: tuple[int, ...], suppressed: np.nda
     """Per axis, the positions a box through `index` may use: all on a short axis; on a long one (300
     schools) the margin, the largest cells hidden already (free) and the cheapest cells that can move by
     `level` (the boxes a search over every position would pick in practice, at a fraction of the cost)."""
-    flat = np.arange(int(np.prod(shape))).reshape(shape)
+    here = int(np.ravel_multi_index(index, shape))
+    strides = np.cumprod((shape[1:] + (1,))[::-1])[::-1]
     out = []
     for a in range(1, len(shape)):
         positions = np.array([q for q in range(shape[a]) if q != index[a]])
         if len(positions) <= PARTNERS:
             out.append(positions)
             continue
-        line = flat[tuple(positions if b == a else index[b] for b in range(len(shape)))]
+        line = here + (positions - index[a]) * int(strides[a])
         hidden, value = suppressed[line], cost[line]
         margin = positions[positions == shape[a] - 1]
         free = positions[hidden][np.argsort(-value[hidden], kind="stable")][: PARTNERS // 2]

@@ -368,6 +368,7 @@ def produce_release(act, row: db.Request) -> dict:
         act.objects.update({"request": row.id, "release": release_id, "job": job.id})
         act.counts.update({"cells": int(protected.suppressed.size), "suppressed": suppressed,
                            "extra_suppressed": len(protected.extra), "earlier_releases": seq - 1})
+        act.details["suppressed_by_reason"] = _reason_counts(protected)
         act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256, "files": sums,
                             "seq": seq})
         if protected.constrained_by:
@@ -378,6 +379,19 @@ def produce_release(act, row: db.Request) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"release_id": release_id, "request_id": row.id, "files": sorted(files), "suppressed": suppressed}
+
+
+def _reason_counts(protected: ProtectedTable) -> dict[str, int]:
+    """How many figures were hidden for each kind of reason (for the audit log: kinds, never cells)."""
+    counts: dict[str, int] = {}
+    for item in protected.suppressions():
+        reason = item["reason"]
+        kind = ("history" if "earlier release" in reason or "as in release" in reason
+                else "differencing" if "differencing" in reason
+                else reason.split(":", 1)[0])
+        key = f"{kind} ({item['measure']})" if item.get("measure") else kind
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 class Refused(TTPError):

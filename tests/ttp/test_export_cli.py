@@ -106,18 +106,27 @@ def test_researcher_sees_only_own_requests(demo):
     assert env.run("--as", RESEARCHER, "request", "show", theirs["request_id"]).exit_code == 1
 
 
-def test_differencing_with_an_earlier_release_is_refused_and_only_the_officer_learns_why(demo, tmp_path):
+def test_differencing_with_an_earlier_release_is_hidden_or_refused_and_only_the_officer_learns_why(demo, tmp_path):
     env, summary, folder = demo
-    base = ('policy = "monitor"\npurpose = "pupils by weight"\npopulation = ["po"]\ndimensions = ["weight"]\n'
+    base = ('purpose = "pupils by weight"\npopulation = ["po"]\ndimensions = ["weight"]\n'
             'measures = ["pupils"]\n')
-    first = submit(env, RESEARCHER, request_file(folder, "by_weight", base))
+    first = submit(env, RESEARCHER, request_file(folder, "by_weight", 'policy = "monitor"\n' + base))
     assert first["status"] == "checked", first
     assert env.run("--as", OFFICER, "request", "approve", first["request_id"], "--reason", "ok").exit_code == 0
     assert env.run("--as", OPS, "release", first["request_id"], "--out", str(tmp_path / "a")).exit_code == 0
     first_release = json.loads(env.run("--as", OFFICER, "request", "show", first["request_id"], "--json").stdout)
     # the same table without the few pupils whose sex is unknown: the difference is a group below 10
-    narrower = base + '[filters]\nsex = ["M", "F"]\n'
-    second = submit(env, RESEARCHER, request_file(folder, "narrower", narrower))
+    narrower = '[filters]\nsex = ["M", "F"]\n'
+    # under the example policy (differencing = "suppress") the figures that would differ are hidden
+    hidden = submit(env, RESEARCHER, request_file(folder, "narrower", 'policy = "monitor"\n' + base + narrower))
+    assert hidden["status"] == "checked" and hidden["check"]["suppressed"] > 0, hidden
+    # under a policy that refuses, the request cannot be released, and only the officer learns why
+    text = (EXAMPLES / "monitor.toml").read_text(encoding="utf-8")
+    strict = tmp_path / "strict.toml"
+    strict.write_text(text.replace('name = "monitor"', 'name = "strict"')
+                      .replace('differencing = "suppress"', 'differencing = "refuse"'), encoding="utf-8")
+    assert env.run("--as", OFFICER, "policy", "add", str(strict)).exit_code == 0
+    second = submit(env, RESEARCHER, request_file(folder, "strict", 'policy = "strict"\n' + base + narrower))
     assert second["status"] == "submitted", second
     assert second["check"]["problems"] == ["this request cannot be released as asked (a privacy officer can see why)"]
     assert first_release["release_id"] not in json.dumps(second)

@@ -181,3 +181,29 @@ def test_two_releases_cannot_take_the_same_place_in_the_history(demo_env, who):
     with pytest.raises(IntegrityError), engine.begin() as conn:
         conn.execute(update(db.Release).where(db.Release.seq == max(seqs)).values(seq=min(seqs)))
     engine.dispose()
+
+
+def test_a_release_made_before_joint_protection_still_counts_and_verifies(demo_env, tmp_path):
+    """An installation upgraded from the first ttp: its releases' records have no published values; they
+    are read back from their table.csv for later checks and verified against their recorded sums."""
+    env, summary = demo_env
+    from sqlalchemy import create_engine, update
+
+    from ttp import db
+
+    engine = create_engine(env.database_url)
+    with engine.begin() as conn:  # the first format: definition and true counts only
+        conn.execute(update(db.Release).where(db.Release.id == summary["release_id"])
+                     .values(released_table={"release_id": summary["release_id"], "policy": "monitor",
+                                             "population": ["vve", "po", "vo"], "dimensions": ["vve"],
+                                             "cells": []}))
+    engine.dispose()
+    verified = env.run("--as", OFFICER, "release", "verify", "--all")
+    assert verified.exit_code == 0, verified.output
+    first = next(line for line in verified.stdout.splitlines() if summary["release_id"] in line)
+    assert "recorded sums" in first and "reproduces" in first
+    request = tmp_path / "vve.toml"
+    request.write_text('policy = "monitor"\npurpose = "VVE by year again"\npopulation = ["vve", "po", "vo"]\n'
+                       'dimensions = ["vve", "school_year"]\nmeasures = ["pupils"]\n', encoding="utf-8")
+    submitted = env.run("--as", RESEARCHER, "request", "submit", str(request), "--json")
+    assert submitted.exit_code == 0 and json.loads(submitted.stdout)["status"] == "checked", submitted.output
