@@ -59,9 +59,9 @@ def grow_audit_log(app, events: int) -> None:
 def setup(base: Path, persons: int, events: int) -> tuple[dict, str]:
     from ttp import db
     from ttp.app import App
+    from ttp.credentials import new_token
     from ttp.demo_job import run_demo
     from ttp.settings import resolve
-    from ttp.web.passwords import new_token
 
     os.environ["TTP_DEMO_QUIET"] = "1"
     run_demo(base / "data", persons=persons)

@@ -69,16 +69,46 @@ class Env:
     passphrase: str = "correct horse battery staple"
     printed: list[str] = field(default_factory=list)
 
+    tokens: dict[str, str] = field(default_factory=dict)
+
     def environ(self, **extra: str) -> dict[str, str]:
         return {"TTP_DATA_DIR": str(self.data_dir), "TTP_DATABASE_URL": self.database_url,
-                "TTP_PASSPHRASE": self.passphrase, "TTP_USER": "", "CI": "", **extra}
+                "TTP_PASSPHRASE": self.passphrase, "TTP_USER": "", "TTP_TOKEN": "", "TTP_PASSWORD": "",
+                "TTP_NEW_PASSWORD": "the first operator's password", "CI": "", **extra}
+
+    def token(self, name: str) -> str:
+        """An API token of the user (made once, straight in the database, as the user would with
+        `ttp users token`); "" for a user that does not exist."""
+        if name not in self.tokens:
+            from sqlalchemy import create_engine
+            from sqlalchemy.exc import SQLAlchemyError
+            from sqlalchemy.orm import Session
+
+            from ttp import db
+            from ttp.credentials import new_token
+
+            engine = create_engine(self.database_url)
+            try:
+                with Session(engine) as session, session.begin():
+                    if session.get(db.User, name) is None:
+                        return ""
+                    self.tokens[name] = new_token(session, name, name)[1]
+            except SQLAlchemyError:  # no installation yet: the command itself says so
+                return ""
+            finally:
+                engine.dispose()
+        return self.tokens[name]
 
     def run(self, *args: str, env: dict | None = None, input: str | None = None):
-        """Invoke the CLI in-process; keeps what it printed for the privacy scan."""
+        """Invoke the CLI in-process; keeps what it printed for the privacy scan. `--as NAME` acts with
+        NAME's API token (TTP_TOKEN), unless `env` gives a credential of its own."""
         from ttp.cli import cli
 
+        env = dict(env or {})
+        if "--as" in args and not {"TTP_TOKEN", "TTP_PASSWORD"} & set(env):
+            env["TTP_TOKEN"] = self.token(args[args.index("--as") + 1])
         runner = CliRunner()
-        result = runner.invoke(cli, list(args), env=self.environ(**(env or {})), input=input,
+        result = runner.invoke(cli, list(args), env=self.environ(**env), input=input,
                                catch_exceptions=False)
         self.printed.append(result.output)
         self.printed.append(result.stderr if hasattr(result, "stderr") else "")

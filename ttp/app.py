@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,8 +16,16 @@ from sqlalchemy.orm import Session
 from keys.keystore import Keystore, KeystoreError
 
 from . import auditlog, db
-from .errors import TTPError, UsageError
+from .credentials import check_password, token_user
+from .errors import Forbidden, TTPError, UsageError
 from .settings import Settings
+
+
+def hidden_prompt(text: str, confirm: bool = False) -> str:
+    """A prompt that does not echo; without a terminal it reads stdin without getpass's warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", getpass.GetPassWarning)
+        return click.prompt(text, hide_input=True, confirmation_prompt=confirm, err=True)
 
 
 def read_passphrase(confirm: bool = False) -> str:
@@ -24,12 +34,37 @@ def read_passphrase(confirm: bool = False) -> str:
     if value:
         return value
     try:
-        value = click.prompt("Keystore passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+        value = hidden_prompt("Keystore passphrase", confirm)
     except (click.Abort, EOFError):
         raise UsageError("no passphrase: set TTP_PASSPHRASE or run in a terminal") from None
     if not value:
         raise UsageError("the passphrase must not be empty")
     return value
+
+
+def read_password(name: str) -> str:
+    """The acting user's password from `TTP_PASSWORD`, else a hidden prompt (never an argument)."""
+    value = os.environ.get("TTP_PASSWORD")
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(f"no credential for {name}: set TTP_TOKEN (your API token) or TTP_PASSWORD, "
+                         "or run in a terminal")
+    try:
+        return hidden_prompt(f"Password for {name}")
+    except (click.Abort, EOFError):
+        raise UsageError(f"no credential for {name}: set TTP_TOKEN or TTP_PASSWORD") from None
+
+
+def read_new_password(prompt: str = "New password") -> str:
+    """A new password from `TTP_NEW_PASSWORD`, else a hidden prompt asked twice (never an argument)."""
+    value = os.environ.get("TTP_NEW_PASSWORD")
+    if value:
+        return value
+    try:
+        return hidden_prompt(prompt, confirm=True)
+    except (click.Abort, EOFError):
+        raise UsageError("no password: set TTP_NEW_PASSWORD or run in a terminal") from None
 
 
 def default_user() -> str | None:
@@ -50,6 +85,7 @@ class App:
 
     settings: Settings
     actor_name: str | None = None
+    proved: str | None = None  # the user whose own secret was checked (by prove(), or by the web's sign-in)
     _engine: object = field(default=None, repr=False)
     _keystore: Keystore | None = field(default=None, repr=False)
 
@@ -82,49 +118,74 @@ class App:
             with session.begin():
                 yield session
 
-    def actor(self, session: Session) -> db.User:
-        """The acting user (`--as` or `TTP_USER`); an unknown name is refused and the refusal audited."""
-        name = self.actor_name or default_user()
-        if not name:
-            raise UsageError("who is acting? give --as NAME or set TTP_USER")
-        user = session.get(db.User, name)
-        if user is None:
-            raise TTPError(f"unknown user {name!r}: an operator adds users with `ttp users add`")
-        return user
+    def act_as(self, name: str) -> None:
+        """Act as a user this process proved itself (the web's sign-in, the demo's own users)."""
+        self.actor_name = self.proved = name
+
+    def prove(self) -> str:
+        """The acting user, proved by their own secret: `TTP_TOKEN` (an API token, which names its user),
+        else `--as NAME` / `TTP_USER` with that user's password (`TTP_PASSWORD` or a prompt). The keystore
+        passphrase is never an identity."""
+        if self.proved is not None:
+            return self.proved
+        claimed = self.actor_name or default_user()
+        token = os.environ.get("TTP_TOKEN")
+        if token:
+            with self.session() as session:
+                owner = token_user(session, token)
+            if owner is None:
+                raise UsageError("TTP_TOKEN is not a valid API token (unknown, revoked or malformed)")
+            if claimed and claimed != owner:
+                raise UsageError(f"TTP_TOKEN is the token of {owner}, not of {claimed}")
+            self.proved = owner
+            return owner
+        if not claimed:
+            raise UsageError("who is acting? set TTP_TOKEN (your API token), or give --as NAME and your password")
+        password = read_password(claimed)
+        with self.session() as session:
+            user = session.get(db.User, claimed)
+            stored = user.password_hash if user is not None else None
+        if not check_password(password, stored):  # same time whether the user exists or not
+            raise UsageError(f"wrong password for {claimed}, or no such user (a user without a password "
+                             "has it set with `ttp users passwd`)")
+        self.proved = claimed
+        return claimed
 
     def checkpoint(self) -> None:
-        """Sign a checkpoint of the log after an acting command, in its own transaction."""
+        """Sign a checkpoint of the log after an acting command, in its own transaction. Without the
+        keystore (a researcher or officer who does not hold the passphrase) the events wait, chained, for
+        the next checkpoint signed by a command or service that holds it."""
+        if self._keystore is None and not os.environ.get("TTP_PASSPHRASE"):
+            return
         entry = self.keystore.active("audit-signing")
         with self.session() as session:
             auditlog.checkpoint(session, self.keystore.signing_key(), audit_key_name(entry),
                                 self.settings.checkpoint_log)
 
     @contextmanager
-    def acting(self, action: str, roles: tuple[str, ...], objects: dict | None = None) -> Iterator[Acting]:
+    def acting(self, action: str, roles: tuple[str, ...], objects: dict | None = None,
+               record: bool = True) -> Iterator[Acting]:
         """Run an acting command: check the role, audit the action with the work, checkpoint after.
 
-        A refusal by role is audited in a transaction of its own, then raised.
+        A refusal by role is audited in a transaction of its own, then raised (Forbidden). With
+        `record=False` (a page that only reads) a success appends no event; refusals and failures still do.
         """
         self.require_schema()
-        _ = self.keystore
-        if not (self.actor_name or default_user()):
-            raise UsageError("who is acting? give --as NAME or set TTP_USER")
+        name = self.prove()
         refusal: TTPError | None = None
         with self.session() as session:
-            try:
-                user = self.actor(session)
-            except TTPError as exc:
-                name = self.actor_name or default_user() or ""
+            user = session.get(db.User, name)
+            if user is None:
                 auditlog.append(session, actor=name, role="unknown", action=action, outcome="refused",
                                 objects=objects, details={"reason": "unknown user"})
-                refusal = exc
+                refusal = TTPError(f"unknown user {name!r}: an operator adds users with `ttp users add`")
             else:
                 if user.role not in roles:
                     auditlog.append(session, actor=user.name, role=user.role, action=action, outcome="refused",
                                     objects=objects, details={"reason": "role", "allowed": list(roles)})
-                    refusal = TTPError(
-                        f"{user.name} is a {user.role}; `{action}` is for {' or '.join(roles)}"
-                    )
+                    article = "an" if user.role[0] in "aeiou" else "a"
+                    refusal = Forbidden(f"{user.name} is {article} {user.role}; `{action}` is for "
+                                        f"{' or '.join(roles)}")
         if refusal is not None:
             self.checkpoint()
             raise refusal
@@ -143,7 +204,7 @@ class App:
                     act.outcome = "refused"
                     act.details["reason"] = str(exc)
                     kept = exc
-                if not act.recorded:
+                if not act.recorded and (record or kept is not None):
                     act.record()
         except TTPError as exc:
             with self.session() as session:
@@ -151,7 +212,8 @@ class App:
                                 objects=act.objects, details={"reason": str(exc)})
             self.checkpoint()
             raise
-        self.checkpoint()
+        if act.recorded:
+            self.checkpoint()
         if kept is not None:
             raise kept
 

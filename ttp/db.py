@@ -41,6 +41,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(Text)
+    pending_role: Mapped[str | None] = mapped_column(String(32))  # privacy-officer, until an officer approves
 
 
 class Batch(Base):
@@ -110,6 +111,9 @@ class Policy(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     added_by: Mapped[str] = mapped_column(String(100))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # pending until a privacy officer other than its author approves it; then active (or rejected)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="active")
+    decided_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Request(Base):
@@ -234,10 +238,15 @@ def upgrade(engine: Engine, url: str) -> None:
 
 def require_current(engine: Engine, url: str) -> None:
     """Refuse to act on a database that is missing or not at the newest schema revision."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        if path and not path.startswith(":") and not Path(path).exists():
+            raise TTPError(f"no ttp database at {path}: run `ttp init` first (or give --data-dir / TTP_DATA_DIR)")
     try:
         current = current_revision(engine)
     except Exception as exc:  # driver errors carry the URL, never data
-        raise TTPError(f"cannot open the database: {type(exc).__name__}") from None
+        raise TTPError(f"cannot open the database ({type(exc).__name__}): is the data directory or "
+                       "TTP_DATABASE_URL right? A new installation starts with `ttp init`") from None
     if current is None:
         raise TTPError("the database has no ttp schema: run `ttp init` first")
     if current != head_revision(url):

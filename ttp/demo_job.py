@@ -20,9 +20,10 @@ from .progress import Progress
 from .roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER
 from .settings import resolve
 from .setup import initialise
-from .users import add_user
+from .users import add_user, grant_role, make_token
 
 OPERATOR_NAME, OFFICER_NAME, RESEARCHER_NAME = "operator1", "officer1", "researcher1"
+SECOND_OFFICER = "officer2"  # four eyes on the policy and on the role
 EXAMPLES = Path(__file__).resolve().parents[1] / "policies" / "examples"
 POLICY_FILE = EXAMPLES / "monitor.toml"
 REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"
@@ -48,8 +49,9 @@ def _say(line: str) -> None:
     click.echo(line)
 
 
-def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
-    """Run every stage once, print a summary, and return it as a document."""
+def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: bool = False) -> dict:
+    """Run every stage once, print a summary (on stderr when `quiet`: stdout is for --json), and return it as a
+    document."""
     started = time.monotonic()
     progress = Progress()
     if data_dir is None:
@@ -77,12 +79,19 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
     progress("generating the synthetic cohort")
     generate_cohort(cohort, persons=persons, seed=seed)
     progress("initialising")
-    initialise(app, OPERATOR_NAME)
-    app.actor_name = OPERATOR_NAME
+    initialise(app, OPERATOR_NAME, None)
+    app.act_as(OPERATOR_NAME)
     with app.acting("users.add", (OPERATOR,), {"user": OFFICER_NAME}) as act:
         add_user(act, OFFICER_NAME, PRIVACY_OFFICER)
     with app.acting("users.add", (OPERATOR,), {"user": RESEARCHER_NAME}) as act:
         add_user(act, RESEARCHER_NAME, RESEARCHER)
+    with app.acting("users.add", (OPERATOR,), {"user": SECOND_OFFICER}) as act:
+        add_user(act, SECOND_OFFICER, PRIVACY_OFFICER)  # waits for the first officer
+    app.act_as(OFFICER_NAME)
+    with app.acting("users.approve", (PRIVACY_OFFICER,), {"user": SECOND_OFFICER}) as act:
+        grant_role(act, SECOND_OFFICER, True)
+    tokens_file = _write_tokens(app, data_dir, [OPERATOR_NAME, OFFICER_NAME, SECOND_OFFICER, RESEARCHER_NAME])
+    app.act_as(OPERATOR_NAME)
 
     records: dict[str, dict] = {}
     for source, rel, profile in SOURCES:
@@ -104,9 +113,12 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
         linkjob.audit_evaluation(act, evaluation)
 
     progress("request, approval and release")
-    app.actor_name = OFFICER_NAME
+    app.act_as(OFFICER_NAME)
     with app.acting("policy.add", (PRIVACY_OFFICER,)) as act:
         policy = exporting.add_policy(act, POLICY_FILE, None)
+    app.act_as(SECOND_OFFICER)
+    with app.acting("policy.approve", (PRIVACY_OFFICER,), {"policy": policy.name}) as act:
+        exporting.decide_policy(act, policy.name, policy.version, True)
     request_id, release = _release_one(app, REQUEST_FILE, release_dir)
     history = []
     for number, path in enumerate(HISTORY_FILES, start=1):
@@ -117,7 +129,7 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
                         "suppressed": made.get("suppressed"), "refused": made.get("refused"),
                         "release_dir": str(folder) if made.get("release_id") else None})
     progress("verifying the audit log")
-    app.actor_name = OFFICER_NAME
+    app.act_as(OFFICER_NAME)
     audit = verify(app, None, None)
     progress.done()
 
@@ -144,22 +156,38 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1) -> dict:
         "audit_events": audit["events"],
         "seconds": round(time.monotonic() - started, 1),
         "made_passphrase": made_passphrase,
+        "tokens_file": str(tokens_file),
     }
-    _print_summary(summary)
+    _print_summary(summary, quiet)
     return summary
+
+
+def _write_tokens(app: App, data_dir: Path, names: list[str]) -> Path:
+    """An API token per demo user, in a file only its owner reads (mode 0600), to go on with the demo's
+    installation as any of them: export TTP_TOKEN=..."""
+    path = data_dir / "demo-tokens"
+    lines = []
+    for name in names:
+        app.act_as(name)
+        with app.acting("users.token", (OPERATOR, PRIVACY_OFFICER, RESEARCHER), {"user": name}) as act:
+            lines.append(f"{name} {act.user.role} {make_token(act)[1]}\n")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.writelines(lines)
+    return path
 
 
 def _release_one(app: App, path: Path, folder: Path) -> tuple[str, dict]:
     """Submit as the researcher, approve as the officer, release as the operator; a refusal is reported."""
-    app.actor_name = RESEARCHER_NAME
+    app.act_as(RESEARCHER_NAME)
     with app.acting("request.submit", (RESEARCHER,)) as act:
         request = exporting.submit(act, path)
     if request.status != "checked":
         return request.id, {"refused": "; ".join(request.check.get("problems", []))}
-    app.actor_name = OFFICER_NAME
+    app.act_as(OFFICER_NAME)
     with app.acting("request.approve", (PRIVACY_OFFICER,), {"request": request.id}) as act:
         exporting.decide_request(act, request.id, "approve", "demo: the monitor's standard question")
-    app.actor_name = OPERATOR_NAME
+    app.act_as(OPERATOR_NAME)
     try:
         with app.acting("release", (OPERATOR,), {"request": request.id}) as act:
             return request.id, exporting.make_release(act, request.id, folder)
@@ -167,13 +195,15 @@ def _release_one(app: App, path: Path, folder: Path) -> tuple[str, dict]:
         return request.id, {"refused": str(exc)}
 
 
-def _print_summary(s: dict) -> None:
-    out = sys.stderr if not sys.stdout.isatty() and os.environ.get("TTP_DEMO_QUIET") else sys.stdout
+def _print_summary(s: dict, quiet: bool = False) -> None:
+    out = sys.stderr if quiet or (not sys.stdout.isatty() and os.environ.get("TTP_DEMO_QUIET")) else sys.stdout
     w = out.write
     w(f"ttp demo finished in {s['seconds']} s; data directory kept at {s['data_dir']}\n")
     if s["made_passphrase"]:
         w("  TTP_PASSPHRASE was unset: the demo made a random passphrase for its own keystore and stored it in\n"
           f"  {s['data_dir']}/demo-passphrase (mode 0600); export TTP_PASSPHRASE=$(cat that file) to reuse it\n")
+    w(f"  API tokens of the demo's users (operator1, officer1, officer2, researcher1) are in {s['tokens_file']}\n"
+      "  (mode 0600): export TTP_TOKEN=<a token from it> to act as that user\n")
     w("records accepted per source (quarantined):\n")
     for source, n in s["records_by_source"].items():
         w(f"  {source:<9} {n:>7} ({s['quarantined_by_source'][source]})\n")

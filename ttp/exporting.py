@@ -17,7 +17,7 @@ from policies import lifecycle
 from policies.check import CANNOT_RELEASE, check_request
 from policies.cover import Entry
 from policies.disclosure import ProtectedTable, protect
-from policies.errors import PoliciesError
+from policies.errors import PoliciesError, StateError
 from policies.history import ReleaseRecord, from_first_format, record
 from policies.history import entry as history_entry
 from policies.history import shown as shown_release
@@ -27,7 +27,7 @@ from policies.request import Request, load_request
 from policies.table import Table, compute_table
 
 from . import db
-from .errors import TTPError
+from .errors import Conflict, Forbidden, NotFound, TTPError, UsageError
 from .ids import new_id
 from .persons import build_persons
 
@@ -56,19 +56,49 @@ def add_policy_text(act, text: str, name: str, origin: str = "policy") -> db.Pol
     except PoliciesError as exc:
         raise TTPError(f"{origin}: {exc}") from None
     latest = act.session.scalar(select(func.max(db.Policy.version)).where(db.Policy.name == name)) or 0
-    row = db.Policy(name=name, version=latest + 1, text=text, sha256=policy_hash(text), added_by=act.user.name)
+    row = db.Policy(name=name, version=latest + 1, text=text, sha256=policy_hash(text), added_by=act.user.name,
+                    status="pending")
     act.session.add(row)
     act.session.flush()
-    act.details.update({"policy": name, "version": row.version, "policy_sha256": row.sha256})
+    act.details.update({"policy": name, "version": row.version, "policy_sha256": row.sha256, "status": "pending"})
+    return row
+
+
+def pending_policies(session) -> list[db.Policy]:
+    """Policy versions waiting for a second privacy officer."""
+    return list(session.scalars(select(db.Policy).where(db.Policy.status == "pending")
+                                .order_by(db.Policy.name, db.Policy.version)))
+
+
+def decide_policy(act, name: str, version: int, approve: bool) -> db.Policy:
+    """A privacy officer other than its author puts a pending policy version in force, or rejects it."""
+    row = act.session.scalars(select(db.Policy).where(db.Policy.name == name, db.Policy.version == version)).first()
+    if row is None:
+        raise NotFound(f"unknown policy {name!r} version {version}: `ttp policy list` shows them")
+    if row.status != "pending":
+        raise Conflict(f"policy {name} version {version} is {row.status} already")
+    if row.added_by == act.user.name:
+        raise TTPError("four eyes: a policy version is approved by a privacy officer other than its author")
+    row.status = "active" if approve else "rejected"
+    row.decided_by = act.user.name
+    act.details.update({"policy": name, "version": version, "policy_sha256": row.sha256, "status": row.status})
     return row
 
 
 def get_policy(session, name: str, version: int | None = None) -> db.Policy:
+    """A policy version; without a version the newest in force (approved by a second officer)."""
     query = select(db.Policy).where(db.Policy.name == name)
-    query = query.where(db.Policy.version == version) if version else query.order_by(db.Policy.version.desc())
+    if version:
+        query = query.where(db.Policy.version == version)
+    else:
+        query = query.where(db.Policy.status == "active").order_by(db.Policy.version.desc())
     row = session.scalars(query.limit(1)).first()
     if row is None:
-        raise TTPError(f"unknown policy {name!r}" + (f" version {version}" if version else "")
+        waiting = not version and session.scalar(select(db.Policy.version).where(db.Policy.name == name).limit(1))
+        if waiting:
+            raise TTPError(f"policy {name!r} has no version in force yet: it waits for a second privacy "
+                           "officer (`ttp policy pending`)")
+        raise NotFound(f"unknown policy {name!r}" + (f" version {version}" if version else "")
                        + ": `ttp policy list` shows them")
     return row
 
@@ -234,7 +264,7 @@ def submit_text(act, text: str, origin: str = "request") -> db.Request:
 def get_request(session, request_id: str) -> db.Request:
     row = session.get(db.Request, request_id)
     if row is None:
-        raise TTPError(f"unknown request {request_id!r}: `ttp request list` shows them")
+        raise NotFound(f"unknown request {request_id!r}: `ttp request list` shows them")
     return row
 
 
@@ -259,7 +289,8 @@ def list_requests(act) -> list[dict]:
 def show_request(act, request_id: str) -> dict:
     row = get_request(act.session, request_id)
     if act.user.role == "researcher" and row.requester != act.user.name:
-        raise TTPError(f"request {request_id} is not yours")
+        # the same answer as for an id that does not exist: a researcher cannot probe others' request ids
+        raise NotFound(f"unknown request {request_id!r}: `ttp request list` shows them")
     doc = _request_doc(row)
     doc.update({"check": for_user(row.check, act.user.role), "text": row.text})
     release = act.session.scalars(select(db.Release).where(db.Release.request_id == row.id)).first()
@@ -268,7 +299,9 @@ def show_request(act, request_id: str) -> dict:
 
 
 def decide_request(act, request_id: str, decision: str, reason: str) -> db.Request:
-    """Approve or deny: a privacy officer who is not the requester, on a checked request."""
+    """Approve or deny: a privacy officer who is not the requester, on a checked request, with a reason."""
+    if not reason.strip():
+        raise UsageError("give a reason for the decision (--reason): it is kept with it and audited")
     row = get_request(act.session, request_id)
     policy_row = get_policy(act.session, row.policy_name, row.policy_version)
     act.objects["request"] = row.id
@@ -276,8 +309,10 @@ def decide_request(act, request_id: str, decision: str, reason: str) -> db.Reque
     try:
         new_state = lifecycle.transition(row.status, decision, act.user.name, act.user.role, row.requester,
                                          _policy_model(policy_row))
+    except StateError as exc:
+        raise Conflict(str(exc)) from None
     except PoliciesError as exc:
-        raise TTPError(str(exc)) from None
+        raise Forbidden(str(exc)) from None
     row.status, row.decided_by, row.reason = ("approved" if new_state == "released" else new_state,
                                               act.user.name, reason)
     row.updated_at = db.utcnow()
@@ -314,9 +349,11 @@ def make_release(act, request_id: str, out: Path | None) -> dict:
     """Compute, protect and write an approved request's release, once; recorded with its audit event."""
     row = get_request(act.session, request_id)
     if row.status == "released":
-        raise TTPError(f"request {request_id} was released already; a release is produced once")
+        raise Conflict(f"request {request_id} was released already; a release is produced once")
     try:
         lifecycle.transition(row.status, "release", act.user.name, act.user.role, row.requester, None)
+    except StateError as exc:
+        raise Conflict(str(exc)) from None
     except PoliciesError as exc:
         raise TTPError(str(exc)) from None
     if out is not None and out.exists() and any(out.iterdir()):
@@ -403,7 +440,7 @@ class Refused(TTPError):
 def get_release(session, release_id: str) -> db.Release:
     row = session.get(db.Release, release_id)
     if row is None:
-        raise TTPError(f"unknown release {release_id!r}: `ttp release list` shows them")
+        raise NotFound(f"unknown release {release_id!r}: `ttp release list` shows them")
     return row
 
 
@@ -452,7 +489,7 @@ def release_doc(act, release_id: str) -> dict:
     release = get_release(act.session, release_id)
     row = get_request(act.session, release.request_id)
     if act.user.role == "researcher" and row.requester != act.user.name:
-        raise TTPError(f"unknown release {release_id!r}: `ttp release list` shows them")
+        raise NotFound(f"unknown release {release_id!r}: `ttp release list` shows them")
     doc = {"release_id": release.id, "seq": release.seq, "request_id": row.id, "requester": row.requester,
            "approved_by": row.decided_by, "policy": f"{release.policy_name} v{release.policy_version}",
            "job_id": release.job_id, "created_at": release.created_at.isoformat(), "files": sorted(release.files)}
@@ -492,7 +529,7 @@ def render_factsheet(act, release_id: str, out: Path) -> None:
     act.objects["release"] = release.id
     row = get_request(act.session, release.request_id)
     if act.user.role == "researcher" and row.requester != act.user.name:
-        raise TTPError(f"release {release_id} is not yours")
+        raise NotFound(f"unknown release {release_id!r}: `ttp release list` shows them")
     stored = json.loads((act.app.settings.release_dir(release.id) / "release.json").read_text(encoding="utf-8"))
     out.write_bytes(render_pdf(stored_protected(act, release), stored["metadata"]))
 

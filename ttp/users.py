@@ -1,22 +1,107 @@
-"""Users: identities with a role (operator, privacy-officer, researcher), never key holders."""
+"""Users: identities with a role (operator, privacy-officer, researcher), their credentials, never key holders."""
 
 from __future__ import annotations
 
+from sqlalchemy import delete, select
+
 from . import db
+from .credentials import hash_password, new_token, revoke_tokens, validate_new_password
 from .errors import TTPError
-from .roles import ROLES
+from .roles import OPERATOR, PENDING, PRIVACY_OFFICER, ROLES
 
 
 def add_user(act, name: str, role: str) -> db.User:
-    """Add a user in the acting transaction; a taken name or an unknown role is refused."""
+    """Add a user in the acting transaction; a taken name or an unknown role is refused. A privacy officer
+    waits for another officer's approval (`grant_role`), except the installation's first one."""
     if role not in ROLES:
         raise TTPError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     if not name or len(name) > 100 or any(c.isspace() for c in name):
         raise TTPError("a user name is 1 to 100 characters without spaces")
     if act.session.get(db.User, name) is not None:
         raise TTPError(f"user {name!r} exists already")
-    user = db.User(name=name, role=role, created_by=act.user.name)
+    waits = role == PRIVACY_OFFICER and _officers(act.session)
+    user = db.User(name=name, role=PENDING if waits else role, pending_role=role if waits else None,
+                   created_by=act.user.name)
     act.session.add(user)
     act.session.flush()
-    act.details.update({"user": name, "new_role": role})
+    act.details.update({"user": name, "new_role": role, "pending": bool(waits)})
     return user
+
+
+def _officers(session) -> list[str]:
+    return list(session.scalars(select(db.User.name).where(db.User.role == PRIVACY_OFFICER)))
+
+
+def _officers_with_password(session) -> list[str]:
+    return list(session.scalars(select(db.User.name).where(db.User.role == PRIVACY_OFFICER,
+                                                           db.User.password_hash.is_not(None))))
+
+
+def pending_users(session) -> list[db.User]:
+    """Users waiting for a role that needs a privacy officer's approval."""
+    return list(session.scalars(select(db.User).where(db.User.pending_role.is_not(None)).order_by(db.User.name)))
+
+
+def grant_role(act, name: str, approve: bool) -> db.User:
+    """A privacy officer approves (or refuses) a pending grant of the privacy-officer role; never the one
+    who asked for it, nor the user themself."""
+    user = act.session.get(db.User, name)
+    if user is None or user.pending_role is None:
+        raise TTPError(f"no role waits for approval for {name!r}: `ttp users pending` shows them")
+    if act.user.name in (user.created_by, user.name):
+        raise TTPError("four eyes: a role is approved by a privacy officer other than the one who asked for it")
+    act.details.update({"user": name, "role": user.pending_role, "decision": "approve" if approve else "deny"})
+    if approve:
+        user.role = user.pending_role
+    user.pending_role = None
+    return user
+
+
+def set_password(act, name: str, password: str) -> None:
+    """Set a password: one's own; an operator sets the first one of an operator or researcher; a privacy
+    officer that of another privacy officer (so an operator can never sign in as an officer). Ends the
+    user's web sessions."""
+    user = act.session.get(db.User, name)
+    if user is None:
+        raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
+    if act.user.name != name:
+        officer = PRIVACY_OFFICER in (user.role, user.pending_role)
+        # bootstrap: until some officer has a password, the operator enrols the first one (audited)
+        enrolling = (act.user.role == OPERATOR and user.password_hash is None
+                     and not _officers_with_password(act.session))
+        if officer and act.user.role != PRIVACY_OFFICER and not enrolling:
+            raise TTPError("a privacy officer's password is set by themself or another privacy officer")
+        if not officer and act.user.role != OPERATOR:
+            raise TTPError("only an operator sets another user's password")
+        if not officer and user.password_hash is not None:
+            raise TTPError(f"{name} has a password: they change it themself")
+    validate_new_password(password)
+    user.password_hash = hash_password(password)
+    act.counts["web_sessions_ended"] = end_sessions(act.session, name)
+    act.details["user"] = name
+
+
+def make_token(act) -> tuple[str, str]:
+    """A new API token for the acting user themself: (token id, the token, shown once)."""
+    token_id, token = new_token(act.session, act.user.name, act.user.name)
+    act.details.update({"user": act.user.name, "token_id": token_id})
+    return token_id, token
+
+
+def revoke_user_tokens(act, name: str) -> int:
+    """Revoke every token of a user (one's own, or anyone's for an operator or officer) and end their web
+    sessions."""
+    if act.session.get(db.User, name) is None:
+        raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
+    if name != act.user.name and act.user.role not in (OPERATOR, PRIVACY_OFFICER):
+        raise TTPError("only an operator or a privacy officer revokes another user's tokens")
+    act.counts["revoked"] = revoked = revoke_tokens(act.session, name)
+    act.counts["web_sessions_ended"] = end_sessions(act.session, name)
+    act.details["user"] = name
+    return revoked
+
+
+def end_sessions(session, name: str) -> int:
+    """End every web session of a user (after a password change or a token revoke)."""
+    result = session.execute(delete(db.WebSession).where(db.WebSession.user_name == name))
+    return int(result.rowcount or 0)

@@ -17,6 +17,7 @@ def demo(demo_env, tmp_path_factory):
     env, summary = demo_env
     folder = tmp_path_factory.mktemp("requests")
     assert env.run("--as", OPS, "users", "add", "other-officer", "--role", "privacy-officer").exit_code == 0
+    assert env.run("--as", OFFICER, "users", "approve", "other-officer").exit_code == 0  # four eyes on the role
     return env, summary, folder
 
 
@@ -58,7 +59,7 @@ def test_lifecycle_roles_and_release_once(demo, tmp_path):
     request = submit(env, RESEARCHER, request_file(folder, "dropout", body))
     assert request["status"] == "checked", request
     rid = request["request_id"]
-    assert env.run("--as", RESEARCHER, "request", "approve", rid).exit_code == 1
+    assert env.run("--as", RESEARCHER, "request", "approve", rid, "--reason", "ok").exit_code == 1
     release_early = env.run("--as", OPS, "release", rid, "--out", str(tmp_path / "early"))
     assert release_early.exit_code == 1
     assert env.run("--as", OFFICER, "request", "approve", rid, "--reason", "fine").exit_code == 0
@@ -89,7 +90,7 @@ def test_nobody_approves_their_own_request(demo):
     env, _, folder = demo
     body = (EXAMPLES / "requests" / "mbo_dropout_by_weight.toml").read_text(encoding="utf-8")
     request = submit(env, OFFICER, request_file(folder, "own", body))
-    own = env.run("--as", OFFICER, "request", "approve", request["request_id"])
+    own = env.run("--as", OFFICER, "request", "approve", request["request_id"], "--reason", "fine")
     assert own.exit_code == 1 and "own request" in own.stderr
     denied = env.run("--as", "other-officer", "request", "deny", request["request_id"], "--reason", "duplicate")
     assert denied.exit_code == 0
@@ -126,6 +127,7 @@ def test_differencing_with_an_earlier_release_is_hidden_or_refused_and_only_the_
     strict.write_text(text.replace('name = "monitor"', 'name = "strict"')
                       .replace('differencing = "suppress"', 'differencing = "refuse"'), encoding="utf-8")
     assert env.run("--as", OFFICER, "policy", "add", str(strict)).exit_code == 0
+    assert env.run("--as", "other-officer", "policy", "approve", "strict", "1").exit_code == 0
     second = submit(env, RESEARCHER, request_file(folder, "strict", 'policy = "strict"\n' + base + narrower))
     assert second["status"] == "submitted", second
     assert second["check"]["problems"] == ["this request cannot be released as asked (a privacy officer can see why)"]

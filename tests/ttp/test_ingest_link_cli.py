@@ -154,7 +154,7 @@ def test_unknown_job_is_one_line(installed, cohort):
 
 def test_killed_ingest_leaves_no_batch_and_a_rerun_succeeds(installed, cohort):
     """kill -9 in the middle of an ingest: no batch row, no batch folder; the same ingest then succeeds."""
-    env = {**os.environ, **installed.environ(TTP_USER="olga", TTP_TEST_PAUSE_INGEST="1")}
+    env = {**os.environ, **installed.environ(TTP_TOKEN=installed.token("olga"), TTP_TEST_PAUSE_INGEST="1")}
     proc = subprocess.Popen([sys.executable, "-m", "ttp.cli", "ingest", str(cohort / "nco.csv"), "--source", "nco",
                              "--profile", str(cohort / "nco.toml")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

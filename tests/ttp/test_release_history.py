@@ -114,6 +114,7 @@ def test_every_release_verifies_after_a_policy_change_and_a_key_rotation(demo_en
     changed = tmp_path / "monitor.toml"
     changed.write_text(text.replace("max_cells = 10000", "max_cells = 9000"), encoding="utf-8")
     assert env.run("--as", OFFICER, "policy", "add", str(changed)).exit_code == 0
+    assert env.run("--as", "officer2", "policy", "approve", "monitor", "2").exit_code == 0
     assert env.run("--as", OPS, "keys", "rotate", "--purpose", "payload").exit_code == 0
     assert env.run("--as", OPS, "keys", "rotate", "--purpose", "audit-signing").exit_code == 0
     request = tmp_path / "by_school.toml"

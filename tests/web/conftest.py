@@ -66,10 +66,10 @@ def form_csrf(html: str) -> str:
 def make_web(base: Path) -> Iterator[Web]:
     from ttp import db
     from ttp.app import App
+    from ttp.credentials import hash_password, new_token
     from ttp.demo_job import run_demo
     from ttp.settings import resolve
     from ttp.web.context import Service
-    from ttp.web.passwords import hash_password, new_token
     from ttp.web.server import create_app
 
     url = postgres_url()

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from ttp.web.passwords import check_password, hash_password
+from ttp.credentials import check_password, hash_password
 from ttp.web.signin import FREE_FAILURES, lock_seconds
 
 from .conftest import PASSWORD, form_csrf
@@ -32,19 +32,24 @@ def test_the_lock_grows_after_the_free_failures_and_is_capped():
 def test_passwd_and_token_commands(installed):
     from ttp import db
     from ttp.app import App
+    from ttp.credentials import token_user
     from ttp.settings import resolve
-    from ttp.web.passwords import token_user
 
-    result = installed.run("--as", "olga", "users", "passwd", "rosa", env={"TTP_NEW_PASSWORD": "rosa's passphrase"})
-    assert result.exit_code == 0, result.output
     short = installed.run("--as", "olga", "users", "passwd", "rosa", env={"TTP_NEW_PASSWORD": "short"})
     assert short.exit_code == 1 and "at least" in short.output
-    prompted = installed.run("--as", "olga", "users", "passwd", "pieter", input="pieter's secret\npieter's secret\n")
+    result = installed.run("--as", "olga", "users", "passwd", "rosa", env={"TTP_NEW_PASSWORD": "rosa's passphrase"})
+    assert result.exit_code == 0, result.output
+    # once rosa has a password, only she changes it
+    again = installed.run("--as", "olga", "users", "passwd", "rosa", env={"TTP_NEW_PASSWORD": "olga's pick for rosa"})
+    assert again.exit_code == 1 and "they change it themself" in again.output
+    # the first officer's first password: the operator enrols them (no officer has a password yet)
+    prompted = installed.run("--as", "olga", "users", "passwd", "pieter", env={"TTP_NEW_PASSWORD": ""},
+                             input="pieter's secret\npieter's secret\n")
     assert prompted.exit_code == 0, prompted.output
     other = installed.run("--as", "rosa", "users", "passwd", "pieter", env={"TTP_NEW_PASSWORD": "xxxxxxxxxxxxx"})
-    assert other.exit_code == 1 and "operator" in other.output
-    token = installed.run("--as", "olga", "users", "token", "rosa")
-    assert token.exit_code == 0
+    assert other.exit_code == 1 and "privacy officer" in other.output
+    token = installed.run("users", "token", env={"TTP_PASSWORD": "rosa's passphrase", "TTP_USER": "rosa"})
+    assert token.exit_code == 0, token.output
     secret = token.stdout.strip().splitlines()[0]
     app = App(settings=resolve(installed.data_dir, installed.database_url))
     with app.session() as session:
@@ -53,7 +58,7 @@ def test_passwd_and_token_commands(installed):
         assert token_user(session, secret) == "rosa"
         stored = " ".join(t.secret_sha256 for t in session.scalars(select(db.ApiToken)))
         assert secret.rsplit("_", 1)[1] not in stored  # kept hashed only
-    assert installed.run("--as", "olga", "users", "token", "rosa", "--revoke").exit_code == 0
+    assert installed.run("--as", "olga", "users", "token", "--revoke", "--user", "rosa").exit_code == 0
     with app.session() as session:
         assert token_user(session, secret) is None
         actions = [e.action for e in session.scalars(select(db.AuditEvent))]
@@ -127,3 +132,22 @@ def test_the_language_switch_sets_a_cookie_and_stays_on_site(web):
     switched = client.get("/lang/en?next=//evil.example/", follow_redirects=False)
     assert switched.headers["location"] == "/"
     assert '<html lang="en">' in client.get("/signin").text
+
+
+def test_a_password_change_or_a_token_revoke_ends_the_users_web_sessions(web):
+    from ttp.users import revoke_user_tokens, set_password
+
+    browser = web.browser("researcher1")
+    assert browser.get("/requests", follow_redirects=False).status_code == 200
+    app = web.service.app("researcher1")
+    with app.acting("users.passwd", ("researcher",)) as act:
+        set_password(act, "researcher1", "a brand new password")
+    assert browser.get("/requests", follow_redirects=False).headers["location"] == "/signin"
+    with app.acting("users.passwd", ("researcher",)) as act:
+        set_password(act, "researcher1", PASSWORD)  # as the other tests expect it
+    again = web.browser("researcher1")
+    assert again.get("/requests", follow_redirects=False).status_code == 200
+    with app.acting("users.token.revoke", ("researcher",)) as act:
+        revoke_user_tokens(act, "researcher1")
+    assert again.get("/requests", follow_redirects=False).headers["location"] == "/signin"
+    assert web.api("researcher1").get("/api/v1/requests").status_code == 401

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import db
-from ..errors import TTPError
+from . import db
+from .errors import TTPError
 
 # OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane
 MEMORY_KIB, ITERATIONS, LANES = 19 * 1024, 2, 1
