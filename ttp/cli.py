@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -10,12 +11,18 @@ from pathlib import Path
 import click
 
 from . import roles
-from .app import App
+from .app import App, hidden_prompt, read_new_password
 from .errors import TTPError, UsageError
 from .settings import resolve
 
+MIN_PASSPHRASE = 12  # the keystore's passphrase guards every key: longer than a sign-in password
 OPERATOR, OFFICER, RESEARCHER = roles.OPERATOR, roles.PRIVACY_OFFICER, roles.RESEARCHER
 ANY_ROLE = roles.ROLES
+
+
+def plural(n: int, noun: str) -> str:
+    """"1 checkpoint", "2 checkpoints"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def emit_json(document: dict) -> None:
@@ -60,8 +67,37 @@ class Failed(click.ClickException):
         click.echo(f"ttp: {self.format_message()}", err=True)
 
 
+GLOBAL_OPTIONS = ("--data-dir",)  # root options also accepted after the command (`ttp demo --data-dir X`)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move root options given after the command to the front, so they work in either place."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and i > 0:
+            if "=" in arg:
+                front.append(arg)
+            else:
+                front.extend(args[i:i + 2])
+                i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 class TTPGroup(click.Group):
     """The root group: user errors become one line and an exit code, bugs one line unless TTP_DEBUG."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def invoke(self, ctx):
         try:
@@ -70,6 +106,13 @@ class TTPGroup(click.Group):
             raise Failed(str(exc), exc.exit_code) from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # the reader went away (`ttp link review JOB | head`): stop quietly, as other tools do
+            try:  # Python flushes stdout at exit: point it at /dev/null so that flush cannot fail again
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, io.UnsupportedOperation):
+                pass
+            raise click.exceptions.Exit(0) from None
         except Exception as exc:
             if os.environ.get("TTP_DEBUG"):
                 raise
@@ -109,7 +152,7 @@ def init(ctx: click.Context, operator_name: str | None) -> None:
     from .setup import initialise
 
     app = get_app(ctx)
-    name = initialise(app, operator_name)
+    name = initialise(app, operator_name, read_new_password("Password for the first operator"))
     click.echo(f"initialised {app.settings.data_dir} (operator {name})")
 
 
@@ -148,7 +191,8 @@ def users() -> None:
 @as_option
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, actor: str | None) -> None:
-    """Add a user with a role (operators only).
+    """Add a user with a role (operators only). A privacy officer waits for another officer's approval
+    (`ttp users approve`), except the installation's first one.
 
     \b
     Example:
@@ -158,8 +202,72 @@ def users_add(ctx: click.Context, name: str, role: str, actor: str | None) -> No
 
     app = get_app(ctx, actor)
     with app.acting("users.add", (OPERATOR,), {"user": name}) as act:
-        add_user(act, name, role)
-    click.echo(f"added {name} ({role})")
+        user = add_user(act, name, role)
+    if user.pending_role:
+        click.echo(f"added {name}; the role {role} waits for a privacy officer's approval (`ttp users pending`)")
+    else:
+        click.echo(f"added {name} ({role})")
+
+
+@users.command("pending")
+@json_option
+@as_option
+@click.pass_context
+def users_pending(ctx: click.Context, as_json: bool, actor: str | None) -> None:
+    """Users whose privacy-officer role waits for an officer's approval.
+
+    \b
+    Example:
+      ttp users pending
+    """
+    from .users import pending_users
+
+    app = get_app(ctx, actor)
+    with app.acting("users.pending", (OPERATOR, OFFICER)) as act:
+        rows = [{"name": u.name, "role": u.pending_role, "asked_by": u.created_by} for u in pending_users(act.session)]
+    if as_json:
+        emit_json({"pending": rows})
+    elif not rows:
+        click.echo("no role waits for approval")
+    for r in rows if not as_json else []:
+        click.echo(f"{r['name']:<24} {r['role']:<16} asked by {r['asked_by']}")
+
+
+def _grant(ctx: click.Context, name: str, approve: bool, actor: str | None) -> None:
+    from .users import grant_role
+
+    app = get_app(ctx, actor)
+    with app.acting("users.approve" if approve else "users.deny", (OFFICER,), {"user": name}) as act:
+        user = grant_role(act, name, approve)
+    click.echo(f"{name} is now a {user.role}" if approve else f"{name}: the role was not granted")
+
+
+@users.command("approve")
+@click.argument("name")
+@as_option
+@click.pass_context
+def users_approve(ctx: click.Context, name: str, actor: str | None) -> None:
+    """Grant a pending privacy-officer role (an officer other than the one who asked).
+
+    \b
+    Example:
+      ttp users approve pia
+    """
+    _grant(ctx, name, True, actor)
+
+
+@users.command("deny")
+@click.argument("name")
+@as_option
+@click.pass_context
+def users_deny(ctx: click.Context, name: str, actor: str | None) -> None:
+    """Refuse a pending privacy-officer role.
+
+    \b
+    Example:
+      ttp users deny pia
+    """
+    _grant(ctx, name, False, actor)
 
 
 @users.command("list")
@@ -580,10 +688,9 @@ def keys_change_passphrase(ctx, actor) -> None:
     """
     app = get_app(ctx, actor)
     with app.acting("keys.change-passphrase", (OPERATOR,)):
-        new = os.environ.get("TTP_NEW_PASSPHRASE") or click.prompt(
-            "New passphrase", hide_input=True, confirmation_prompt=True, err=True)
-        if not new:
-            raise UsageError("the new passphrase must not be empty")
+        new = os.environ.get("TTP_NEW_PASSPHRASE") or hidden_prompt("New passphrase", confirm=True)
+        if len(new) < MIN_PASSPHRASE:
+            raise UsageError(f"a keystore passphrase has at least {MIN_PASSPHRASE} characters")
         app.keystore.change_passphrase(new)
     click.echo("passphrase changed")
 
@@ -640,10 +747,12 @@ def audit_verify(ctx, checkpoint_file, public_key, as_json, actor) -> None:
     if as_json:
         emit_json(result)
     elif result["ok"]:
-        click.echo(f"audit log verified: {result['events']} events, {result['checkpoints']} checkpoints")
+        click.echo(f"audit log verified: {plural(result['events'], 'event')}, "
+                   f"{plural(result['checkpoints'], 'checkpoint')}")
     if not result["ok"]:
         problem = result["problems"][0] if result["problems"] else "verification failed"
-        raise TTPError(f"audit log does NOT verify: first bad event {result['first_bad_event']}: {problem}")
+        where = f" at event {result['first_bad_event']}" if result.get("first_bad_event") is not None else ""
+        raise TTPError(f"audit log does NOT verify{where}: {problem}")
 
 
 @audit.command("show")
@@ -651,8 +760,10 @@ def audit_verify(ctx, checkpoint_file, public_key, as_json, actor) -> None:
 @click.option("--role", help="Only events by this role.")
 @click.option("--action", help="Only this action (prefix match, e.g. `request`).")
 @click.option("--object", "obj", help="Only events naming this object id.")
-@click.option("--since", help="From this UTC time (ISO 8601).")
-@click.option("--until", help="Up to this UTC time (ISO 8601).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+              help="From this UTC time (ISO 8601: 2026-01-01 or 2026-01-01T08:00:00).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+              help="Up to this UTC time (ISO 8601).")
 @click.option("--limit", type=int, default=200, show_default=True)
 @json_option
 @as_option
@@ -668,7 +779,8 @@ def audit_show(ctx, who, role, action, obj, since, until, limit, as_json, actor)
 
     app = get_app(ctx, actor)
     with app.acting("audit.show", (OPERATOR, OFFICER)) as act:
-        events = show(act.session, who, role, action, obj, since, until, limit)
+        events = show(act.session, who, role, action, obj, since and since.isoformat(),
+                      until and until.isoformat(), limit)
     if as_json:
         emit_json({"events": events})
         return
@@ -761,7 +873,74 @@ def policy_add(ctx, file, name, actor) -> None:
     app = get_app(ctx, actor)
     with app.acting("policy.add", (OFFICER,)) as act:
         row = add_policy(act, file, name)
-    click.echo(f"policy {row.name} version {row.version} ({row.sha256[:12]})")
+    click.echo(f"policy {row.name} version {row.version} ({row.sha256[:12]}) waits for a second privacy officer:"
+               f" `ttp policy approve {row.name} {row.version}`")
+
+
+@policy.command("pending")
+@json_option
+@as_option
+@click.pass_context
+def policy_pending(ctx, as_json, actor) -> None:
+    """Policy versions waiting for a second privacy officer.
+
+    \b
+    Example:
+      ttp policy pending
+    """
+    from .exporting import pending_policies
+
+    app = get_app(ctx, actor)
+    with app.acting("policy.pending", (OFFICER,)) as act:
+        rows = [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by}
+                for p in pending_policies(act.session)]
+    if as_json:
+        emit_json({"pending": rows})
+        return
+    if not rows:
+        click.echo("no policy version waits for approval")
+    for r in rows:
+        click.echo(f"{r['name']:<20} v{r['version']:<3} {r['sha256'][:12]}  added by {r['added_by']}")
+
+
+def _decide_policy(ctx, name: str, version: int, approve: bool, actor: str | None) -> None:
+    from .exporting import decide_policy
+
+    app = get_app(ctx, actor)
+    with app.acting("policy.approve" if approve else "policy.deny", (OFFICER,),
+                    {"policy": name, "version": version}) as act:
+        row = decide_policy(act, name, version, approve)
+    click.echo(f"policy {row.name} version {row.version} is {row.status}")
+
+
+@policy.command("approve")
+@click.argument("name")
+@click.argument("version", type=int)
+@as_option
+@click.pass_context
+def policy_approve(ctx, name, version, actor) -> None:
+    """Put a pending policy version in force (a privacy officer other than its author).
+
+    \b
+    Example:
+      ttp policy approve monitor 2
+    """
+    _decide_policy(ctx, name, version, True, actor)
+
+
+@policy.command("deny")
+@click.argument("name")
+@click.argument("version", type=int)
+@as_option
+@click.pass_context
+def policy_deny(ctx, name, version, actor) -> None:
+    """Reject a pending policy version.
+
+    \b
+    Example:
+      ttp policy deny monitor 2
+    """
+    _decide_policy(ctx, name, version, False, actor)
 
 
 @policy.command("list")
@@ -782,13 +961,14 @@ def policy_list(ctx, as_json, actor) -> None:
     app = get_app(ctx, actor)
     with app.acting("policy.list", ANY_ROLE) as act:
         rows = [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by,
-                 "added_at": p.added_at.isoformat()}
+                 "added_at": p.added_at.isoformat(), "status": p.status, "decided_by": p.decided_by}
                 for p in act.session.scalars(select(db.Policy).order_by(db.Policy.name, db.Policy.version))]
     if as_json:
         emit_json({"policies": rows})
     else:
         for r in rows:
-            click.echo(f"{r['name']:<20} v{r['version']:<3} {r['sha256'][:12]}  {r['added_by']}  {r['added_at']}")
+            click.echo(f"{r['name']:<20} v{r['version']:<3} {r['status']:<8} {r['sha256'][:12]}  {r['added_by']}"
+                       f"  {r['added_at']}")
 
 
 @policy.command("show")
@@ -885,13 +1065,25 @@ def request_show(ctx, request_id, as_json, actor) -> None:
         doc = show_request(act, request_id)
     if as_json:
         emit_json(doc)
-    else:
-        click.echo(json.dumps(doc, indent=1, default=str))
+        return
+    click.echo(f"request {doc['request_id']} by {doc['requester']} under {doc['policy']}: {doc['status']}")
+    click.echo(f"  purpose: {doc['purpose']}")
+    if doc.get("decided_by"):
+        click.echo(f"  decided by {doc['decided_by']}: {doc.get('reason') or ''}")
+    check = doc.get("check") or {}
+    if check:
+        click.echo(f"  check: {'ok' if check.get('ok') else 'not ok'}, {check.get('cells', '?')} cells, "
+                   f"{check.get('suppressed', '?')} hidden")
+        for problem in check.get("problems", []):
+            click.echo(f"    - {problem}")
+    if doc.get("release_id"):
+        click.echo(f"  released as {doc['release_id']}")
+    click.echo("  (--json for everything, the request text included)")
 
 
 @request.command("approve")
 @click.argument("request_id")
-@click.option("--reason", default="", help="Why it is approved.")
+@click.option("--reason", required=True, help="Why it is approved (kept with the decision and audited).")
 @as_option
 @click.pass_context
 def request_approve(ctx, request_id, reason, actor) -> None:
@@ -934,7 +1126,7 @@ def release() -> None:
     """Produce an approved request's release (`ttp release ID --out DIR`) or verify one."""
 
 
-@release.command("make", hidden=True)
+@release.command("make")
 @click.argument("request_id")
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @json_option
@@ -1104,7 +1296,7 @@ def demo() -> None:
     """The whole chain on a synthetic Limburg cohort (`ttp demo`), or the cohort alone (`ttp demo generate`)."""
 
 
-@demo.command("run", hidden=True)
+@demo.command("run")
 @click.option("--persons", default=5000, show_default=True)
 @click.option("--seed", default=1, show_default=True)
 @json_option
@@ -1115,7 +1307,7 @@ def demo_run(ctx, persons, seed, as_json) -> None:
 
     root = ctx.find_root()
     explicit = root.params.get("data_dir")
-    summary = run_demo(Path(explicit) if explicit else None, persons=persons, seed=seed)
+    summary = run_demo(Path(explicit) if explicit else None, persons=persons, seed=seed, quiet=as_json)
     if as_json:
         emit_json(summary)
 
@@ -1136,22 +1328,13 @@ def demo_generate(persons, seed, out) -> None:
     """
     from .demo.generate import generate_cohort
 
-    summary = generate_cohort(Path(out), persons=persons, seed=seed)
-    click.echo(f"wrote the cohort to {out}: {summary}")
+    generate_cohort(Path(out), persons=persons, seed=seed)
+    files = sorted(p.name for p in Path(out).iterdir())
+    click.echo(f"wrote a synthetic cohort of {persons} persons (seed {seed}) to {out}: {len(files)} files, "
+               "exports with their profiles, schools.csv and truth.csv (see README.txt there)")
 
 
 # --- web service (issue 8): serve, passwords, API tokens --------------------------------------------------------
-
-
-def _read_new_password() -> str:
-    """The new password from TTP_NEW_PASSWORD, else a hidden prompt asked twice (never an argument)."""
-    value = os.environ.get("TTP_NEW_PASSWORD")
-    if value:
-        return value
-    try:
-        return click.prompt("New password", hide_input=True, confirmation_prompt=True, err=True)
-    except (click.Abort, EOFError):
-        raise UsageError("no password: set TTP_NEW_PASSWORD or run in a terminal") from None
 
 
 @users.command("passwd")
@@ -1159,7 +1342,8 @@ def _read_new_password() -> str:
 @as_option
 @click.pass_context
 def users_passwd(ctx: click.Context, name: str, actor: str | None) -> None:
-    """Set a user's password for the web service (an operator for anyone, a user for themself).
+    """Set a password: your own; an operator sets the first one of a new operator or researcher, a privacy
+    officer that of another privacy officer. Ends the user's web sessions.
 
     The password comes from TTP_NEW_PASSWORD or a prompt asked twice; it is stored as an Argon2id hash.
 
@@ -1167,55 +1351,45 @@ def users_passwd(ctx: click.Context, name: str, actor: str | None) -> None:
     Example:
       ttp users passwd rosa --as olga
     """
-    from . import db
-    from .web.passwords import hash_password, validate_new_password
+    from .users import set_password
 
     app = get_app(ctx, actor)
     with app.acting("users.passwd", ANY_ROLE, {"user": name}) as act:
-        if act.user.role != OPERATOR and act.user.name != name:
-            raise TTPError("only an operator sets another user's password")
-        user = act.session.get(db.User, name)
-        if user is None:
-            raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
-        password = _read_new_password()
-        validate_new_password(password)
-        user.password_hash = hash_password(password)
-        act.details["user"] = name
-    click.echo(f"password of {name} set")
+        set_password(act, name, read_new_password())
+    click.echo(f"password of {name} set; their web sessions ended")
 
 
 @users.command("token")
-@click.argument("name")
 @click.option("--revoke", is_flag=True, help="Revoke every API token of the user instead.")
+@click.option("--user", "name", metavar="NAME", help="Revoke another user's tokens (operators and officers).")
 @as_option
 @click.pass_context
-def users_token(ctx: click.Context, name: str, revoke: bool, actor: str | None) -> None:
-    """Make an API token for a user's scripts (shown once, stored hashed), or revoke their tokens.
+def users_token(ctx: click.Context, revoke: bool, name: str | None, actor: str | None) -> None:
+    """Make an API token for yourself (shown once, stored hashed), or revoke tokens (which also ends the
+    user's web sessions). Nobody makes a token for someone else: a token acts as its user.
 
     \b
     Example:
-      ttp users token rosa --as olga
-      curl -H "Authorization: Bearer ttp_..." http://127.0.0.1:8000/api/v1/requests
+      ttp users token > ~/.ttp-token && export TTP_TOKEN=$(cat ~/.ttp-token)
+      ttp users token --revoke --user rosa
+      curl -H "Authorization: Bearer $TTP_TOKEN" http://127.0.0.1:8000/api/v1/requests
     """
-    from . import db
-    from .web.passwords import new_token, revoke_tokens
+    from .users import make_token, revoke_user_tokens
 
     app = get_app(ctx, actor)
-    with app.acting("users.token.revoke" if revoke else "users.token", ANY_ROLE, {"user": name}) as act:
-        if act.user.role != OPERATOR and act.user.name != name:
-            raise TTPError("only an operator makes or revokes another user's tokens")
-        if act.session.get(db.User, name) is None:
-            raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
+    if name and not revoke:
+        raise UsageError("--user is only for --revoke: a token is made by its own user")
+    with app.acting("users.token.revoke" if revoke else "users.token", ANY_ROLE,
+                    {"user": name or app.prove()}) as act:
         if revoke:
-            act.counts["revoked"] = revoke_tokens(act.session, name)
+            revoked = revoke_user_tokens(act, name or act.user.name)
         else:
-            token_id, token = new_token(act.session, name, act.user.name)
-            act.details.update({"user": name, "token_id": token_id})
+            token_id, token = make_token(act)
     if revoke:
-        click.echo(f"revoked {act.counts['revoked']} token(s) of {name}")
+        click.echo(f"revoked {revoked} token(s) of {name or act.user.name}; their web sessions ended")
     else:
         click.echo(token)
-        click.echo(f"token {token_id} for {name}: shown once, keep it secret", err=True)
+        click.echo(f"token {token_id} for {act.user.name}: shown once, keep it secret", err=True)
 
 
 @cli.command()
@@ -1240,10 +1414,22 @@ def serve(ctx: click.Context, host: str, port: int, insecure_cookies: bool) -> N
 
     app = get_app(ctx)
     app.require_schema()
+    _port_free(host, port)
     service = Service.open(app.settings, app.keystore, secure_cookies=not insecure_cookies)
     click.echo(f"ttp serving {app.settings.data_dir} on http://{host}:{port}/ (API at /api/v1)", err=True)
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=False,
                 server_header=False)
+
+
+def _port_free(host: str, port: int) -> None:
+    """Refuse, in one line, a port another process listens on (uvicorn would exit 3 after its own log)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise TTPError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another `ttp serve`?)") from None
 
 
 def main(argv: list[str] | None = None) -> int:
