@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ..roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER, ROLES
 from . import views
 from .context import Principal
-from .server import REPORT_CSP, acting, allow, api_user, audit_export_download, check_role, verify_log
+from .deps import REPORT_CSP, acting, allow, api_user, audit_export_download, check_role, verify_log
 
 router = APIRouter(tags=["ttp"])
 User = Annotated[Principal, Depends(api_user)]

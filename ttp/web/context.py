@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -11,16 +12,8 @@ from keys.keystore import Keystore
 
 from .. import auditlog, db
 from ..app import Acting, App
-from ..errors import TTPError
+from ..errors import Forbidden, TTPError
 from ..settings import Settings
-
-
-class Forbidden(TTPError):
-    """The signed-in user's role may not do this (HTTP 403); the refusal is audited."""
-
-
-class NotFound(TTPError):
-    """No such object, or not one the user may see (HTTP 404)."""
 
 
 class _ServiceApp(App):
@@ -50,6 +43,26 @@ class FifoLock:
             self._cond.notify_all()
 
 
+class Tally:
+    """Counts refusals and hands the count over at most once per `seconds` (for one audit event)."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._count = 0
+        self._last: float | None = None
+
+    def tally(self) -> int:
+        """Count one refusal; the count to record now (0: not yet, the minute is not over)."""
+        now = time.monotonic()
+        with self._lock:
+            self._count += 1
+            if self._last is not None and now - self._last < self.seconds:
+                return 0
+            count, self._count, self._last = self._count, 0, now
+            return count
+
+
 @dataclass(frozen=True)
 class Principal:
     """The signed-in user of one HTTP request and how they signed in (session or token)."""
@@ -71,6 +84,17 @@ class Service:
     # Every action appends to the audit log, so writers serialise anyway; on SQLite they queue here rather
     # than in SQLite's busy-wait, which keeps the latency tail short under concurrent clients.
     _writer: FifoLock | None = field(default=None, repr=False)
+    refused_tokens: Tally = field(default_factory=Tally, repr=False)
+    _seen: set = field(default_factory=set, repr=False)
+    _seen_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def first_time(self, key: tuple) -> bool:
+        """True the first time this service sees `key` (an action once per session)."""
+        with self._seen_lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            return True
 
     def __post_init__(self) -> None:
         if self._writer is None and self.settings.database_url.startswith("sqlite"):
@@ -92,12 +116,13 @@ class Service:
         return cls(settings=settings, engine=engine, keystore=keystore, secure_cookies=secure_cookies)
 
     def app(self, actor_name: str | None = None) -> App:
-        return _ServiceApp(settings=self.settings, actor_name=actor_name, _engine=self.engine,
+        # the web proved the user (session or token) before any action
+        return _ServiceApp(settings=self.settings, actor_name=actor_name, proved=actor_name, _engine=self.engine,
                            _keystore=self.keystore)
 
     @contextmanager
     def acting(self, user: Principal, action: str, roles: tuple[str, ...],
-               objects: dict | None = None) -> Iterator[Acting]:
+               objects: dict | None = None, record: bool = True) -> Iterator[Acting]:
         """`App.acting` for a web user: a refusal by role is audited and raised as Forbidden."""
         app = self.app(user.name)
         if user.role not in roles:
@@ -107,7 +132,7 @@ class Service:
             except TTPError:
                 pass
             raise Forbidden(f"`{action}` is for {' or '.join(roles)}")
-        with self.turn(), app.acting(action, roles, objects) as act:
+        with self.turn(), app.acting(action, roles, objects, record) as act:
             act.details["via"] = user.via
             yield act
 

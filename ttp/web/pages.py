@@ -13,7 +13,7 @@ from ..exporting import list_requests
 from ..roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER, ROLES
 from . import i18n, views
 from .context import Principal
-from .server import (
+from .deps import (
     LANG_COOKIE,
     REPORT_CSP,
     SESSION_COOKIE,

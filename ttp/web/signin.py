@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete
 
 from .. import db
+from ..credentials import check_password
 from .context import Principal, Service
-from .passwords import check_password
 
 SESSION_HOURS = 8
 FREE_FAILURES = 5  # consecutive failures before a name is locked
@@ -105,7 +105,7 @@ def sign_out(service: Service, session_id: str, user: Principal) -> None:
 
 
 def token_principal(service: Service, token: str) -> Principal | None:
-    from .passwords import token_user
+    from ..credentials import token_user
 
     with service.session() as session:
         name = token_user(session, token)

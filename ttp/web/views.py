@@ -13,8 +13,7 @@ from policies.policy import load_policy
 
 from .. import db, exporting, linkjob, review
 from ..auditing import show as audit_show
-from ..errors import TTPError
-from .context import NotFound
+from ..errors import NotFound, TTPError
 
 # --- policies and the request form --------------------------------------------------------------------------
 
