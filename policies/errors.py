@@ -15,3 +15,7 @@ class RequestError(PoliciesError):
 
 class LifecycleError(PoliciesError):
     """A request lifecycle transition is not allowed."""
+
+
+class StateError(LifecycleError):
+    """The request is not in a state that allows the transition (decided already, released already)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.errors import LifecycleError
+from policies.errors import LifecycleError, StateError
 from policies.policy import Policy
 
 STATES = ("submitted", "checked", "approved", "denied", "released", "withdrawn")
@@ -38,7 +38,7 @@ def transition(state: str, action: str, actor: str, actor_role: str, requester: 
         raise LifecycleError(f"unknown request state {state}")
     target = _MOVES.get((state, action))
     if target is None:
-        raise LifecycleError(f"cannot {action} a request that is {state}")
+        raise StateError(f"cannot {action} a request that is {state}")
     if action in ("approve", "deny"):
         reason = may_decide(actor, actor_role, requester, policy)
         if reason:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.errors import RequestError
 from policies.tomlpos import load_model
-
-if TYPE_CHECKING:
-    from policies.check import Check
 
 Filters = dict[str, frozenset[str]]
 
@@ -50,9 +45,3 @@ def load_request(text: str) -> Request:
     """Load a request from its TOML text; errors name the key and its line."""
     return load_model(text, Request, "request", RequestError)
 
-
-def check_request(request: Request, policy: Any, table: Any = None, protected: Any = None) -> Check:
-    """Check a request against its policy (see policies.check.check_request)."""
-    from policies.check import check_request as check
-
-    return check(request, policy, table, protected)
