@@ -340,25 +340,38 @@ def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited
         single = pieces_of[slots] == 1
         parts.append(_Piece(int(group), variables, matrix, owners, need[owners],
                             zero_ok[owners] & single, single, matrix @ truth[variables]))
-    workers = max(1, min(THREADS, len(parts)))
-    if workers > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda part: part.run(rows, columns, lower, truth, local), parts))
-    else:
-        for part in parts:
-            part.run(rows, columns, lower, truth, local)
     by_functional: dict[int, list[tuple[_Piece, int]]] = {}
     for part in parts:
         for r, i in enumerate(part.owners):
             by_functional.setdefault(int(i), []).append((part, r))
+
+    def wide_enough(i: int) -> bool:
+        pieces = by_functional[i]
+        spans = [part.hi[r] - part.lo[r] for part, r in pieces]
+        lo_total = sum(part.lo[r] for part, r in pieces)
+        zero = bool(zero_ok[i]) and len(pieces) == 1 and lo_total <= 0.5
+        return zero or (max(spans) if local else sum(spans)) >= need[i] - TOLERANCE
+
+    workers = max(1, min(THREADS, len(parts)))
+
+    def each(work) -> None:
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(work, parts))
+        else:
+            for part in parts:
+                work(part)
+
+    # random objectives first; then a max and a min only for what no part proved (in the exact audit a
+    # quantity over several parts needs every part's own interval)
+    each(lambda part: part.explore(rows, columns, lower, truth, local))
+    still = {i for i in by_functional if not wide_enough(i)}
+    each(lambda part: part.settle(np.array([int(i) in still for i in part.owners], dtype=bool)))
     failures = []
     for i, pieces in by_functional.items():
-        spans = [part.hi[r] - part.lo[r] for part, r in pieces]
-        wide = max(spans) if local else sum(spans)
         lo_total = float(sum(part.lo[r] for part, r in pieces))
         hi_total = float(sum(part.hi[r] for part, r in pieces))
-        zero = bool(zero_ok[i]) and len(pieces) == 1 and lo_total <= 0.5
-        if wide < need[i] - TOLERANCE and not zero:
+        if not wide_enough(i):
             binding = [part.binding[r] for part, r in pieces if r in part.binding]
             failures.append(Failure(i, lo_total, hi_total, np.unique(np.concatenate(binding)) if binding
                                     else np.zeros(0, np.int64), exact=not local))
@@ -382,22 +395,27 @@ class _Piece:
         self.lo, self.hi = value.copy(), value.copy()
         self.binding: dict[int, np.ndarray] = {}
         self.solves = 0
+        self.local = False
+        self.solver: _Part | None = None
 
     def settled(self) -> np.ndarray:
-        """Quantities proved by this part alone (for one over several parts: only when solved exactly)."""
-        return self.single & ((self.hi - self.lo >= self.need - TOLERANCE) | (self.zero_ok & (self.lo <= 0.5)))
+        """Quantities this part alone proves: locally any quantity as wide as needed here; exactly only one
+        that lies in this part alone."""
+        own = self.single | self.local
+        return own & ((self.hi - self.lo >= self.need - TOLERANCE) | (self.zero_ok & (self.lo <= 0.5)))
 
     def visit(self, point: np.ndarray) -> None:
         value = self.matrix @ point
         np.minimum(self.lo, value, out=self.lo)
         np.maximum(self.hi, value, out=self.hi)
 
-    def run(self, rows: Rows, columns: sparse.csc_matrix, lower: np.ndarray, truth: np.ndarray,
-            local: bool) -> None:
-        """Random objectives while they prove many, then a max and a min for each quantity still open."""
+    def explore(self, rows: Rows, columns: sparse.csc_matrix, lower: np.ndarray, truth: np.ndarray,
+                local: bool) -> None:
+        """Random objectives while they prove many at once."""
+        self.local = local
         if self.settled().all():
             return
-        solver = _Part(self.variables, rows, columns, lower, truth)
+        self.solver = _Part(self.variables, rows, columns, lower, truth)
         rng = np.random.default_rng(self.group)
         waiting = ~self.settled()
         for _ in range(RANDOM_ROUNDS):
@@ -405,7 +423,7 @@ class _Piece:
                 break
             weights = np.zeros(len(self.owners))
             weights[waiting] = rng.choice((-1.0, 1.0), int(waiting.sum())) / np.maximum(self.need[waiting], 1.0)
-            _, point, _ = solver.solve(self.matrix.T @ weights, maximise=False)
+            _, point, _ = self.solver.solve(self.matrix.T @ weights, maximise=False)
             if point is not None:
                 self.visit(point)
             still = ~self.settled()
@@ -413,7 +431,12 @@ class _Piece:
             waiting = still
             if not shrank:
                 break
-        for r in np.flatnonzero(~self.settled()):
+        self.solves = self.solver.solves
+
+    def settle(self, open_: np.ndarray) -> None:
+        """A max and a min for each open quantity this part does not prove yet; their binding rows kept."""
+        solver = self.solver
+        for r in np.flatnonzero(open_ & ~self.settled()):
             cost = self.matrix[r].toarray().ravel()
             binding = []
             for maximise in ((False, True) if self.zero_ok[r] else (True, False)):
@@ -430,4 +453,5 @@ class _Piece:
                     self.lo[r] = min(self.lo[r], value)
             if binding:
                 self.binding[r] = np.unique(np.concatenate(binding))
-        self.solves = solver.solves
+        if solver is not None:
+            self.solves = solver.solves
