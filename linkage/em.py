@@ -67,13 +67,6 @@ def _normalise(p: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def posterior(patterns: np.ndarray, m: list[np.ndarray], u: list[np.ndarray], share: float) -> np.ndarray:
-    """P(match | pattern) under conditional independence; missing levels are neutral."""
-    lm = np.log(share) + _log_probs(patterns, m)
-    lu = np.log1p(-share) + _log_probs(patterns, u)
-    return 1.0 / (1.0 + np.exp(np.clip(lu - lm, -700, 700)))
-
-
 def fit(patterns: np.ndarray, counts: np.ndarray, m0: list[np.ndarray], u0: list[np.ndarray],
         share0: float, *, fix_m: list[bool] | None = None, fix_u: list[bool] | None = None,
         max_iter: int = 200, tol: float = 1e-7, population: float | None = None) -> EMFit:

@@ -65,17 +65,3 @@ def evaluate(records: pd.DataFrame, labels: pd.DataFrame) -> dict:
     return out
 
 
-def blocking_recall(candidates_left: np.ndarray, candidates_right: np.ndarray, first_pass: np.ndarray,
-                    pass_names: list[str], record_ids: np.ndarray, labels: pd.DataFrame,
-                    file_of: np.ndarray) -> dict:
-    """Share of true pairs (records of one entity in different export files) blocking proposed, per pass."""
-    entity = pd.Series(labels["entity_id"].to_numpy(), index=labels["record_id"]).reindex(record_ids).to_numpy()
-    same = (entity[candidates_left] == entity[candidates_right]) & pd.notna(entity[candidates_left])
-    frame = pd.DataFrame({"e": entity, "f": file_of}).dropna()
-    per_entity = frame.groupby("e").size()
-    per_file = frame.groupby(["e", "f"]).size()
-    true_pairs = int((per_entity * (per_entity - 1) // 2).sum() - (per_file * (per_file - 1) // 2).sum())
-    reached = int(same.sum())
-    by_pass = {name: int((same & (first_pass == k)).sum()) for k, name in enumerate(pass_names)}
-    return {"true_pairs": true_pairs, "reached": reached, "recall": reached / true_pairs if true_pairs else 1.0,
-            "new_true_pairs_by_pass": by_pass}

@@ -355,10 +355,6 @@ def postcode_many(values: Sequence[Any]) -> tuple[list[str | None], list[str | N
     return codes, areas
 
 
-def _given_pieces(word: str) -> list[str]:
-    return [p.replace("'", "") for p in fold(_HYPHENS.sub("", word)).split()]
-
-
 def given_name_fields_many(
     values: Sequence[Any], initials: Sequence[Any] | None = None
 ) -> tuple[list[str | None], list[str | None], list[str | None]]:

@@ -53,17 +53,6 @@ class LinkResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class Scored:
-    """Candidate pairs with their levels, weights and probabilities (one partition or all)."""
-
-    left: np.ndarray
-    right: np.ndarray
-    levels: np.ndarray
-    weight: np.ndarray
-    number_free_weight: np.ndarray
-
-
 def compare_partitions(arrays: FeatureArrays, cands: Candidates, comparisons: list[Comparison],
                        settings: LinkSettings, progress: Progress | None = None
                        ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:

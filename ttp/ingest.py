@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import connectors
 from connectors.profile import load_profile
 from keys import seal
+from linkage.pseudonym_store import FeatureWriter
 from linkage.pseudonymise import make_features
 
 from . import db
@@ -26,7 +27,6 @@ FEATURES = "features.parquet"
 PAYLOAD = "payload.sealed"
 QUARANTINE = "quarantine.sealed"
 ATTR = "attr:"
-PSEUDONYM_LABEL = b"hmac-sha256/v1"
 
 
 @dataclass
@@ -151,12 +151,9 @@ def run_ingest(act, export, source: str, progress=None) -> IngestResult:
             result.accepted += len(records)
             features = make_features(records, source=feature_source, secret=secret,
                                      key_version=linkage_key.version, link_kinds=export.link_kinds)
-            table = pa.Table.from_pandas(features, preserve_index=False)
             if writer is None:
-                schema = table.schema.with_metadata({b"ttp.pseudonym": PSEUDONYM_LABEL,
-                                                     b"ttp.key_version": str(linkage_key.version).encode()})
-                writer = pq.ParquetWriter(tmp / FEATURES, schema)
-            writer.write_table(table.cast(writer.schema))
+                writer = FeatureWriter(tmp / FEATURES, features.attrs.get("ttp.bloom"), linkage_key.version)
+            writer.write(features)
             attrs = [c for c in records.columns if c.startswith(ATTR)]
             payload = pd.DataFrame({"record_id": features["record_id"].to_numpy()})
             for col in attrs:

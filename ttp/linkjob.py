@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from linkage import evaluate as link_evaluate
+from linkage import pseudonym_store as feature_store
 from linkage.pipeline import link
+from linkage.pseudonymise import PseudonymError
 
 from . import db
 from .errors import TTPError
@@ -44,7 +46,14 @@ def link_batches(session, sources: list[str]) -> list[db.Batch]:
 
 
 def read_features(settings, batches: list[db.Batch]) -> pd.DataFrame:
-    frames = [pq.read_table(settings.batch_dir(b.id) / FEATURES).to_pandas() for b in batches]
+    """The batches' features, through the one feature contract: one scheme, one set of Bloom parameters."""
+    frames: list[pd.DataFrame] = []
+    for b in batches:
+        try:
+            frames.append(feature_store.read_features(settings.batch_dir(b.id) / FEATURES,
+                                                      frames[0].attrs["ttp.bloom"] if frames else None))
+        except PseudonymError as exc:
+            raise TTPError(f"batch {b.id} ({b.source}): {exc}") from None
     return pd.concat(frames, ignore_index=True)
 
 

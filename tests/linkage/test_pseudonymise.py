@@ -143,5 +143,28 @@ def test_store_round_trip_with_metadata(tmp_path):
 def test_store_refuses_other_parquet(tmp_path):
     path = tmp_path / "plain.parquet"
     pd.DataFrame({"a": [1]}).to_parquet(path)
-    with pytest.raises(PseudonymError, match="not a feature file"):
+    with pytest.raises(PseudonymError, match="pseudonym scheme none, not hmac-sha256/v1"):
         read_features(path)
+
+
+def test_store_refuses_features_of_other_bloom_parameters(tmp_path):
+    from linkage.bloom import BloomParams
+    from linkage.pseudonym_store import FeatureWriter
+
+    f = features(records(family_name=["de Vries", "Jansen"]))
+    path = tmp_path / "features.parquet"
+    write_features(f, path)
+    other = dict(BloomParams().as_metadata(), length=2048)
+    with pytest.raises(PseudonymError, match="other parameters than the rest"):
+        read_features(path, other)
+    assert read_features(path, f.attrs["ttp.bloom"]).shape == f.shape
+    # a chunk made with other parameters than the file's is refused while writing
+    writer = FeatureWriter(tmp_path / "chunks.parquet", other, key_version=1)
+    with pytest.raises(PseudonymError, match="other Bloom parameters"):
+        writer.write(f)
+    # chunk by chunk gives the same file as at once
+    chunked = FeatureWriter(tmp_path / "two.parquet", f.attrs["ttp.bloom"], key_version=1)
+    chunked.write(f.iloc[:1])
+    chunked.write(f.iloc[1:])
+    chunked.close()
+    pd.testing.assert_frame_equal(read_features(tmp_path / "two.parquet"), f)
