@@ -57,22 +57,75 @@ class Identifiers:
             self.by_kind["postcode"].update({compact, f"{compact[:4]} {compact[4:]}", compact.lower()})
 
     def patterns(self) -> list[tuple[str, re.Pattern[bytes]]]:
-        out = []
-        for kind, values in self.by_kind.items():
-            if not values:
+        """One regular expression per kind and chunk of values (the slow, plain form of `finder`)."""
+        return [(kind, rx) for kind, values in self.by_kind.items() for rx in _alternations(kind, values)]
+
+    def finder(self) -> Finder:
+        """The same search as `patterns`, by set lookups of the blob's tokens where a value is one token."""
+        return Finder(self.by_kind)
+
+
+def _alternations(kind: str, values: Iterable[str]) -> list[re.Pattern[bytes]]:
+    ordered = sorted(values, key=len, reverse=True)
+    out = []
+    for start in range(0, len(ordered), 2000):
+        alternatives = b"|".join(re.escape(v.encode("utf-8")) for v in ordered[start:start + 2000])
+        if kind in ("bsn", "onderwijsnummer"):
+            out.append(re.compile(rb"(?<!\d)(?:" + alternatives + rb")(?!\d)"))
+        elif kind == "name":
+            out.append(re.compile(rb"(?i)(?<![A-Za-z])(?:" + alternatives + rb")(?![A-Za-z])"))
+        else:
+            out.append(re.compile(rb"(?<![\dA-Za-z])(?:" + alternatives + rb")(?![\dA-Za-z])"))
+    return out
+
+
+# Each token shape with the boundary of its kind: a value of that shape occurs in a blob exactly when one of
+# these (overlapping) matches equals it. Values of no such shape keep a regular expression.
+_DIGITS = re.compile(rb"(?<!\d)\d+(?!\d)")
+_LETTERS = re.compile(rb"(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])")
+_ALNUM = re.compile(rb"(?<![\dA-Za-z])[\dA-Za-z]+(?![\dA-Za-z])")
+_SEPARATED = re.compile(rb"(?<![\dA-Za-z])(?=(\d{1,4}[-/]\d{1,2}[-/]\d{1,4}|\d{4} [A-Za-z]{2})(?![\dA-Za-z]))")
+
+
+class Finder:
+    """Which kinds of identifying value occur in a blob, found by token lookups."""
+
+    def __init__(self, by_kind: dict[str, set[str]]) -> None:
+        self.sets: list[tuple[str, re.Pattern[bytes], set[bytes], bool]] = []
+        self.rest: list[tuple[str, re.Pattern[bytes]]] = []
+        for kind, values in by_kind.items():
+            encoded = {v.encode("utf-8") for v in values}
+            if kind in ("bsn", "onderwijsnummer"):
+                self.sets.append((kind, _DIGITS, encoded, False))
                 continue
-            ordered = sorted(values, key=len, reverse=True)
-            for start in range(0, len(ordered), 2000):
-                chunk = ordered[start:start + 2000]
-                alternatives = b"|".join(re.escape(v.encode("utf-8")) for v in chunk)
-                if kind in ("bsn", "onderwijsnummer"):
-                    rx = re.compile(rb"(?<!\d)(?:" + alternatives + rb")(?!\d)")
-                elif kind == "name":
-                    rx = re.compile(rb"(?i)(?<![A-Za-z])(?:" + alternatives + rb")(?![A-Za-z])")
-                else:
-                    rx = re.compile(rb"(?<![\dA-Za-z])(?:" + alternatives + rb")(?![\dA-Za-z])")
-                out.append((kind, rx))
-        return out
+            if kind == "name":
+                simple = {v for v in encoded if re.fullmatch(rb"[A-Za-z]+", v)}
+                self.sets.append((kind, _LETTERS, {v.lower() for v in simple}, True))
+            else:
+                simple = {v for v in encoded if re.fullmatch(rb"[\dA-Za-z]+", v)}
+                self.sets.append((kind, _ALNUM, simple, False))
+                shaped = {v for v in encoded - simple
+                          if re.fullmatch(rb"\d{1,4}[-/]\d{1,2}[-/]\d{1,4}|\d{4} [A-Za-z]{2}", v)}
+                self.sets.append((kind, _SEPARATED, shaped, False))
+                simple |= shaped
+            rest = {v.decode("utf-8") for v in encoded - simple}
+            self.rest += [(kind, rx) for rx in _alternations(kind, rest)] if rest else []
+
+    def kinds(self, blob: bytes) -> set[str]:
+        found: set[str] = set()
+        tokens: dict[re.Pattern[bytes], tuple[set[bytes], set[bytes]]] = {}
+        for kind, shape, values, fold in self.sets:
+            if kind in found or not values:
+                continue
+            if shape not in tokens:
+                seen = {m.group(1) if m.groups() else m.group(0) for m in shape.finditer(blob)}
+                tokens[shape] = (seen, {t.lower() for t in seen})
+            if values & tokens[shape][1 if fold else 0]:
+                found.add(kind)
+        for kind, rx in self.rest:
+            if kind not in found and rx.search(blob):
+                found.add(kind)
+        return found
 
 
 def _parse_date(text: str) -> date | None:
@@ -160,7 +213,7 @@ def dump_database(url: str) -> str:
 def scan(ids: Identifiers, files: Iterable[Path] = (), texts: dict[str, str] | None = None,
          exempt: Iterable[Path] = ()) -> list[Hit]:
     """Every (where, kind) at which an identifying value was found; never the value itself."""
-    patterns = ids.patterns()
+    finder = ids.finder()
     exempt = {Path(p).resolve() for p in exempt}
     hits: list[Hit] = []
     blobs: list[tuple[str, bytes]] = [(name, text.encode("utf-8")) for name, text in (texts or {}).items()]
@@ -172,9 +225,7 @@ def scan(ids: Identifiers, files: Iterable[Path] = (), texts: dict[str, str] | N
         # which a short lowercase form ("6213ca") turns up by chance, while plaintext always shows decoded
         blobs.extend(decoded or [(str(path), path.read_bytes())])
     for where, blob in blobs:
-        for kind, rx in patterns:
-            if rx.search(blob):
-                hits.append(Hit(where, kind))
+        hits += [Hit(where, kind) for kind in sorted(finder.kinds(blob))]
     return hits
 
 

@@ -1,0 +1,41 @@
+"""The privacy scanner's fast search (token lookups) finds exactly what its plain regular expressions find."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.privacy import Identifiers
+
+PIECES = ["Vranken", "vranken", "VRANKEN", "Müller", "mueller", "123456782", "1234567820", "6213CA", "6213 ca",
+          "6213 CA", "6213ca", "2015-03-04", "04-03-2015", "4-3-2015", "20150304", "04/03/2015", "x", "7", "-", "/",
+          " ", "\n", ",", "a1", "é", "van", "Janssen-Vranken", "12-04-03-2015"]
+
+
+def identifiers() -> Identifiers:
+    ids = Identifiers()
+    ids.add_name("Janssen-Vranken")
+    ids.add_name("Müller")
+    ids.add_number("bsn", "123456782")
+    ids.add_number("onderwijsnummer", "1234567820")
+    ids.add_date(date(2015, 3, 4))
+    ids.add_postcode("6213 CA")
+    return ids
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12))
+def test_the_fast_search_agrees_with_the_regular_expressions(pieces):
+    ids = identifiers()
+    blob = "".join(pieces).encode("utf-8")
+    slow = {kind for kind, rx in ids.patterns() if rx.search(blob)}
+    assert ids.finder().kinds(blob) == slow
+
+
+def test_the_fast_search_finds_each_kind():
+    finder = identifiers().finder()
+    assert finder.kinds(b"pupil VRANKEN, 123456782; 1234567820 at 6213 CA on 04-03-2015") == {
+        "name", "bsn", "onderwijsnummer", "postcode", "birth date"}
+    assert finder.kinds(b"9123456782 Vrankens 20150304x 6213cab") == set()
