@@ -1302,7 +1302,12 @@ def demo() -> None:
 @json_option
 @click.pass_context
 def demo_run(ctx, persons, seed, as_json) -> None:
-    """Generate, ingest, link, evaluate, request, approve, release and verify, in a fresh data directory."""
+    """Generate, ingest, link, evaluate, request, approve, release and verify, in a fresh data directory.
+
+    \b
+    Example:
+      ttp demo --persons 2000 --data-dir demo-data --json > summary.json
+    """
     from .demo_job import run_demo
 
     root = ctx.find_root()

@@ -159,7 +159,8 @@ def test_bare_ttp_demo_runs_the_demo(monkeypatch):
     from ttp.cli import cli
 
     calls = []
-    monkeypatch.setattr(ttp.demo_job, "run_demo", lambda data_dir, persons, seed: calls.append((persons, seed)))
+    monkeypatch.setattr(ttp.demo_job, "run_demo",
+                        lambda data_dir, persons, seed, quiet: calls.append((persons, seed)))
     result = CliRunner().invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
     assert calls == [(5000, 1)]
