@@ -34,7 +34,7 @@ TOLERANCE = 1e-6
 THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 RANDOM_ROUNDS = 8
 RANDOM_AT_LEAST = 6  # random objectives only where at least this many quantities are still unproved
-LOCAL_PART = 8000  # neighbourhoods are kept to about this many variables (smaller hidden groups link them)
+LOCAL_PART = 600  # neighbourhoods are kept to about this many variables (smaller hidden groups link them)
 EXACT_VARIABLES = 3000  # an LP this small is solved exactly, without neighbourhoods
 EXACT_COMPONENT = 20_000  # a failure in a neighbourhood is solved on its whole component up to this size
 WIDE_PART = 30_000  # beyond it, in a neighbourhood this large
@@ -364,7 +364,7 @@ def _solve(rows: Rows, columns: sparse.csc_matrix, f: sparse.csr_matrix, audited
 
     # random objectives first; then a max and a min only for what no part proved (in the exact audit a
     # quantity over several parts needs every part's own interval)
-    each(lambda part: part.explore(rows, columns, lower, truth, local))
+    each(lambda part: part.explore(rows, columns, lower, truth))
     still = {i for i in by_functional if not wide_enough(i)}
     each(lambda part: part.settle(np.array([int(i) in still for i in part.owners], dtype=bool)))
     failures = []
@@ -395,24 +395,21 @@ class _Piece:
         self.lo, self.hi = value.copy(), value.copy()
         self.binding: dict[int, np.ndarray] = {}
         self.solves = 0
-        self.local = False
         self.solver: _Part | None = None
 
     def settled(self) -> np.ndarray:
-        """Quantities this part alone proves: locally any quantity as wide as needed here; exactly only one
-        that lies in this part alone."""
-        own = self.single | self.local
-        return own & ((self.hi - self.lo >= self.need - TOLERANCE) | (self.zero_ok & (self.lo <= 0.5)))
+        """Quantities this part alone proves: any as wide as needed here (over several parts the width is the
+        widest part's locally and the sum exactly, so at least this part's), or one lying in this part
+        alone that may be 0 under the zero rule."""
+        return (self.hi - self.lo >= self.need - TOLERANCE) | (self.zero_ok & (self.lo <= 0.5))
 
     def visit(self, point: np.ndarray) -> None:
         value = self.matrix @ point
         np.minimum(self.lo, value, out=self.lo)
         np.maximum(self.hi, value, out=self.hi)
 
-    def explore(self, rows: Rows, columns: sparse.csc_matrix, lower: np.ndarray, truth: np.ndarray,
-                local: bool) -> None:
+    def explore(self, rows: Rows, columns: sparse.csc_matrix, lower: np.ndarray, truth: np.ndarray) -> None:
         """Random objectives while they prove many at once."""
-        self.local = local
         if self.settled().all():
             return
         self.solver = _Part(self.variables, rows, columns, lower, truth)
