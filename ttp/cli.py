@@ -281,14 +281,11 @@ def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
     Example:
       ttp users list --json
     """
-    from sqlalchemy import select
-
-    from . import db
+    from .documents import users as user_docs
 
     app = get_app(ctx, actor)
     with app.acting("users.list", ANY_ROLE) as act:
-        rows = [{"name": u.name, "role": u.role, "created_at": u.created_at.isoformat()}
-                for u in act.session.scalars(select(db.User).order_by(db.User.name))]
+        rows = user_docs(act)
     if as_json:
         emit_json({"users": rows})
     else:
@@ -340,14 +337,6 @@ def batches() -> None:
     """Batches: one per ingested export."""
 
 
-def _batch_dict(b) -> dict:
-    return {"batch_id": b.id, "source": b.source, "sector": b.sector, "attach_to": b.attach_to,
-            "school_year": b.school_year, "key_id": b.key_id, "key_version": b.key_version,
-            "rows_read": b.rows_read, "accepted": b.accepted, "quarantined": b.quarantined,
-            "fields_dropped": b.fields_dropped, "created_by": b.created_by,
-            "created_at": b.created_at.isoformat()}
-
-
 @batches.command("list")
 @json_option
 @as_option
@@ -359,13 +348,11 @@ def batches_list(ctx, as_json, actor) -> None:
     Example:
       ttp batches list --json
     """
-    from sqlalchemy import select
-
-    from . import db
+    from .documents import batches as batch_docs
 
     app = get_app(ctx, actor)
     with app.acting("batches.list", (OPERATOR,)) as act:
-        rows = [_batch_dict(b) for b in act.session.scalars(select(db.Batch).order_by(db.Batch.created_at))]
+        rows = batch_docs(act)
     if as_json:
         emit_json({"batches": rows})
         return
@@ -386,18 +373,11 @@ def batches_show(ctx, batch_id, as_json, actor) -> None:
     Example:
       ttp batches show b_3f9a2c1d07e4
     """
-    from sqlalchemy import select
-
-    from . import db
+    from .documents import batch_summary
 
     app = get_app(ctx, actor)
     with app.acting("batches.show", (OPERATOR,), {"batch": batch_id}) as act:
-        batch = act.session.get(db.Batch, batch_id)
-        if batch is None:
-            raise TTPError(f"unknown batch {batch_id!r}: `ttp batches list` shows them")
-        row = _batch_dict(batch)
-        row["files"] = [{"name": f.name, "sha256": f.sha256, "size": f.size}
-                        for f in act.session.scalars(select(db.BatchFile).where(db.BatchFile.batch_id == batch_id))]
+        row = batch_summary(act, batch_id)
     if as_json:
         emit_json(row)
     else:
@@ -954,15 +934,11 @@ def policy_list(ctx, as_json, actor) -> None:
     Example:
       ttp policy list
     """
-    from sqlalchemy import select
-
-    from . import db
+    from .documents import policy_versions
 
     app = get_app(ctx, actor)
     with app.acting("policy.list", ANY_ROLE) as act:
-        rows = [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by,
-                 "added_at": p.added_at.isoformat(), "status": p.status, "decided_by": p.decided_by}
-                for p in act.session.scalars(select(db.Policy).order_by(db.Policy.name, db.Policy.version))]
+        rows = policy_versions(act)
     if as_json:
         emit_json({"policies": rows})
     else:

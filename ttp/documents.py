@@ -1,4 +1,5 @@
-"""The web's workflow wrappers: each takes an acting command and returns plain, value-free documents."""
+"""The documents of the workflows, for the CLI and the web alike: each takes an acting command and returns
+plain, value-free data (no SQL in the adapters)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from sqlalchemy import func, select
 
 from policies.policy import load_policy
 
-from .. import db, exporting, linkjob, review
-from ..auditing import show as audit_show
-from ..errors import NotFound, TTPError
+from . import db, exporting, linkjob, review
+from .auditing import show as audit_show
+from .errors import NotFound, TTPError
 
 # --- policies and the request form --------------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ def latest_checkpoint(act) -> dict:
 
 
 def audit_export(act) -> bytes:
-    from ..auditing import export
+    from .auditing import export
 
     with tempfile.TemporaryDirectory(prefix="ttp-web-audit-") as tmp:
         out = Path(tmp) / "audit.json"
@@ -225,8 +226,33 @@ def audit_export(act) -> bytes:
 def _batch_doc(b: db.Batch) -> dict:
     return {"batch_id": b.id, "source": b.source, "sector": b.sector, "attach_to": b.attach_to,
             "school_year": b.school_year, "rows_read": b.rows_read, "accepted": b.accepted,
-            "quarantined": b.quarantined, "key_version": b.key_version, "created_by": b.created_by,
-            "created_at": b.created_at.isoformat()}
+            "quarantined": b.quarantined, "key_id": b.key_id, "key_version": b.key_version,
+            "fields_dropped": b.fields_dropped, "created_by": b.created_by, "created_at": b.created_at.isoformat()}
+
+
+def batch_summary(act, batch_id: str) -> dict:
+    """One batch with its files (no quarantine: that needs the keystore)."""
+    row = act.session.get(db.Batch, batch_id)
+    if row is None:
+        raise NotFound(f"unknown batch {batch_id!r}: `ttp batches list` shows them")
+    doc = _batch_doc(row)
+    doc["files"] = [{"name": f.name, "sha256": f.sha256, "size": f.size}
+                    for f in act.session.scalars(select(db.BatchFile).where(db.BatchFile.batch_id == batch_id))]
+    return doc
+
+
+def users(act) -> list[dict]:
+    """Every user with their role (and a role waiting for approval)."""
+    return [{"name": u.name, "role": u.role, "created_at": u.created_at.isoformat()}
+            | ({"pending_role": u.pending_role} if u.pending_role else {})
+            for u in act.session.scalars(select(db.User).order_by(db.User.name))]
+
+
+def policy_versions(act) -> list[dict]:
+    """Every version of every policy, with its status (pending, active, rejected)."""
+    return [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by,
+             "added_at": p.added_at.isoformat(), "status": p.status, "decided_by": p.decided_by}
+            for p in act.session.scalars(select(db.Policy).order_by(db.Policy.name, db.Policy.version))]
 
 
 def batches(act) -> list[dict]:
@@ -234,15 +260,10 @@ def batches(act) -> list[dict]:
 
 
 def batch(act, batch_id: str) -> dict:
-    from ..quarantine import quarantined_rows
+    from .quarantine import quarantined_rows
 
+    doc = batch_summary(act, batch_id)
     row = act.session.get(db.Batch, batch_id)
-    if row is None:
-        raise NotFound(f"unknown batch {batch_id!r}")
-    doc = _batch_doc(row)
-    doc["files"] = [{"name": f.name, "sha256": f.sha256, "size": f.size}
-                    for f in act.session.scalars(select(db.BatchFile).where(db.BatchFile.batch_id == batch_id))]
-    doc["fields_dropped"] = row.fields_dropped
     reasons: Counter[str] = Counter()
     if row.quarantined:
         for rejected in quarantined_rows(act, batch_id):  # reasons name field and rule, never the value

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
+from .. import documents as views
 from ..roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER, ROLES
-from . import views
 from .context import Principal
 from .deps import REPORT_CSP, acting, allow, api_user, audit_export_download, check_role, verify_log
 

@@ -11,9 +11,10 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 
+from .. import documents as views
 from ..app import Acting
 from ..errors import TTPError
-from . import i18n, views
+from . import i18n
 from .context import Principal, Service
 
 HERE = Path(__file__).parent

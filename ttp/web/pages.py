@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from .. import documents as views
 from ..errors import TTPError
 from ..exporting import list_requests
 from ..roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER, ROLES
-from . import i18n, views
+from . import i18n
 from .context import Principal
 from .deps import (
     LANG_COOKIE,
