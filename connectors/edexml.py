@@ -74,6 +74,8 @@ def _events(path: Path) -> Iterator[tuple[str, Element]]:
     except ParseError as exc:
         line, column = getattr(exc, "position", (0, 0))
         raise ConnectorError(f"{path.name}: not well-formed XML (line {line}, column {column})") from None
+    except LookupError:  # an encoding declaration Python does not know (encoding="TF-8")
+        raise ConnectorError(f"{path.name}: cannot be parsed as XML (unknown encoding declared)") from None
     except (ValueError, UnicodeError, OSError) as exc:
         raise ConnectorError(f"{path.name}: cannot be parsed as XML ({type(exc).__name__})") from None
 
