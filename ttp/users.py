@@ -28,13 +28,12 @@ def add_user(act, name: str, role: str) -> db.User:
     return user
 
 
-def _officers(session) -> list[str]:
-    return list(session.scalars(select(db.User.name).where(db.User.role == PRIVACY_OFFICER)))
-
-
-def _officers_with_password(session) -> list[str]:
-    return list(session.scalars(select(db.User.name).where(db.User.role == PRIVACY_OFFICER,
-                                                           db.User.password_hash.is_not(None))))
+def _officers(session, with_password: bool = False) -> list[str]:
+    """The privacy officers (only those who have a password, with `with_password`)."""
+    query = select(db.User.name).where(db.User.role == PRIVACY_OFFICER)
+    if with_password:
+        query = query.where(db.User.password_hash.is_not(None))
+    return list(session.scalars(query))
 
 
 def pending_users(session) -> list[db.User]:
@@ -68,7 +67,7 @@ def set_password(act, name: str, password: str) -> None:
         officer = PRIVACY_OFFICER in (user.role, user.pending_role)
         # bootstrap: until some officer has a password, the operator enrols the first one (audited)
         enrolling = (act.user.role == OPERATOR and user.password_hash is None
-                     and not _officers_with_password(act.session))
+                     and not _officers(act.session, with_password=True))
         if officer and act.user.role != PRIVACY_OFFICER and not enrolling:
             raise TTPError("a privacy officer's password is set by themself or another privacy officer")
         if not officer and act.user.role != OPERATOR:

@@ -79,3 +79,15 @@ def test_a_policy_version_waits_for_a_second_officer(installed):
     events = json.loads(installed.run("--as", "pieter", "audit", "show", "--json").stdout)["events"]
     assert ("petra", "policy.approve", "ok") in {(e["actor"], e["action"], e["outcome"]) for e in events}
     assert ("olga", "users.approve", "refused") in {(e["actor"], e["action"], e["outcome"]) for e in events}
+
+
+def test_bad_input_to_the_four_eyes_commands_is_one_line(installed):
+    unknown = installed.run("--as", "pieter", "policy", "approve", "nosuch", "1")
+    assert unknown.exit_code == 1 and unknown.stderr.startswith("ttp: unknown policy 'nosuch' version 1")
+    not_a_number = installed.run("--as", "pieter", "policy", "approve", "monitor", "one")
+    assert not_a_number.exit_code == 2 and "Traceback" not in not_a_number.output
+    nobody = installed.run("--as", "pieter", "users", "approve", "nobody")
+    assert nobody.exit_code == 1 and "no role waits for approval for 'nobody'" in nobody.stderr
+    assert installed.run("--as", "rosa", "policy", "pending").exit_code == 1  # officers only
+    bad_role = installed.run("--as", "olga", "users", "add", "x", "--role", "boss")
+    assert bad_role.exit_code == 2
