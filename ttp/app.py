@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from keys.keystore import Keystore, KeystoreError
 
-from . import auditlog, db
+from . import auditlog, db, roles
 from .credentials import check_password, token_user
 from .errors import Forbidden, TTPError, UsageError
 from .settings import Settings
@@ -163,13 +163,14 @@ class App:
                                 self.settings.checkpoint_log)
 
     @contextmanager
-    def acting(self, action: str, roles: tuple[str, ...], objects: dict | None = None,
-               record: bool = True) -> Iterator[Acting]:
-        """Run an acting command: check the role, audit the action with the work, checkpoint after.
+    def acting(self, action: str, objects: dict | None = None, record: bool = True) -> Iterator[Acting]:
+        """Run an acting command: check the role (declared in `ttp.roles`), audit the action with the work,
+        checkpoint after.
 
         A refusal by role is audited in a transaction of its own, then raised (Forbidden). With
         `record=False` (a page that only reads) a success appends no event; refusals and failures still do.
         """
+        allowed = roles.allowed(action)
         self.require_schema()
         name = self.prove()
         refusal: TTPError | None = None
@@ -180,12 +181,12 @@ class App:
                                 objects=objects, details={"reason": "unknown user"})
                 refusal = TTPError(f"unknown user {name!r}: an operator adds users with `ttp users add`")
             else:
-                if user.role not in roles:
+                if user.role not in allowed:
                     auditlog.append(session, actor=user.name, role=user.role, action=action, outcome="refused",
-                                    objects=objects, details={"reason": "role", "allowed": list(roles)})
+                                    objects=objects, details={"reason": "role", "allowed": list(allowed)})
                     article = "an" if user.role[0] in "aeiou" else "a"
                     refusal = Forbidden(f"{user.name} is {article} {user.role}; `{action}` is for "
-                                        f"{' or '.join(roles)}")
+                                        f"{' or '.join(allowed)}")
         if refusal is not None:
             self.checkpoint()
             raise refusal

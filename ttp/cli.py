@@ -16,8 +16,6 @@ from .errors import TTPError, UsageError
 from .settings import resolve
 
 MIN_PASSPHRASE = 12  # the keystore's passphrase guards every key: longer than a sign-in password
-OPERATOR, OFFICER, RESEARCHER = roles.OPERATOR, roles.PRIVACY_OFFICER, roles.RESEARCHER
-ANY_ROLE = roles.ROLES
 
 
 def plural(n: int, noun: str) -> str:
@@ -201,7 +199,7 @@ def users_add(ctx: click.Context, name: str, role: str, actor: str | None) -> No
     from .users import add_user
 
     app = get_app(ctx, actor)
-    with app.acting("users.add", (OPERATOR,), {"user": name}) as act:
+    with app.acting("users.add", {"user": name}) as act:
         user = add_user(act, name, role)
     if user.pending_role:
         click.echo(f"added {name}; the role {role} waits for a privacy officer's approval (`ttp users pending`)")
@@ -223,7 +221,7 @@ def users_pending(ctx: click.Context, as_json: bool, actor: str | None) -> None:
     from .users import pending_users
 
     app = get_app(ctx, actor)
-    with app.acting("users.pending", (OPERATOR, OFFICER)) as act:
+    with app.acting("users.pending") as act:
         rows = [{"name": u.name, "role": u.pending_role, "asked_by": u.created_by} for u in pending_users(act.session)]
     if as_json:
         emit_json({"pending": rows})
@@ -237,7 +235,7 @@ def _grant(ctx: click.Context, name: str, approve: bool, actor: str | None) -> N
     from .users import grant_role
 
     app = get_app(ctx, actor)
-    with app.acting("users.approve" if approve else "users.deny", (OFFICER,), {"user": name}) as act:
+    with app.acting("users.approve" if approve else "users.deny", {"user": name}) as act:
         user = grant_role(act, name, approve)
     click.echo(f"{name} is now a {user.role}" if approve else f"{name}: the role was not granted")
 
@@ -284,7 +282,7 @@ def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
     from .documents import users as user_docs
 
     app = get_app(ctx, actor)
-    with app.acting("users.list", ANY_ROLE) as act:
+    with app.acting("users.list") as act:
         rows = user_docs(act)
     if as_json:
         emit_json({"users": rows})
@@ -318,7 +316,7 @@ def ingest(ctx, paths, source, profile, fmt, school_year, as_json, actor) -> Non
 
     app = get_app(ctx, actor)
     progress = Progress()
-    with app.acting("ingest", (OPERATOR,), {"source": source}) as act:
+    with app.acting("ingest", {"source": source}) as act:
         export = open_source(list(paths), profile, fmt, school_year)
         result = run_ingest(act, export, source, progress=progress)
     progress.done()
@@ -351,7 +349,7 @@ def batches_list(ctx, as_json, actor) -> None:
     from .documents import batches as batch_docs
 
     app = get_app(ctx, actor)
-    with app.acting("batches.list", (OPERATOR,)) as act:
+    with app.acting("batches.list") as act:
         rows = batch_docs(act)
     if as_json:
         emit_json({"batches": rows})
@@ -376,7 +374,7 @@ def batches_show(ctx, batch_id, as_json, actor) -> None:
     from .documents import batch_summary
 
     app = get_app(ctx, actor)
-    with app.acting("batches.show", (OPERATOR,), {"batch": batch_id}) as act:
+    with app.acting("batches.show", {"batch": batch_id}) as act:
         row = batch_summary(act, batch_id)
     if as_json:
         emit_json(row)
@@ -408,7 +406,7 @@ def quarantine_show(ctx, batch_id, as_json, actor) -> None:
     from .quarantine import quarantined_rows
 
     app = get_app(ctx, actor)
-    with app.acting("quarantine.show", (OPERATOR,), {"batch": batch_id}) as act:
+    with app.acting("quarantine.show", {"batch": batch_id}) as act:
         rows = quarantined_rows(act, batch_id)
         shown = [{"export_file": r["export_file"], "row_number": r["row_number"], "reasons": r["reasons"]}
                  for r in rows]
@@ -436,7 +434,7 @@ def quarantine_export(ctx, batch_id, out, actor) -> None:
     from .quarantine import export_rows
 
     app = get_app(ctx, actor)
-    with app.acting("quarantine.export", (OPERATOR,), {"batch": batch_id}) as act:
+    with app.acting("quarantine.export", {"batch": batch_id}) as act:
         n = export_rows(act, batch_id, out)
     click.echo(f"warning: {out} holds identifying data in plaintext; send it to the supplier and delete it",
                err=True)
@@ -469,7 +467,7 @@ def link_run(ctx, sources, name, as_json, actor) -> None:
 
     app = get_app(ctx, actor)
     progress = Progress()
-    with app.acting("link.run", (OPERATOR,), {"sources": list(sources)}) as act:
+    with app.acting("link.run", {"sources": list(sources)}) as act:
         result = run_link(act, list(sources), name, progress=progress)
     progress.done()
     if as_json:
@@ -496,7 +494,7 @@ def link_evaluate(ctx, job_id, labels, as_json, actor) -> None:
     from .linkjob import audit_evaluation, evaluate_job, get_job, read_labels
 
     app = get_app(ctx, actor)
-    with app.acting("link.evaluate", (OPERATOR,), {"job": job_id}) as act:
+    with app.acting("link.evaluate", {"job": job_id}) as act:
         job = get_job(act.session, job_id)
         result = evaluate_job(act, job, read_labels(labels))
         audit_evaluation(act, result)
@@ -526,7 +524,7 @@ def link_report(ctx, job_id, html_out, as_json, actor) -> None:
     from .linkjob import REPORT, get_job
 
     app = get_app(ctx, actor)
-    with app.acting("link.report", (OPERATOR, OFFICER), {"job": job_id}) as act:
+    with app.acting("link.report", {"job": job_id}) as act:
         job = get_job(act.session, job_id)
         report = json.loads((app.settings.job_dir(job.id) / REPORT).read_text(encoding="utf-8"))
         if html_out:
@@ -563,7 +561,7 @@ def link_review(ctx, job_id, accepts, rejects, as_json, actor) -> None:
     from .review import decide, review_pairs
 
     app = get_app(ctx, actor)
-    with app.acting("link.review", (OPERATOR,), {"job": job_id}) as act:
+    with app.acting("link.review", {"job": job_id}) as act:
         pairs = review_pairs(act, job_id)
         if accepts or rejects:
             decided = decide(act, job_id, pairs, accepts, rejects)
@@ -598,7 +596,7 @@ def keys_list(ctx, as_json, actor) -> None:
       ttp keys list
     """
     app = get_app(ctx, actor)
-    with app.acting("keys.list", (OPERATOR,)):
+    with app.acting("keys.list"):
         rows = [_key_dict(e) for e in app.keystore.entries()]
     if as_json:
         emit_json({"keys": rows})
@@ -625,7 +623,7 @@ def keys_rotate(ctx, purpose, actor) -> None:
       ttp keys rotate --purpose linkage
     """
     app = get_app(ctx, actor)
-    with app.acting("keys.rotate", (OPERATOR,), {"purpose": purpose}) as act:
+    with app.acting("keys.rotate", {"purpose": purpose}) as act:
         entry = app.keystore.rotate(purpose)
         act.objects["key"] = entry.id
     click.echo(f"new key {entry.id} ({entry.fingerprint})")
@@ -648,7 +646,7 @@ def keys_retire(ctx, key_id, actor) -> None:
     from keys.keystore import KeystoreError
 
     app = get_app(ctx, actor)
-    with app.acting("keys.retire", (OPERATOR,), {"key": key_id}):
+    with app.acting("keys.retire", {"key": key_id}):
         try:
             app.keystore.retire(key_id)
         except (KeyError, ValueError, KeystoreError) as exc:
@@ -667,7 +665,7 @@ def keys_change_passphrase(ctx, actor) -> None:
       ttp keys change-passphrase
     """
     app = get_app(ctx, actor)
-    with app.acting("keys.change-passphrase", (OPERATOR,)):
+    with app.acting("keys.change-passphrase"):
         new = os.environ.get("TTP_NEW_PASSPHRASE") or hidden_prompt("New passphrase", confirm=True)
         if len(new) < MIN_PASSPHRASE:
             raise UsageError(f"a keystore passphrase has at least {MIN_PASSPHRASE} characters")
@@ -687,7 +685,7 @@ def keys_export_verify_key(ctx, out, actor) -> None:
       ttp keys export-verify-key --out audit-key.pem
     """
     app = get_app(ctx, actor)
-    with app.acting("keys.export-verify-key", (OPERATOR, OFFICER)):
+    with app.acting("keys.export-verify-key"):
         pem = app.keystore.verify_key_pem()
     if out:
         out.write_bytes(pem)
@@ -758,7 +756,7 @@ def audit_show(ctx, who, role, action, obj, since, until, limit, as_json, actor)
     from .auditing import show
 
     app = get_app(ctx, actor)
-    with app.acting("audit.show", (OPERATOR, OFFICER)) as act:
+    with app.acting("audit.show") as act:
         events = show(act.session, who, role, action, obj, since and since.isoformat(),
                       until and until.isoformat(), limit)
     if as_json:
@@ -781,7 +779,7 @@ def audit_checkpoint(ctx, actor) -> None:
       ttp audit checkpoint
     """
     app = get_app(ctx, actor)
-    with app.acting("audit.checkpoint", (OPERATOR, OFFICER)):
+    with app.acting("audit.checkpoint"):
         pass
     from .auditing import latest_checkpoint
 
@@ -803,7 +801,7 @@ def audit_prove(ctx, event, as_json, actor) -> None:
     from .auditing import prove
 
     app = get_app(ctx, actor)
-    with app.acting("audit.prove", (OPERATOR, OFFICER), {"event": event}) as act:
+    with app.acting("audit.prove", {"event": event}) as act:
         proof = prove(act.session, event)
     emit_json(proof) if as_json else click.echo(json.dumps(proof, indent=1))
 
@@ -822,7 +820,7 @@ def audit_export(ctx, out, actor) -> None:
     from .auditing import export
 
     app = get_app(ctx, actor)
-    with app.acting("audit.export", (OPERATOR, OFFICER)) as act:
+    with app.acting("audit.export") as act:
         n = export(act.session, app, out)
         act.counts["events"] = n
     click.echo(f"wrote {n} events to {out}")
@@ -851,7 +849,7 @@ def policy_add(ctx, file, name, actor) -> None:
     from .exporting import add_policy
 
     app = get_app(ctx, actor)
-    with app.acting("policy.add", (OFFICER,)) as act:
+    with app.acting("policy.add") as act:
         row = add_policy(act, file, name)
     click.echo(f"policy {row.name} version {row.version} ({row.sha256[:12]}) waits for a second privacy officer:"
                f" `ttp policy approve {row.name} {row.version}`")
@@ -871,7 +869,7 @@ def policy_pending(ctx, as_json, actor) -> None:
     from .exporting import pending_policies
 
     app = get_app(ctx, actor)
-    with app.acting("policy.pending", (OFFICER,)) as act:
+    with app.acting("policy.pending") as act:
         rows = [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by}
                 for p in pending_policies(act.session)]
     if as_json:
@@ -887,8 +885,7 @@ def _decide_policy(ctx, name: str, version: int, approve: bool, actor: str | Non
     from .exporting import decide_policy
 
     app = get_app(ctx, actor)
-    with app.acting("policy.approve" if approve else "policy.deny", (OFFICER,),
-                    {"policy": name, "version": version}) as act:
+    with app.acting("policy.approve" if approve else "policy.deny", {"policy": name, "version": version}) as act:
         row = decide_policy(act, name, version, approve)
     click.echo(f"policy {row.name} version {row.version} is {row.status}")
 
@@ -937,7 +934,7 @@ def policy_list(ctx, as_json, actor) -> None:
     from .documents import policy_versions
 
     app = get_app(ctx, actor)
-    with app.acting("policy.list", ANY_ROLE) as act:
+    with app.acting("policy.list") as act:
         rows = policy_versions(act)
     if as_json:
         emit_json({"policies": rows})
@@ -962,7 +959,7 @@ def policy_show(ctx, name, version, actor) -> None:
     from .exporting import get_policy
 
     app = get_app(ctx, actor)
-    with app.acting("policy.show", ANY_ROLE, {"policy": name}) as act:
+    with app.acting("policy.show", {"policy": name}) as act:
         row = get_policy(act.session, name, version)
     click.echo(f"# policy {row.name} version {row.version}, added by {row.added_by} at {row.added_at}")
     click.echo(row.text.rstrip())
@@ -988,7 +985,7 @@ def request_submit(ctx, file, as_json, actor) -> None:
     from .exporting import for_user, submit
 
     app = get_app(ctx, actor)
-    with app.acting("request.submit", (RESEARCHER, OFFICER)) as act:
+    with app.acting("request.submit") as act:
         row = submit(act, file)
         check = for_user(row.check, act.user.role)
     if as_json:
@@ -1013,7 +1010,7 @@ def request_list(ctx, as_json, actor) -> None:
     from .exporting import list_requests
 
     app = get_app(ctx, actor)
-    with app.acting("request.list", ANY_ROLE) as act:
+    with app.acting("request.list") as act:
         rows = list_requests(act)
     if as_json:
         emit_json({"requests": rows})
@@ -1037,7 +1034,7 @@ def request_show(ctx, request_id, as_json, actor) -> None:
     from .exporting import show_request
 
     app = get_app(ctx, actor)
-    with app.acting("request.show", ANY_ROLE, {"request": request_id}) as act:
+    with app.acting("request.show", {"request": request_id}) as act:
         doc = show_request(act, request_id)
     if as_json:
         emit_json(doc)
@@ -1072,7 +1069,7 @@ def request_approve(ctx, request_id, reason, actor) -> None:
     from .exporting import decide_request
 
     app = get_app(ctx, actor)
-    with app.acting("request.approve", (OFFICER,), {"request": request_id}) as act:
+    with app.acting("request.approve", {"request": request_id}) as act:
         row = decide_request(act, request_id, "approve", reason)
     click.echo(f"request {row.id}: {row.status}")
 
@@ -1092,7 +1089,7 @@ def request_deny(ctx, request_id, reason, actor) -> None:
     from .exporting import decide_request
 
     app = get_app(ctx, actor)
-    with app.acting("request.deny", (OFFICER,), {"request": request_id}) as act:
+    with app.acting("request.deny", {"request": request_id}) as act:
         row = decide_request(act, request_id, "deny", reason)
     click.echo(f"request {row.id}: {row.status}")
 
@@ -1118,7 +1115,7 @@ def release_make(ctx, request_id, out, as_json, actor) -> None:
     from .exporting import make_release
 
     app = get_app(ctx.find_root(), actor)
-    with app.acting("release", (OPERATOR,), {"request": request_id}) as act:
+    with app.acting("release", {"request": request_id}) as act:
         doc = make_release(act, request_id, out)
     if as_json:
         emit_json(doc)
@@ -1148,7 +1145,7 @@ def release_verify(ctx, release_id, every, as_json, actor) -> None:
     if bool(release_id) == every:
         raise UsageError("give a RELEASE id or --all")
     app = get_app(ctx.find_root(), actor)
-    with app.acting("release.verify", (OPERATOR, OFFICER), {"release": release_id} if release_id else {}) as act:
+    with app.acting("release.verify", {"release": release_id} if release_id else {}) as act:
         results = verify_all(act) if every else [verify_release(act, release_id)]
         bad = [r["release_id"] for r in results if not r["reproduced"]]
         act.counts.update({"releases": len(results), "not_reproduced": len(bad)})
@@ -1177,7 +1174,7 @@ def release_list(ctx, as_json, actor) -> None:
     from .exporting import list_releases
 
     app = get_app(ctx.find_root(), actor)
-    with app.acting("release.list", ANY_ROLE) as act:
+    with app.acting("release.list") as act:
         rows = list_releases(act)
     if as_json:
         emit_json({"releases": rows})
@@ -1203,7 +1200,7 @@ def release_show(ctx, release_id, as_json, actor) -> None:
     from .exporting import release_doc
 
     app = get_app(ctx.find_root(), actor)
-    with app.acting("release.show", ANY_ROLE, {"release": release_id}) as act:
+    with app.acting("release.show", {"release": release_id}) as act:
         doc = release_doc(act, release_id)
     if as_json:
         emit_json(doc)
@@ -1238,7 +1235,7 @@ def schools_import(ctx, file, actor) -> None:
     from .exporting import import_schools
 
     app = get_app(ctx, actor)
-    with app.acting("schools.import", (OPERATOR,)) as act:
+    with app.acting("schools.import") as act:
         n = import_schools(act, file)
         act.counts["schools"] = n
     click.echo(f"imported {n} school(s)")
@@ -1259,7 +1256,7 @@ def factsheet(ctx, release_id, out, actor) -> None:
     from .exporting import render_factsheet
 
     app = get_app(ctx, actor)
-    with app.acting("factsheet", ANY_ROLE, {"release": release_id}) as act:
+    with app.acting("factsheet", {"release": release_id}) as act:
         render_factsheet(act, release_id, out)
     click.echo(f"wrote {out}")
 
@@ -1335,7 +1332,7 @@ def users_passwd(ctx: click.Context, name: str, actor: str | None) -> None:
     from .users import set_password
 
     app = get_app(ctx, actor)
-    with app.acting("users.passwd", ANY_ROLE, {"user": name}) as act:
+    with app.acting("users.passwd", {"user": name}) as act:
         set_password(act, name, read_new_password())
     click.echo(f"password of {name} set; their web sessions ended")
 
@@ -1360,8 +1357,7 @@ def users_token(ctx: click.Context, revoke: bool, name: str | None, actor: str |
     app = get_app(ctx, actor)
     if name and not revoke:
         raise UsageError("--user is only for --revoke: a token is made by its own user")
-    with app.acting("users.token.revoke" if revoke else "users.token", ANY_ROLE,
-                    {"user": name or app.prove()}) as act:
+    with app.acting("users.token.revoke" if revoke else "users.token", {"user": name or app.prove()}) as act:
         if revoke:
             revoked = revoke_user_tokens(act, name or act.user.name)
         else:

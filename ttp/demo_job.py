@@ -17,7 +17,7 @@ from .auditing import verify
 from .demo.generate import generate_cohort
 from .ingest import open_source, run_ingest
 from .progress import Progress
-from .roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER
+from .roles import PRIVACY_OFFICER, RESEARCHER
 from .settings import resolve
 from .setup import initialise
 from .users import add_user, grant_role, make_token
@@ -81,43 +81,43 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: b
     progress("initialising")
     initialise(app, OPERATOR_NAME, None)
     app.act_as(OPERATOR_NAME)
-    with app.acting("users.add", (OPERATOR,), {"user": OFFICER_NAME}) as act:
+    with app.acting("users.add", {"user": OFFICER_NAME}) as act:
         add_user(act, OFFICER_NAME, PRIVACY_OFFICER)
-    with app.acting("users.add", (OPERATOR,), {"user": RESEARCHER_NAME}) as act:
+    with app.acting("users.add", {"user": RESEARCHER_NAME}) as act:
         add_user(act, RESEARCHER_NAME, RESEARCHER)
-    with app.acting("users.add", (OPERATOR,), {"user": SECOND_OFFICER}) as act:
+    with app.acting("users.add", {"user": SECOND_OFFICER}) as act:
         add_user(act, SECOND_OFFICER, PRIVACY_OFFICER)  # waits for the first officer
     app.act_as(OFFICER_NAME)
-    with app.acting("users.approve", (PRIVACY_OFFICER,), {"user": SECOND_OFFICER}) as act:
+    with app.acting("users.approve", {"user": SECOND_OFFICER}) as act:
         grant_role(act, SECOND_OFFICER, True)
     tokens_file = _write_tokens(app, data_dir, [OPERATOR_NAME, OFFICER_NAME, SECOND_OFFICER, RESEARCHER_NAME])
     app.act_as(OPERATOR_NAME)
 
     records: dict[str, dict] = {}
     for source, rel, profile in SOURCES:
-        with app.acting("ingest", (OPERATOR,), {"source": source}) as act:
+        with app.acting("ingest", {"source": source}) as act:
             export = open_source([cohort / rel], cohort / profile if profile else None,
                                  None if profile else "edexml", None)
             result = run_ingest(act, export, source, progress=progress)
         records[source] = result.as_json()
-    with app.acting("schools.import", (OPERATOR,)) as act:
+    with app.acting("schools.import") as act:
         act.counts["schools"] = exporting.import_schools(act, cohort / "schools.csv")
 
     progress("linking")
-    with app.acting("link.run", (OPERATOR,), {"sources": LINKED}) as act:
+    with app.acting("link.run", {"sources": LINKED}) as act:
         job = linkjob.run_link(act, LINKED, "demo", progress=progress)
     progress("evaluating against the truth")
-    with app.acting("link.evaluate", (OPERATOR,), {"job": job["job_id"]}) as act:
+    with app.acting("link.evaluate", {"job": job["job_id"]}) as act:
         evaluation = linkjob.evaluate_job(act, linkjob.get_job(act.session, job["job_id"]),
                                           linkjob.read_labels(cohort / "truth.csv"))
         linkjob.audit_evaluation(act, evaluation)
 
     progress("request, approval and release")
     app.act_as(OFFICER_NAME)
-    with app.acting("policy.add", (PRIVACY_OFFICER,)) as act:
+    with app.acting("policy.add") as act:
         policy = exporting.add_policy(act, POLICY_FILE, None)
     app.act_as(SECOND_OFFICER)
-    with app.acting("policy.approve", (PRIVACY_OFFICER,), {"policy": policy.name}) as act:
+    with app.acting("policy.approve", {"policy": policy.name}) as act:
         exporting.decide_policy(act, policy.name, policy.version, True)
     request_id, release = _release_one(app, REQUEST_FILE, release_dir)
     history = []
@@ -169,7 +169,7 @@ def _write_tokens(app: App, data_dir: Path, names: list[str]) -> Path:
     lines = []
     for name in names:
         app.act_as(name)
-        with app.acting("users.token", (OPERATOR, PRIVACY_OFFICER, RESEARCHER), {"user": name}) as act:
+        with app.acting("users.token", {"user": name}) as act:
             lines.append(f"{name} {act.user.role} {make_token(act)[1]}\n")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -180,16 +180,16 @@ def _write_tokens(app: App, data_dir: Path, names: list[str]) -> Path:
 def _release_one(app: App, path: Path, folder: Path) -> tuple[str, dict]:
     """Submit as the researcher, approve as the officer, release as the operator; a refusal is reported."""
     app.act_as(RESEARCHER_NAME)
-    with app.acting("request.submit", (RESEARCHER,)) as act:
+    with app.acting("request.submit") as act:
         request = exporting.submit(act, path)
     if request.status != "checked":
         return request.id, {"refused": "; ".join(request.check.get("problems", []))}
     app.act_as(OFFICER_NAME)
-    with app.acting("request.approve", (PRIVACY_OFFICER,), {"request": request.id}) as act:
+    with app.acting("request.approve", {"request": request.id}) as act:
         exporting.decide_request(act, request.id, "approve", "demo: the monitor's standard question")
     app.act_as(OPERATOR_NAME)
     try:
-        with app.acting("release", (OPERATOR,), {"request": request.id}) as act:
+        with app.acting("release", {"request": request.id}) as act:
             return request.id, exporting.make_release(act, request.id, folder)
     except exporting.Refused as exc:
         return request.id, {"refused": str(exc)}

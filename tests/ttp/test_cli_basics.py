@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
@@ -165,3 +166,36 @@ def test_bare_ttp_demo_runs_the_demo(monkeypatch):
     assert result.exit_code == 0, result.output
     assert calls == [(5000, 1)]
     assert CliRunner().invoke(cli, ["demo", "--help"]).exit_code == 0
+
+
+def test_the_role_table_in_the_docs_is_the_one_the_code_declares():
+    from ttp.roles import role_table
+
+    doc = (Path(__file__).parents[2] / "docs" / "roles.md").read_text(encoding="utf-8")
+    assert doc[doc.index("| action |"):] == role_table(), "regenerate docs/roles.md from ttp.roles.role_table()"
+
+
+def test_every_action_the_cli_and_the_web_run_is_declared_once():
+    import re
+
+    from fastapi.routing import APIRoute
+
+    from ttp.roles import ACTIONS, allowed
+    from ttp.web import api, pages
+    from ttp.web.deps import ACTION_KEY, ROLES_KEY
+
+    root = Path(__file__).parents[2] / "ttp"
+    used = set()
+    for path in root.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'acting\((?:request, user, )?"([a-z.\-]+)"', text))
+        used |= set(re.findall(r'allow\("([a-z.\-]+)"\)', text))
+    assert used and used <= set(ACTIONS), used - set(ACTIONS)
+    routes = [r for router in (api.router, pages.router) for r in router.routes if isinstance(r, APIRoute)]
+    public = {r.path for r in routes if not (r.openapi_extra or {}).get(ACTION_KEY)}
+    assert public == {"/signin", "/signout", "/lang/{code}"}  # every other route acts as a proved user
+    for route in routes:  # every route names its action, and its roles are that action's
+        extra = route.openapi_extra or {}
+        if route.path in public:
+            continue
+        assert tuple(extra[ROLES_KEY]) == allowed(extra[ACTION_KEY]), route.path

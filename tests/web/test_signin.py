@@ -140,14 +140,14 @@ def test_a_password_change_or_a_token_revoke_ends_the_users_web_sessions(web):
     browser = web.browser("researcher1")
     assert browser.get("/requests", follow_redirects=False).status_code == 200
     app = web.service.app("researcher1")
-    with app.acting("users.passwd", ("researcher",)) as act:
+    with app.acting("users.passwd") as act:
         set_password(act, "researcher1", "a brand new password")
     assert browser.get("/requests", follow_redirects=False).headers["location"] == "/signin"
-    with app.acting("users.passwd", ("researcher",)) as act:
+    with app.acting("users.passwd") as act:
         set_password(act, "researcher1", PASSWORD)  # as the other tests expect it
     again = web.browser("researcher1")
     assert again.get("/requests", follow_redirects=False).status_code == 200
-    with app.acting("users.token.revoke", ("researcher",)) as act:
+    with app.acting("users.token.revoke") as act:
         revoke_user_tokens(act, "researcher1")
     assert again.get("/requests", follow_redirects=False).headers["location"] == "/signin"
     assert web.api("researcher1").get("/api/v1/requests").status_code == 401

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from keys.keystore import Keystore
 
-from .. import auditlog, db
+from .. import auditlog, db, roles
 from ..app import Acting, App
 from ..errors import Forbidden, TTPError
 from ..settings import Settings
@@ -121,18 +121,19 @@ class Service:
                            _keystore=self.keystore)
 
     @contextmanager
-    def acting(self, user: Principal, action: str, roles: tuple[str, ...],
-               objects: dict | None = None, record: bool = True) -> Iterator[Acting]:
+    def acting(self, user: Principal, action: str, objects: dict | None = None,
+               record: bool = True) -> Iterator[Acting]:
         """`App.acting` for a web user: a refusal by role is audited and raised as Forbidden."""
         app = self.app(user.name)
-        if user.role not in roles:
+        allowed = roles.allowed(action)
+        if user.role not in allowed:
             try:
-                with self.turn(), app.acting(action, roles, objects):
+                with self.turn(), app.acting(action, objects):
                     pass
             except TTPError:
                 pass
-            raise Forbidden(f"`{action}` is for {' or '.join(roles)}")
-        with self.turn(), app.acting(action, roles, objects, record) as act:
+            raise Forbidden(f"`{action}` is for {' or '.join(allowed)}")
+        with self.turn(), app.acting(action, objects, record) as act:
             act.details["via"] = user.via
             yield act
 

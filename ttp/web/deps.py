@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 
 from .. import documents as views
+from .. import roles
 from ..app import Acting
 from ..errors import TTPError
 from . import i18n
@@ -21,6 +22,7 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "ttp_session"
 SIGNIN_CSRF_COOKIE = "ttp_signin_csrf"
 LANG_COOKIE = "ttp_lang"
+ACTION_KEY = "x-ttp-action"
 ROLES_KEY = "x-ttp-roles"
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
@@ -49,35 +51,33 @@ class BadCsrf(TTPError):
     """A form came without the session's CSRF token (HTTP 400)."""
 
 
-def allow(*roles: str) -> dict:
-    """The `openapi_extra` that names the roles a route is for; the handler reads it back (one source)."""
-    return {ROLES_KEY: list(roles)}
+def allow(action: str) -> dict:
+    """The `openapi_extra` of a route: its action and that action's roles, as `ttp.roles` declares them."""
+    return {ACTION_KEY: action, ROLES_KEY: list(roles.allowed(action))}
 
 
 def route_roles(request: Request) -> tuple[str, ...]:
-    return tuple(request.scope["route"].openapi_extra[ROLES_KEY])
+    return roles.allowed(request.scope["route"].openapi_extra[ACTION_KEY])
 
 
 def service_of(request: Request) -> Service:
     return request.app.state.service
 
 
-# Pages and API reads that are no event: looking is not acting (docs/audit.md). Reading the audit log is
-# one event per sign-in session; downloading a release's files or the log's export is always one.
-QUIET_READS = {"web.home", "web.me", "request.form", "request.list", "request.show", "request.queue",
-               "request.preview", "release.show", "release.pending", "policy.list", "policy.show", "batches.list",
-               "batches.show", "link.list", "link.show", "link.review.show", "audit.checkpoint.show"}
+# Actions that only read (`reads` in ttp.roles) are no event on the web: looking is not acting
+# (docs/audit.md). Reading the audit log is one event per sign-in session; downloading a release's files or
+# the log's export is always one.
 ONCE_PER_SESSION = {"audit.show"}
 
 
 @contextmanager
 def acting(request: Request, user: Principal, action: str, objects: dict | None = None) -> Iterator[Acting]:
-    """The action of a route, for the roles the route declares; audited unless it only reads."""
+    """The action of a route, for the roles `ttp.roles` declares; audited unless it only reads."""
     service = service_of(request)
-    record = request.method not in ("GET", "HEAD") or action not in QUIET_READS
+    record = request.method not in ("GET", "HEAD") or not roles.action(action).reads
     if record and action in ONCE_PER_SESSION and request.method == "GET":
         record = service.first_time((user.name, user.via, user.csrf, action))
-    with service.acting(user, action, route_roles(request), objects, record) as act:
+    with service.acting(user, action, objects, record) as act:
         yield act
 
 

@@ -11,7 +11,6 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from .. import documents as views
 from ..errors import TTPError
 from ..exporting import list_requests
-from ..roles import OPERATOR, PRIVACY_OFFICER, RESEARCHER, ROLES
 from . import i18n
 from .context import Principal
 from .deps import (
@@ -32,8 +31,6 @@ from .deps import (
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[Principal, Depends(page_user)]
-ANY = ROLES
-OFFICE = (OPERATOR, PRIVACY_OFFICER)
 
 
 def _csrf(user: Principal, token: str) -> None:
@@ -98,7 +95,7 @@ def switch_language(request: Request, code: str, next: str = "/") -> Response:
     return response
 
 
-@router.get("/", openapi_extra=allow(*ANY))
+@router.get("/", openapi_extra=allow("web.home"))
 def home(request: Request, user: User) -> Response:
     with acting(request, user, "web.home"):
         pass
@@ -120,7 +117,7 @@ def _form_choices(form) -> dict:
             "measures": [str(v)[:100] for v in form.getlist("measures")], "filters": filters}
 
 
-@router.get("/requests/new", openapi_extra=allow(RESEARCHER))
+@router.get("/requests/new", openapi_extra=allow("request.form"))
 def request_form(request: Request, user: User, policy: str | None = None) -> Response:
     with acting(request, user, "request.form") as act:
         policies = views.policies(act)
@@ -128,7 +125,7 @@ def request_form(request: Request, user: User, policy: str | None = None) -> Res
     return render(request, user, "request_new.html", policies=policies, policy=chosen, choices=None, check=None)
 
 
-@router.post("/requests/new", openapi_extra=allow(RESEARCHER))
+@router.post("/requests/new", openapi_extra=allow("request.submit"))
 async def request_post(request: Request, user: User) -> Response:
     form = await request.form()
     _csrf(user, str(form.get("csrf", "")))
@@ -152,7 +149,7 @@ def _request_post(request: Request, user: Principal, choices: dict, submit_now: 
     return render(request, user, "request_new.html", policies=policies, policy=chosen, choices=choices, check=check)
 
 
-@router.get("/requests", openapi_extra=allow(*ANY))
+@router.get("/requests", openapi_extra=allow("request.list"))
 def requests_page(request: Request, user: User) -> Response:
     with acting(request, user, "request.list") as act:
         rows = list_requests(act)
@@ -160,21 +157,21 @@ def requests_page(request: Request, user: User) -> Response:
     return render(request, user, "requests.html", requests=rows, releases=releases)
 
 
-@router.get("/requests/{request_id}", openapi_extra=allow(*ANY))
+@router.get("/requests/{request_id}", openapi_extra=allow("request.show"))
 def request_page(request: Request, user: User, request_id: str) -> Response:
     with acting(request, user, "request.show", {"request": request_id}) as act:
         doc = views.show_request(act, request_id)
     return render(request, user, "request.html", r=doc)
 
 
-@router.get("/releases/{release_id}", openapi_extra=allow(*ANY))
+@router.get("/releases/{release_id}", openapi_extra=allow("release.show"))
 def release_page(request: Request, user: User, release_id: str) -> Response:
     with acting(request, user, "release.show", {"release": release_id}) as act:
         doc = views.release_doc(act, release_id)
     return render(request, user, "release.html", rel=doc)
 
 
-@router.get("/releases/{release_id}/files/{name}", openapi_extra=allow(*ANY))
+@router.get("/releases/{release_id}/files/{name}", openapi_extra=allow("release.download"))
 def release_download(request: Request, user: User, release_id: str, name: str) -> Response:
     with acting(request, user, "release.download", {"release": release_id}) as act:
         path = views.release_file(act, release_id, name)
@@ -184,14 +181,14 @@ def release_download(request: Request, user: User, release_id: str, name: str) -
 # --- privacy officer --------------------------------------------------------------------------------------------
 
 
-@router.get("/queue", openapi_extra=allow(PRIVACY_OFFICER))
+@router.get("/queue", openapi_extra=allow("request.queue"))
 def queue_page(request: Request, user: User) -> Response:
     with acting(request, user, "request.queue") as act:
         rows = views.queue(act)
     return render(request, user, "queue.html", requests=rows)
 
 
-@router.get("/queue/{request_id}", openapi_extra=allow(PRIVACY_OFFICER))
+@router.get("/queue/{request_id}", openapi_extra=allow("request.preview"))
 def queue_item(request: Request, user: User, request_id: str) -> Response:
     with acting(request, user, "request.preview", {"request": request_id}) as act:
         doc = views.show_request(act, request_id)
@@ -199,7 +196,7 @@ def queue_item(request: Request, user: User, request_id: str) -> Response:
     return render(request, user, "queue_item.html", r=doc, preview=preview, own=doc["requester"] == user.name)
 
 
-@router.post("/queue/{request_id}", openapi_extra=allow(PRIVACY_OFFICER))
+@router.post("/queue/{request_id}", openapi_extra=allow("request.approve"))  # request.deny: same roles
 def queue_decide(request: Request, user: User, request_id: str, csrf: Annotated[str, Form(max_length=100)],
                  decision: Annotated[str, Form(max_length=10)],
                  reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
@@ -210,7 +207,7 @@ def queue_decide(request: Request, user: User, request_id: str, csrf: Annotated[
     return RedirectResponse("/queue", status_code=303)
 
 
-@router.get("/audit", openapi_extra=allow(*OFFICE))
+@router.get("/audit", openapi_extra=allow("audit.show"))
 def audit_page(request: Request, user: User, actor: str = "", role: str = "", action: str = "", object: str = "",
                since: str = "", until: str = "", limit: int = 200) -> Response:
     filters = {"actor": actor, "role": role, "action": action, "object": object, "since": since, "until": until}
@@ -219,21 +216,21 @@ def audit_page(request: Request, user: User, actor: str = "", role: str = "", ac
     return render(request, user, "audit.html", filters=filters, **doc)
 
 
-@router.get("/audit/verify", openapi_extra=allow(*OFFICE))
+@router.get("/audit/verify", openapi_extra=allow("audit.verify"))
 def audit_verify_page(request: Request, user: User) -> Response:
     check_role(request, user, "audit.verify")
     result = verify_log(request, user)
     return render(request, user, "audit_verify.html", result=result)
 
 
-@router.get("/audit/checkpoint", openapi_extra=allow(*OFFICE))
+@router.get("/audit/checkpoint", openapi_extra=allow("audit.checkpoint.show"))
 def checkpoint_page(request: Request, user: User) -> Response:
     with acting(request, user, "audit.checkpoint.show") as act:
         doc = views.latest_checkpoint(act)
     return render(request, user, "checkpoint.html", cp=doc)
 
 
-@router.get("/audit/export", openapi_extra=allow(*OFFICE))
+@router.get("/audit/export", openapi_extra=allow("audit.export"))
 def audit_export(request: Request, user: User) -> Response:
     return audit_export_download(request, user)
 
@@ -241,49 +238,49 @@ def audit_export(request: Request, user: User) -> Response:
 # --- operator ---------------------------------------------------------------------------------------------------
 
 
-@router.get("/batches", openapi_extra=allow(OPERATOR))
+@router.get("/batches", openapi_extra=allow("batches.list"))
 def batches_page(request: Request, user: User) -> Response:
     with acting(request, user, "batches.list") as act:
         rows = views.batches(act)
     return render(request, user, "batches.html", batches=rows)
 
 
-@router.get("/batches/{batch_id}", openapi_extra=allow(OPERATOR))
+@router.get("/batches/{batch_id}", openapi_extra=allow("batches.show"))
 def batch_page(request: Request, user: User, batch_id: str) -> Response:
     with acting(request, user, "batches.show", {"batch": batch_id}) as act:
         doc = views.batch(act, batch_id)
     return render(request, user, "batch.html", b=doc)
 
 
-@router.get("/jobs", openapi_extra=allow(OPERATOR))
+@router.get("/jobs", openapi_extra=allow("link.list"))
 def jobs_page(request: Request, user: User) -> Response:
     with acting(request, user, "link.list") as act:
         rows = views.jobs(act)
     return render(request, user, "jobs.html", jobs=rows)
 
 
-@router.get("/jobs/{job_id}", openapi_extra=allow(OPERATOR))
+@router.get("/jobs/{job_id}", openapi_extra=allow("link.show"))
 def job_page(request: Request, user: User, job_id: str) -> Response:
     with acting(request, user, "link.show", {"job": job_id}) as act:
         doc = views.job(act, job_id)
     return render(request, user, "job.html", j=doc)
 
 
-@router.get("/jobs/{job_id}/report", openapi_extra=allow(OPERATOR))
+@router.get("/jobs/{job_id}/report", openapi_extra=allow("link.report"))
 def job_report(request: Request, user: User, job_id: str) -> Response:
     with acting(request, user, "link.report", {"job": job_id}) as act:
         html = views.job_report_html(act, job_id)
     return HTMLResponse(html, headers={"Content-Security-Policy": REPORT_CSP})
 
 
-@router.get("/jobs/{job_id}/review", openapi_extra=allow(OPERATOR))
+@router.get("/jobs/{job_id}/review", openapi_extra=allow("link.review.show"))
 def review_page(request: Request, user: User, job_id: str) -> Response:
     with acting(request, user, "link.review.show", {"job": job_id}) as act:
         doc = views.review_queue(act, job_id)
     return render(request, user, "review.html", rv=doc)
 
 
-@router.post("/jobs/{job_id}/review", openapi_extra=allow(OPERATOR))
+@router.post("/jobs/{job_id}/review", openapi_extra=allow("link.review"))
 def review_post(request: Request, user: User, job_id: str, csrf: Annotated[str, Form(max_length=100)],
                 pair: Annotated[int, Form()], decision: Annotated[str, Form(max_length=10)]) -> Response:
     _csrf(user, csrf)
@@ -295,14 +292,14 @@ def review_post(request: Request, user: User, job_id: str, csrf: Annotated[str, 
     return RedirectResponse(f"/jobs/{job_id}/review", status_code=303)
 
 
-@router.get("/releases", openapi_extra=allow(OPERATOR))
+@router.get("/releases", openapi_extra=allow("release.pending"))
 def releases_page(request: Request, user: User) -> Response:
     with acting(request, user, "release.pending") as act:
         rows = views.approved(act)
     return render(request, user, "releases.html", requests=rows)
 
 
-@router.post("/requests/{request_id}/release", openapi_extra=allow(OPERATOR))
+@router.post("/requests/{request_id}/release", openapi_extra=allow("release"))
 def release_post(request: Request, user: User, request_id: str, csrf: Annotated[str, Form(max_length=100)]) -> Response:
     _csrf(user, csrf)
     with acting(request, user, "release", {"request": request_id}) as act:
