@@ -118,6 +118,22 @@ class App:
             with session.begin():
                 yield session
 
+    @contextmanager
+    def reading(self, action: str) -> Iterator[Acting | None]:
+        """A read-only snapshot for the long part of an action, before its acting command takes the write
+        lock: no event, no lock (on SQLite a deferred transaction in WAL mode). Yields None when the proved
+        user may not run the action; the acting command that follows then refuses it, audited."""
+        allowed = roles.allowed(action)
+        self.require_schema()
+        name = self.prove()
+        # closing the session rolls its transaction back: nothing read here can be written
+        with Session(self.engine.execution_options(**{db.READ_ONLY: True}), expire_on_commit=False) as session:
+            user = session.get(db.User, name)
+            if user is None or user.role not in allowed:
+                yield None
+            else:
+                yield Acting(app=self, session=session, user=user, action=action, objects={})
+
     def act_as(self, name: str) -> None:
         """Act as a user this process proved itself (the web's sign-in, the demo's own users)."""
         self.actor_name = self.proved = name

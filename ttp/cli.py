@@ -1112,11 +1112,9 @@ def release_make(ctx, request_id, out, as_json, actor) -> None:
     Example:
       ttp release r_0a1b2c3d4e5f --out release/
     """
-    from .exporting import make_release
+    from .exporting import release_request
 
-    app = get_app(ctx.find_root(), actor)
-    with app.acting("release", {"request": request_id}) as act:
-        doc = make_release(act, request_id, out)
+    doc = release_request(get_app(ctx.find_root(), actor), request_id, out)
     if as_json:
         emit_json(doc)
     else:

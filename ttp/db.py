@@ -185,6 +185,9 @@ class AuditCheckpoint(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+READ_ONLY = "ttp_read_only"  # an execution option: this transaction only reads
+
+
 def make_engine(url: str) -> Engine:
     """An engine; on SQLite, transactions take the write lock at BEGIN so appends serialise."""
     if url.startswith("sqlite"):
@@ -198,7 +201,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # pragma: no cover - driver hook
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read snapshot (READ_ONLY) takes no lock: WAL readers neither wait for nor block the writer.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)

@@ -189,8 +189,7 @@ def _release_one(app: App, path: Path, folder: Path) -> tuple[str, dict]:
         exporting.decide_request(act, request.id, "approve", "demo: the monitor's standard question")
     app.act_as(OPERATOR_NAME)
     try:
-        with app.acting("release", {"request": request.id}) as act:
-            return request.id, exporting.make_release(act, request.id, folder)
+        return request.id, exporting.release_request(app, request.id, folder)
     except exporting.Refused as exc:
         return request.id, {"refused": str(exc)}
 

@@ -137,11 +137,11 @@ def approved(act) -> list[dict]:
     return [exporting.show_request(act, r.id) for r in rows]
 
 
-def release(act, request_id: str) -> dict:
+def release(act, request_id: str, prepared: exporting.PreparedRelease | None = None) -> dict:
     """Make the release of an approved request (stored under the data directory, as the CLI does)."""
     if act.session.get(db.Request, request_id) is None:
         raise NotFound(f"unknown request {request_id!r}")
-    return exporting.make_release(act, request_id, None)
+    return exporting.make_release(act, request_id, None, prepared)
 
 
 # --- releases ----------------------------------------------------------------------------------------------

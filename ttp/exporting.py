@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -327,15 +328,55 @@ def decide_request(act, request_id: str, decision: str, reason: str) -> db.Reque
 # --- releases ---------------------------------------------------------------------------------------------
 
 
-def protected_table(act, row: db.Request) -> tuple[Request, db.Policy, db.Job, ProtectedTable]:
-    """The request's table after disclosure control with every release so far (what a release would hold)."""
+def _release_inputs(act, row: db.Request) -> tuple[Request, db.Policy, db.Job]:
     request = load_request(row.text)
     policy_row = get_policy(act.session, row.policy_name, row.policy_version)
     job = act.session.get(db.Job, row.job_id) if row.job_id else None
     if job is None:
         raise TTPError(f"request {row.id} names no link job that exists")
+    return request, policy_row, job
+
+
+def protected_table(act, row: db.Request) -> tuple[Request, db.Policy, db.Job, ProtectedTable]:
+    """The request's table after disclosure control with every release so far (what a release would hold)."""
+    request, policy_row, job = _release_inputs(act, row)
     protected = _protect(act, request, _policy_model(policy_row), job, _Frames(act))
     return request, policy_row, job, protected
+
+
+@dataclass(frozen=True)
+class PreparedRelease:
+    """A request's protected table computed on a read snapshot, with the state it was computed from."""
+
+    state: tuple
+    protected: ProtectedTable
+
+
+def _release_state(session, row: db.Request) -> tuple:
+    """Everything a release's table depends on besides its (immutable) link job: the request, the history
+    of releases, the batches (payload attached later joins the persons) and the school register."""
+    schools = hashlib.sha256(json.dumps([list(s) for s in session.execute(
+        select(db.School.brin, db.School.board, db.School.municipality).order_by(db.School.brin))]).encode())
+    return (row.id, row.status, row.sha256, row.policy_name, row.policy_version, row.job_id,
+            session.scalar(select(func.max(db.Release.seq))), session.scalar(select(func.count(db.Release.id))),
+            session.scalar(select(func.count(db.Batch.id))), str(session.scalar(select(func.max(db.Batch.created_at)))),
+            schools.hexdigest())
+
+
+def prepare_release(reader, request_id: str) -> PreparedRelease | None:
+    """The long part of a release (tables, the joint audit with every earlier release) on a read snapshot,
+    so the write lock is held only to store it. None when it cannot be prepared: the release itself then
+    meets (and audits) the same problem."""
+    if reader is None:
+        return None
+    row = reader.session.get(db.Request, request_id)
+    if row is None or row.status != "approved":
+        return None
+    try:
+        protected = protected_table(reader, row)[3]
+    except TTPError:
+        return None
+    return PreparedRelease(state=_release_state(reader.session, row), protected=protected)
 
 
 def _metadata(row: db.Request, policy_row: db.Policy, job: db.Job, release_id: str, created_at: str) -> dict:
@@ -345,8 +386,18 @@ def _metadata(row: db.Request, policy_row: db.Policy, job: db.Job, release_id: s
             "created": created_at, "request": row.text}
 
 
-def make_release(act, request_id: str, out: Path | None) -> dict:
-    """Compute, protect and write an approved request's release, once; recorded with its audit event."""
+def release_request(app, request_id: str, out: Path | None) -> dict:
+    """The release action: prepared on a read snapshot, then stored as one acting command."""
+    with app.reading("release") as reader:
+        prepared = prepare_release(reader, request_id)
+    with app.acting("release", {"request": request_id}) as act:
+        return make_release(act, request_id, out, prepared)
+
+
+def make_release(act, request_id: str, out: Path | None, prepared: PreparedRelease | None = None) -> dict:
+    """Compute, protect and write an approved request's release, once; recorded with its audit event.
+
+    A `prepared` table is used when nothing it depends on changed since; otherwise it is computed again."""
     row = get_request(act.session, request_id)
     if row.status == "released":
         raise Conflict(f"request {request_id} was released already; a release is produced once")
@@ -358,7 +409,9 @@ def make_release(act, request_id: str, out: Path | None) -> dict:
         raise TTPError(str(exc)) from None
     if out is not None and out.exists() and any(out.iterdir()):
         raise TTPError(f"{out} is not empty: give a new folder for the release")
-    doc = produce_release(act, row)
+    fresh = prepared is not None and prepared.state == _release_state(act.session, row)
+    act.details["prepared"] = fresh
+    doc = produce_release(act, row, prepared.protected if fresh and prepared else None)
     act.record()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -368,13 +421,16 @@ def make_release(act, request_id: str, out: Path | None) -> dict:
     return doc
 
 
-def produce_release(act, row: db.Request) -> dict:
+def produce_release(act, row: db.Request, protected: ProtectedTable | None = None) -> dict:
     """The release of an approved request: files in the data directory, its row, the request released.
 
     The table is protected together with every release made before it; when it cannot be, nothing is
     written and the refusal (with the earlier releases involved) is kept in the request's check for the
     privacy officer."""
-    request, policy_row, job, protected = protected_table(act, row)
+    if protected is None:
+        request, policy_row, job, protected = protected_table(act, row)
+    else:
+        request, policy_row, job = _release_inputs(act, row)
     seq = (act.session.scalar(select(func.max(db.Release.seq))) or 0) + 1
     if protected.refusal is not None:
         row.check = {**(row.check or {}), "ok": False, "problems": [CANNOT_RELEASE], "detail": [protected.refusal],

@@ -193,18 +193,6 @@ def test_privacy_no_identifying_value_in_any_response(web):
     assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits[:20])
 
 
-def test_every_route_but_sign_in_and_language_names_its_roles():
-    from fastapi.routing import APIRoute
-
-    from ttp.web import api, pages
-    from ttp.web.deps import ROLES_KEY
-
-    public = {"/signin", "/signout", "/lang/{code}"}
-    for route in [*api.router.routes, *pages.router.routes]:
-        if isinstance(route, APIRoute) and route.path not in public:
-            assert ROLES_KEY in (route.openapi_extra or {}), route.path
-
-
 def test_the_check_is_no_oracle_about_other_researchers_releases(web):
     """A request that would give away a small group with an earlier release is refused in one line that
     names neither the release nor the cell; the privacy officer's preview shows both."""
@@ -280,3 +268,53 @@ def test_a_large_body_is_refused_before_it_is_read_or_anyone_signed_in(web):
     signin = client.post("/signin", content=b"name=" + b"a" * (1024 * 1024),
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert signin.status_code == 413
+
+
+def test_a_long_release_holds_up_no_other_request_and_is_recomputed_when_the_history_moved(web, monkeypatch):
+    """Release A is computed on a read snapshot; meanwhile release B is made (the service is not blocked).
+    A's snapshot is then stale (B joined the history), so A is computed again under the write lock."""
+    import threading
+
+    from ttp import db, exporting
+
+    researcher, officer, operator = web.api("researcher1"), web.api("officer1"), web.api("operator1")
+    ids = []
+    for dims in (["sex"], ["vve"]):
+        spec = {**SPEC, "purpose": f"concurrent release by {dims[0]}", "dimensions": dims, "measures": ["pupils"]}
+        submitted = researcher.post("/api/v1/requests", json=spec)
+        assert submitted.status_code == 201, submitted.text
+        ids.append(submitted.json()["request_id"])
+        decided = officer.post(f"/api/v1/requests/{ids[-1]}/decision", json={"decision": "approve", "reason": "ok"})
+        assert decided.status_code == 200, decided.text
+    first, second = ids
+    started, proceed = threading.Event(), threading.Event()
+    original = exporting.protected_table
+
+    def slow(act, row):
+        if row.id == first and not started.is_set():
+            started.set()
+            assert proceed.wait(120), "the test never let the first release go on"
+        return original(act, row)
+
+    monkeypatch.setattr(exporting, "protected_table", slow)
+    responses = {}
+    a = threading.Thread(target=lambda: responses.update(a=operator.post(f"/api/v1/requests/{first}/release")))
+    a.start()
+    try:
+        assert started.wait(120)
+        b = threading.Thread(target=lambda: responses.update(b=operator.post(f"/api/v1/requests/{second}/release")))
+        b.start()
+        b.join(120)  # a deadline for a failure, not a wait for success: B needs no event from A
+        b_done = not b.is_alive()
+    finally:
+        proceed.set()
+        a.join(300)
+    assert b_done, "release B waited for release A's computation"
+    assert responses["b"].status_code == 201 and responses["a"].status_code == 201, responses
+    with web.service.app().session() as session:
+        events = {e.request_id: e for e in session.scalars(
+            select(db.AuditEvent).where(db.AuditEvent.action == "release", db.AuditEvent.outcome == "ok"))}
+        seqs = {r.request_id: r.seq for r in session.scalars(select(db.Release))}
+    assert events[second].details["prepared"] is True
+    assert events[first].details["prepared"] is False  # the history moved: computed again with B in it
+    assert seqs[first] == seqs[second] + 1

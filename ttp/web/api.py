@@ -10,7 +10,16 @@ from pydantic import BaseModel, Field
 
 from .. import documents as views
 from .context import Principal
-from .deps import REPORT_CSP, acting, allow, api_user, audit_export_download, check_role, verify_log
+from .deps import (
+    REPORT_CSP,
+    acting,
+    allow,
+    api_user,
+    audit_export_download,
+    check_role,
+    prepared_release,
+    verify_log,
+)
 
 router = APIRouter(tags=["ttp"])
 User = Annotated[Principal, Depends(api_user)]
@@ -120,8 +129,9 @@ def pending(request: Request, user: User) -> dict:
 
 @router.post("/requests/{request_id}/release", status_code=201, openapi_extra=allow("release"))
 def release(request: Request, user: User, request_id: str) -> dict:
+    prepared = prepared_release(request, user, request_id)
     with acting(request, user, "release", {"request": request_id}) as act:
-        return views.release(act, request_id)
+        return views.release(act, request_id, prepared)
 
 
 @router.get("/releases/{release_id}", openapi_extra=allow("release.show"))

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 
 from .. import documents as views
-from .. import roles
+from .. import exporting, roles
 from ..app import Acting
 from ..errors import TTPError
 from . import i18n
@@ -79,6 +79,13 @@ def acting(request: Request, user: Principal, action: str, objects: dict | None 
         record = service.first_time((user.name, user.via, user.csrf, action))
     with service.acting(user, action, objects, record) as act:
         yield act
+
+
+def prepared_release(request: Request, user: Principal, request_id: str) -> exporting.PreparedRelease | None:
+    """A release's table computed on a read snapshot, outside the service's write turn, so other requests
+    go on meanwhile (the release's acting command then only stores it)."""
+    with service_of(request).app(user.name).reading("release") as reader:
+        return exporting.prepare_release(reader, request_id)
 
 
 def check_role(request: Request, user: Principal, action: str) -> None:

@@ -24,6 +24,7 @@ from .deps import (
     audit_export_download,
     check_role,
     page_user,
+    prepared_release,
     render,
     service_of,
     verify_log,
@@ -302,6 +303,7 @@ def releases_page(request: Request, user: User) -> Response:
 @router.post("/requests/{request_id}/release", openapi_extra=allow("release"))
 def release_post(request: Request, user: User, request_id: str, csrf: Annotated[str, Form(max_length=100)]) -> Response:
     _csrf(user, csrf)
+    prepared = prepared_release(request, user, request_id)
     with acting(request, user, "release", {"request": request_id}) as act:
-        doc = views.release(act, request_id)
+        doc = views.release(act, request_id, prepared)
     return RedirectResponse(f"/releases/{doc['release_id']}", status_code=303)
