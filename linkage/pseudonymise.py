@@ -11,8 +11,11 @@ Columns meant to be compared with each other share a domain, so their hashes agr
 its own domain, so equal values in different columns never give equal hashes.
 
 `record_id` and `label_id` are the first 16 bytes (32 hex) of HMAC over `record_id|kv|` (`label_id|kv|`)
-and the length-prefixed UTF-8 of source, export file (school) and record key: the record key is a local
-identifier and leaves this module only keyed.
+and the length-prefixed UTF-8 of source, delivery (school) and record key: the record key is a local
+identifier and leaves this module only keyed. A delivery is the export file with the record's school year
+(`vo.csv 2022-2023`) when the file name does not already hold it, so next year's export under the same file
+name holds other records, and a corrected export of the same year the same ones (`export_file` in the
+features is the delivery too: records of one delivery are "within one file" for the matcher).
 
 Work is done once per distinct raw value (names, dates and postcodes repeat), then mapped back to rows.
 """
@@ -105,6 +108,20 @@ def _hex16(raw: np.ndarray) -> np.ndarray:
 def _lp(text: str) -> bytes:
     data = text.encode("utf-8")
     return len(data).to_bytes(4, "big") + data
+
+
+DELIVERY = "_delivery"
+
+
+def _delivery(records: pd.DataFrame) -> pd.Series:
+    """The export file, with the record's school year when the name does not hold it already."""
+    files = _column(records, "export_file")
+    if "school_year" not in records.columns:
+        return files
+    years = records["school_year"]
+    add = years.notna() & files.notna() & (years.astype(str) != "")
+    add &= ~pd.Series([str(y) in str(f) for f, y in zip(files, years, strict=True)], index=records.index)
+    return files.where(~add, files.astype(str) + " " + years.astype(str))
 
 
 def _column(records: pd.DataFrame, name: str) -> pd.Series:
@@ -340,11 +357,12 @@ def make_features(
     batch = _Batch(bytes(secret), key_version, params)
     n = len(records)
     keys = _record_keys(records)
+    records = records.assign(**{DELIVERY: _delivery(records)})
     cols: dict[str, Any] = {
-        "record_id": _ids(batch, records, keys, source, "export_file", "record_id"),
+        "record_id": _ids(batch, records, keys, source, DELIVERY, "record_id"),
         "label_id": _ids(batch, records, keys, source, "school", "label_id"),
         "source": np.full(n, source, dtype=object),
-        "export_file": _plain_text(_column(records, "export_file")),
+        "export_file": _plain_text(_column(records, DELIVERY)),
         "key_version": np.full(n, key_version, dtype=np.int64),
     }
     def identifier(column: str, func: Callable[[list[Any]], list[str | None]]) -> Normaliser:

@@ -356,7 +356,9 @@ def batches_list(ctx, as_json, actor) -> None:
         return
     for r in rows:
         click.echo(f"{r['batch_id']}  {r['source']:<10} {r['sector']:<4} read {r['rows_read']:>8}  "
-                   f"accepted {r['accepted']:>8}  quarantined {r['quarantined']:>6}  key v{r['key_version']}")
+                   f"accepted {r['accepted']:>8}  quarantined {r['quarantined']:>6}  key v{r['key_version']}"
+                   + (f"  {r['school_year']}" if r["school_year"] else "")
+                   + (f"  superseded by {r['superseded_by']}" if r["superseded_by"] else ""))
 
 
 @batches.command("show")
@@ -381,6 +383,34 @@ def batches_show(ctx, batch_id, as_json, actor) -> None:
     else:
         for k, v in row.items():
             click.echo(f"{k}: {v}")
+
+
+@batches.command("supersede")
+@click.argument("old_batch")
+@click.argument("new_batch")
+@json_option
+@as_option
+@click.pass_context
+def batches_supersede(ctx, old_batch, new_batch, as_json, actor) -> None:
+    """Let NEW_BATCH, a corrected delivery, replace OLD_BATCH (same source).
+
+    Link jobs from now on leave OLD_BATCH out; it stays for the jobs and releases made from it. Next
+    year's export under the same file name needs no supersede: its records are other records.
+
+    \b
+    Example:
+      ttp batches supersede b_3f9a2c1d07e4 b_8e1d0c2b4a6f
+    """
+    from .deliveries import supersede
+
+    app = get_app(ctx, actor)
+    with app.acting("batches.supersede", {"batch": old_batch}) as act:
+        doc = supersede(act, old_batch, new_batch)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"batch {doc['batch_id']} ({doc['source']}) is superseded by {doc['superseded_by']}: "
+                   "link jobs from now on use the new one")
 
 
 # --- quarantine ------------------------------------------------------------------------------------------------
@@ -1138,16 +1168,12 @@ def release_verify(ctx, release_id, every, as_json, actor) -> None:
       ttp release verify rel_0a1b2c3d4e5f
       ttp release verify --all
     """
-    from .exporting import verify_all, verify_release
+    from .exporting import verify_releases
 
     if bool(release_id) == every:
         raise UsageError("give a RELEASE id or --all")
-    app = get_app(ctx.find_root(), actor)
-    with app.acting("release.verify", {"release": release_id} if release_id else {}) as act:
-        results = verify_all(act) if every else [verify_release(act, release_id)]
-        bad = [r["release_id"] for r in results if not r["reproduced"]]
-        act.counts.update({"releases": len(results), "not_reproduced": len(bad)})
-        act.outcome = "ok" if not bad else "mismatch"
+    results = verify_releases(get_app(ctx.find_root(), actor), release_id)
+    bad = [r["release_id"] for r in results if not r["reproduced"]]
     if as_json:
         emit_json({"releases": results, "ok": not bad})
     else:

@@ -64,6 +64,8 @@ class Batch(Base):
     link_kinds: Mapped[dict]
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    superseded_by: Mapped[str | None] = mapped_column(String(32))  # the corrected delivery that replaces it
+    superseded_at: Mapped[datetime | None]
 
 
 class BatchFile(Base):

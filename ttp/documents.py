@@ -227,7 +227,8 @@ def _batch_doc(b: db.Batch) -> dict:
     return {"batch_id": b.id, "source": b.source, "sector": b.sector, "attach_to": b.attach_to,
             "school_year": b.school_year, "rows_read": b.rows_read, "accepted": b.accepted,
             "quarantined": b.quarantined, "key_id": b.key_id, "key_version": b.key_version,
-            "fields_dropped": b.fields_dropped, "created_by": b.created_by, "created_at": b.created_at.isoformat()}
+            "fields_dropped": b.fields_dropped, "created_by": b.created_by, "created_at": b.created_at.isoformat(),
+            "superseded_by": b.superseded_by}
 
 
 def batch_summary(act, batch_id: str) -> dict:

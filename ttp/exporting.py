@@ -539,6 +539,26 @@ def verify_all(act) -> list[dict]:
     return [verify_release(act, r.id) for r in _releases(act.session)]
 
 
+def verify_releases(app, release_id: str | None) -> list[dict]:
+    """The release.verify action: recomputed on a read snapshot (no lock held while it runs), then one
+    audited event with the outcome; a release that does not reproduce makes the outcome `mismatch`."""
+    results: list[dict] = []
+    failure: TTPError | None = None
+    with app.reading("release.verify") as reader:
+        if reader is not None:
+            try:
+                results = verify_all(reader) if release_id is None else [verify_release(reader, release_id)]
+            except TTPError as exc:
+                failure = exc
+    with app.acting("release.verify", {"release": release_id} if release_id else {}) as act:
+        if failure is not None:
+            raise failure
+        bad = [r["release_id"] for r in results if not r["reproduced"]]
+        act.counts.update({"releases": len(results), "not_reproduced": len(bad)})
+        act.outcome = "ok" if not bad else "mismatch"
+    return results
+
+
 def release_doc(act, release_id: str) -> dict:
     """What is known of a release: who asked, who approved, the files; for a privacy officer also why its
     cells are hidden and which earlier releases shaped it."""

@@ -17,6 +17,7 @@ from linkage.pipeline import link
 from linkage.pseudonymise import PseudonymError
 
 from . import db
+from .deliveries import refuse_shared_records
 from .errors import TTPError
 from .ids import new_id
 from .ingest import FEATURES
@@ -27,9 +28,11 @@ REPORT = "report.json"
 
 
 def link_batches(session, sources: list[str]) -> list[db.Batch]:
-    """Every linkable batch of the named sources; a source without one is refused."""
+    """Every linkable batch of the named sources in force (none a corrected delivery superseded); a source
+    without one is refused."""
     batches = session.scalars(
-        select(db.Batch).where(db.Batch.source.in_(sources), db.Batch.attach_to.is_(None))
+        select(db.Batch).where(db.Batch.source.in_(sources), db.Batch.attach_to.is_(None),
+                               db.Batch.superseded_by.is_(None))
         .order_by(db.Batch.created_at, db.Batch.id)
     ).all()
     missing = sorted(set(sources) - {b.source for b in batches})
@@ -45,8 +48,9 @@ def link_batches(session, sources: list[str]) -> list[db.Batch]:
     return list(batches)
 
 
-def read_features(settings, batches: list[db.Batch]) -> pd.DataFrame:
-    """The batches' features, through the one feature contract: one scheme, one set of Bloom parameters."""
+def read_features(settings, batches: list[db.Batch], session=None) -> pd.DataFrame:
+    """The batches' features, through the one feature contract: one scheme, one set of Bloom parameters.
+    With a session, two batches holding the same records are refused in one line (see `deliveries`)."""
     frames: list[pd.DataFrame] = []
     for b in batches:
         try:
@@ -54,7 +58,11 @@ def read_features(settings, batches: list[db.Batch]) -> pd.DataFrame:
                                                       frames[0].attrs["ttp.bloom"] if frames else None))
         except PseudonymError as exc:
             raise TTPError(f"batch {b.id} ({b.source}): {exc}") from None
-    return pd.concat(frames, ignore_index=True)
+    features = pd.concat(frames, ignore_index=True)
+    if session is not None:
+        owner = pd.Series([b.id for b, f in zip(batches, frames, strict=True) for _ in range(len(f))])
+        refuse_shared_records(features, owner, session)
+    return features
 
 
 def previous_person_map(settings, session) -> tuple[str | None, dict[str, str] | None]:
@@ -77,7 +85,7 @@ def run_link(act, sources: list[str], name: str | None, progress=None) -> dict:
     """Link the named sources into persons; the job's files and row commit with its audit event."""
     settings, session = act.app.settings, act.session
     batches = link_batches(session, sources)
-    features = read_features(settings, batches)
+    features = read_features(settings, batches, session)
     previous_id, previous = previous_person_map(settings, session)
     result = link(features, previous=previous, reviews=review_decisions(session),
                   new_person_id=lambda: new_id("p", 8), progress=progress)

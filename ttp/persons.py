@@ -23,7 +23,8 @@ def build_persons(app, session, job: db.Job) -> pd.DataFrame:
     persons = pd.DataFrame({"person_id": pd.unique(person_map["person_id"])})
     batches = [session.get(db.Batch, b) for b in job.batch_ids]
     attached = session.scalars(
-        select(db.Batch).where(db.Batch.attach_to.in_(job.sources)).order_by(db.Batch.created_at)
+        select(db.Batch).where(db.Batch.attach_to.in_(job.sources), db.Batch.superseded_by.is_(None))
+        .order_by(db.Batch.created_at)
     ).all()
     by_source: dict[str, list[pd.DataFrame]] = {}
     for order, batch in enumerate([*batches, *attached]):

@@ -45,6 +45,7 @@ ACTIONS: dict[str, Action] = {
     "ingest": Action(_OP, "ingest a source export (validated, pseudonymised, bad rows quarantined)"),
     "batches.list": Action(_OP, "list ingested batches", reads=True),
     "batches.show": Action(_OP, "show one batch", reads=True),
+    "batches.supersede": Action(_OP, "let a corrected delivery replace an earlier batch (link jobs leave it out)"),
     "quarantine.show": Action(_OP, "show a batch's quarantined rows (reasons only)", reads=True),
     "quarantine.export": Action(_OP, "export a batch's quarantined rows to fix them"),
     "schools.import": Action(_OP, "import the school register"),
