@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-:]*)\s+(not in|in|==|!=|>=|<=|>|<)\s+(.+?)\s*$")
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-:@=]*)\s+(not in|in|==|!=|>=|<=|>|<)\s+(.+?)\s*$")
 OPERATORS = ("in", "not in", "==", "!=", ">=", "<=", ">", "<")
 
 

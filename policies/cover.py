@@ -190,7 +190,8 @@ def _dense_columns(entries: list[Entry]) -> list[_Dense]:
     out = []
     for (frame, column), texts in sorted(wanted.items()):
         mine = [e for e in entries if e.frame == frame]
-        persons = next(e.table.persons for e in mine if e.table.persons is not None)
+        # entries of one frame may hold different columns of it (columns at a moment are added as asked)
+        persons = next(e.table.persons for e in mine if e.table.persons is not None and column in e.table.persons)
         raw = persons[column]
         # Only values that occur (and missing only when it occurs): an attacker who assumes no other values
         # exist is right about this frame, so a variant with another value would be freer than he knows.
@@ -255,7 +256,7 @@ def build_cover(entries: list[Entry]) -> Cover:
         col = np.full(n, -1, dtype=np.int64)
         may = np.zeros((n, len(d.values)), dtype=bool)
         for e in entries:
-            if e.frame == d.frame and e.table.persons is not None:
+            if e.frame == d.frame and e.table.persons is not None and d.column in e.table.persons:
                 rows_of = ids.get_indexer(e.table.person_ids)
                 col[rows_of] = _value_class(d, e.table.persons[d.column])
                 may[rows_of] = _values_like(e.table.persons, col[rows_of], len(d.values))

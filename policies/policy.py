@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from policies.conditions import parse_condition
 from policies.errors import PolicyError
+from policies.indicators import INDICATORS
+from policies.moments import parse_moment
 from policies.tomlpos import key_line, load_model
 
 
@@ -80,6 +82,34 @@ class Measure(_Strict):
         return self.kind in ("mean", "median")
 
 
+class Derived(_Strict):
+    """A column computed per person from other columns: one of the field's indicators over named inputs
+    (`policies.indicators`; the inputs are persons columns, usually at a moment: `policies.moments`)."""
+
+    indicator: str
+    inputs: dict[str, str]
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _inputs_ok(self) -> Derived:
+        known = INDICATORS.get(self.indicator)
+        if known is None:
+            raise ValueError(f"unknown indicator {self.indicator!r} (one of {', '.join(sorted(INDICATORS))})")
+        if set(self.inputs) != set(known.inputs):
+            raise ValueError(f"indicator {self.indicator} takes the inputs {', '.join(known.inputs)}")
+        for column in self.inputs.values():
+            _moment_ok(column)
+        return self
+
+
+def _moment_ok(column: str | None) -> None:
+    if column is not None:
+        try:
+            parse_moment(column)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from None
+
+
 class Dominance(_Strict):
     """(n, k) rule: a magnitude cell is sensitive when its n largest contributors exceed k% of the total."""
 
@@ -133,8 +163,22 @@ class Policy(_Strict):
     populations: list[list[str]] = Field(min_length=1)
     dimensions: dict[str, Dimension] = Field(min_length=1)
     measures: dict[str, Measure] = Field(min_length=1)
+    derived: dict[str, Derived] = {}
     disclosure: Disclosure = Disclosure()
     approval: Approval = Approval()
+
+    @model_validator(mode="after")
+    def _columns_ok(self) -> Policy:
+        for name in self.derived:
+            if not name.isidentifier():
+                raise ValueError(f"derived column {name!r}: a name of letters, digits and _")
+        for dim in self.dimensions.values():
+            _moment_ok(dim.column)
+        for measure in self.measures.values():
+            _moment_ok(measure.column)
+            if measure.condition:
+                _moment_ok(parse_condition(measure.condition).column)
+        return self
 
     @field_validator("populations")
     @classmethod

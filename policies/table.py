@@ -8,6 +8,7 @@ from itertools import product
 import numpy as np
 import pandas as pd
 
+from policies.columns import named_columns, with_derived
 from policies.conditions import Condition, as_text, missing, parse_condition
 from policies.errors import RequestError
 from policies.policy import Dimension, Measure, Policy
@@ -172,7 +173,9 @@ def _tops_with_margins(interior: np.ndarray, axes: range) -> np.ndarray:
 
 
 def compute_table(persons: pd.DataFrame, request: Request, policy: Policy) -> Table:
-    """Aggregate the persons frame into the request's table (not yet protected)."""
+    """Aggregate the persons frame into the request's table (not yet protected); the policy's derived
+    columns (indicators) that the request names are computed here from their inputs."""
+    persons = with_derived(persons, policy, named_columns(policy, request))
     dims = [policy.dimensions[d] for d in request.dimensions]
     measures = {m: policy.measures[m] for m in request.measures}
     slices = request.slices()

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from policies import lifecycle
 from policies.check import CANNOT_RELEASE, check_request
+from policies.columns import source_columns
 from policies.cover import Entry
 from policies.disclosure import ProtectedTable, protect
 from policies.errors import PoliciesError, StateError
@@ -30,7 +31,7 @@ from policies.table import Table, compute_table
 from . import db
 from .errors import Conflict, Forbidden, NotFound, TTPError, UsageError
 from .ids import new_id
-from .persons import build_persons
+from .persons import PersonsFrame
 
 __all__ = ["TTPError"]
 
@@ -119,19 +120,20 @@ def _latest_job(session, population: list[str]) -> db.Job | None:
 
 
 class _Frames:
-    """The persons frame of each link job, built once per command (payload is decrypted to build it)."""
+    """The persons frame of each link job, built once per command (payload is decrypted to build it), with
+    the columns at a moment that each request needs added as they are asked for."""
 
     def __init__(self, act) -> None:
         self.act = act
-        self.frames: dict[str, pd.DataFrame] = {}
+        self.frames: dict[str, PersonsFrame] = {}
 
-    def persons(self, job_id: str) -> pd.DataFrame:
+    def persons(self, job_id: str, request: Request, policy: Policy) -> pd.DataFrame:
         if job_id not in self.frames:
             job = self.act.session.get(db.Job, job_id)
             if job is None:
                 raise TTPError(f"link job {job_id} is gone: releases made from it cannot be checked")
-            self.frames[job_id] = build_persons(self.act.app, self.act.session, job)
-        return self.frames[job_id]
+            self.frames[job_id] = PersonsFrame(self.act.app, self.act.session, job)
+        return self.frames[job_id].with_columns(source_columns(policy, request))
 
 
 def _releases(session, before_seq: int | None = None) -> list[db.Release]:
@@ -159,7 +161,8 @@ def _release_table(act, release: db.Release, frames: _Frames) -> tuple[Table, Po
     row = get_request(act.session, release.request_id)
     policy = _policy_model(get_policy(act.session, release.policy_name, release.policy_version))
     try:
-        table = compute_table(frames.persons(release.job_id), load_request(row.text), policy)
+        request = load_request(row.text)
+        table = compute_table(frames.persons(release.job_id, request, policy), request, policy)
     except PoliciesError as exc:
         raise TTPError(f"release {release.id}: {exc}") from None
     return table, policy, _record(act, release, table)
@@ -180,7 +183,7 @@ def _history(act, frames: _Frames, before_seq: int | None = None) -> list[Entry]
 def _protect(act, request: Request, policy: Policy, job: db.Job, frames: _Frames,
              before_seq: int | None = None, replay: list[tuple[str, int]] | None = None) -> ProtectedTable:
     try:
-        table = compute_table(frames.persons(job.id), request, policy)
+        table = compute_table(frames.persons(job.id, request, policy), request, policy)
         return protect(table, policy, _history(act, frames, before_seq), frame=job.id, replay=replay)
     except PoliciesError as exc:
         raise TTPError(str(exc)) from None

@@ -6,21 +6,20 @@ import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
+from policies.moments import at_moment, parse_moment
+
 from . import db
 from .ingest import open_payload
 from .linkjob import PERSON_MAP
 
 
-def build_persons(app, session, job: db.Job) -> pd.DataFrame:
-    """`person_id`, `in_<source>` and `<source>.<attribute>` (from the person's latest record there).
-
-    Payload-only batches (`attach_to`) join the records of the source they attach to. Schools are
-    joined from the register on `<source>.brin` as `<source>.bestuur` and `<source>.gemeente`.
-    """
+def person_records(app, session, job: db.Job) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The job's person map and, per source, every record of its persons: `person_id`, the record's
+    payload (school year, grade, school, level, ...) and `_order` (delivery order). Payload-only batches
+    (`attach_to`) join the records of the source they attach to; superseded batches are left out."""
     settings = app.settings
     person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()
     person_map = person_map[["record_id", "person_id", "source"]]
-    persons = pd.DataFrame({"person_id": pd.unique(person_map["person_id"])})
     batches = [session.get(db.Batch, b) for b in job.batch_ids]
     attached = session.scalars(
         select(db.Batch).where(db.Batch.attach_to.in_(job.sources), db.Batch.superseded_by.is_(None))
@@ -33,17 +32,61 @@ def build_persons(app, session, job: db.Job) -> pd.DataFrame:
             continue
         payload["_order"] = order
         by_source.setdefault(batch.attach_to or batch.source, []).append(payload)
-    schools = {s.brin: s for s in session.scalars(select(db.School))}
+    records: dict[str, pd.DataFrame] = {}
     for source in sorted(job.sources):
         members = person_map[person_map["source"] == source]
-        persons[f"in_{source}"] = persons["person_id"].isin(members["person_id"])
         frames = by_source.get(source)
         if not frames:
             continue
-        payload = _combine(frames)
-        merged = members[["record_id", "person_id"]].merge(payload, on="record_id", how="inner")
+        merged = members[["record_id", "person_id"]].merge(_combine(frames), on="record_id", how="inner")
         sort_cols = [c for c in ("school_year", "_order") if c in merged.columns]
-        merged = merged.sort_values(sort_cols, kind="stable") if sort_cols else merged
+        records[source] = merged.sort_values(sort_cols, kind="stable") if sort_cols else merged
+    return person_map, records
+
+
+class PersonsFrame:
+    """The persons frame of a link job, with columns at a moment added when a request needs them."""
+
+    def __init__(self, app, session, job: db.Job) -> None:
+        person_map, self.records = person_records(app, session, job)
+        self.frame = _latest(person_map, self.records, job.sources,
+                             {s.brin: s for s in session.scalars(select(db.School))})
+
+    def with_columns(self, columns: list[str]) -> pd.DataFrame:
+        """The frame with every moment column among `columns` (`policies.moments`); rows keep their order."""
+        added = {}
+        for column in columns:
+            moment = parse_moment(column)
+            if moment is None or column in self.frame.columns or column in added:
+                continue
+            values = at_moment(self.records.get(moment.source, _NO_RECORDS), moment)
+            added[column] = self.frame["person_id"].map(values).astype(object)
+        if added:
+            self.frame = self.frame.assign(**added)
+        return self.frame
+
+
+_NO_RECORDS = pd.DataFrame({"person_id": pd.Series([], dtype=object)})
+
+
+def build_persons(app, session, job: db.Job, columns: list[str] | None = None) -> pd.DataFrame:
+    """`person_id`, `in_<source>` and `<source>.<attribute>` (from the person's latest record there), and
+    the moment columns among `columns` (`vo.niveau@grade=3`: see `policies.moments`).
+
+    Schools are joined from the register on `<source>.brin` as `<source>.bestuur` and `<source>.gemeente`.
+    """
+    return PersonsFrame(app, session, job).with_columns(columns or [])
+
+
+def _latest(person_map: pd.DataFrame, records: dict[str, pd.DataFrame], sources: list[str],
+            schools: dict) -> pd.DataFrame:
+    persons = pd.DataFrame({"person_id": pd.unique(person_map["person_id"])})
+    for source in sorted(sources):
+        members = person_map[person_map["source"] == source]
+        persons[f"in_{source}"] = persons["person_id"].isin(members["person_id"])
+        merged = records.get(source)
+        if merged is None:
+            continue
         latest = merged.drop_duplicates("person_id", keep="last").drop(columns=["record_id", "_order"],
                                                                         errors="ignore")
         latest = latest.rename(columns={c: f"{source}.{c}" for c in latest.columns if c != "person_id"})
