@@ -1294,22 +1294,27 @@ def demo() -> None:
 
 
 @demo.command("run")
-@click.option("--persons", default=5000, show_default=True)
+@click.option("--cohort", default=300, show_default=True, help="Pupils per year group (15 year groups).")
 @click.option("--seed", default=1, show_default=True)
 @json_option
 @click.pass_context
-def demo_run(ctx, persons, seed, as_json) -> None:
+def demo_run(ctx, cohort, seed, as_json) -> None:
     """Generate, ingest, link, evaluate, request, approve, release and verify, in a fresh data directory.
+
+    The region: fifteen year groups of `--cohort` pupils followed over eight school years, delivered year
+    by year (one delivery sent again, corrected).
 
     \b
     Example:
-      ttp demo --persons 2000 --data-dir demo-data --json > summary.json
+      ttp demo --cohort 150 --data-dir demo-data --json > summary.json
     """
     from .demo_job import run_demo
 
+    if cohort < 1:
+        raise UsageError("--cohort must be at least 1")
     root = ctx.find_root()
     explicit = root.params.get("data_dir")
-    summary = run_demo(Path(explicit) if explicit else None, persons=persons, seed=seed, quiet=as_json)
+    summary = run_demo(Path(explicit) if explicit else None, cohort=cohort, seed=seed, quiet=as_json)
     if as_json:
         emit_json(summary)
 
@@ -1318,22 +1323,25 @@ demo.default_command = "run"
 
 
 @demo.command("generate")
-@click.option("--persons", default=5000, show_default=True)
+@click.option("--cohort", default=300, show_default=True, help="Pupils per year group (15 year groups).")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
-def demo_generate(persons, seed, out) -> None:
-    """Write a synthetic cohort the way the source systems export it, with its profiles and truth.
+def demo_generate(cohort, seed, out) -> None:
+    """Write the synthetic region's deliveries the way the source systems export them, year by year, with
+    their profiles, the school register and the truth.
 
     \b
     Example:
-      ttp demo generate --persons 5000 --seed 1 --out cohort/
+      ttp demo generate --cohort 300 --seed 1 --out region/
     """
-    from .demo.generate import generate_cohort
+    from .demo.region import generate_region
 
-    generate_cohort(Path(out), persons=persons, seed=seed)
-    files = sorted(p.name for p in Path(out).iterdir())
-    click.echo(f"wrote a synthetic cohort of {persons} persons (seed {seed}) to {out}: {len(files)} files, "
-               "exports with their profiles, schools.csv and truth.csv (see README.txt there)")
+    if cohort < 1:
+        raise UsageError("--cohort must be at least 1")
+    made = generate_region(Path(out), cohort=cohort, seed=seed)
+    click.echo(f"wrote a synthetic region of {made.persons} pupils ({cohort} per year group, seed {seed}) to "
+               f"{out}: {len(made.deliveries)} deliveries over {made.years[0]} to {made.years[-1]}, their "
+               "profiles, schools.csv and truth.csv (see README.txt there)")
 
 
 # --- web service (issue 8): serve, passwords, API tokens --------------------------------------------------------

@@ -14,7 +14,8 @@ import click
 from . import exporting, linkjob
 from .app import App
 from .auditing import verify
-from .demo.generate import generate_cohort
+from .deliveries import supersede
+from .demo.region import generate_region
 from .ingest import open_source, run_ingest
 from .progress import Progress
 from .roles import PRIVACY_OFFICER, RESEARCHER
@@ -33,15 +34,6 @@ HISTORY_FILES = [EXAMPLES / "requests" / name for name in (
     "school_advice_level.toml", "school_advice_havo_vwo.toml", "school_sex_level.toml",
     "school_weight_havo_vwo.toml")]
 
-# (source, path in the cohort, profile in the cohort or None for EDEXML)
-SOURCES = [
-    ("vve", "vve.csv", "vve.toml"),
-    ("po", "po", None),
-    ("po_toets", "po_toets.csv", "po_toets.toml"),
-    ("vo", "vo.csv", "vo.toml"),
-    ("mbo", "mbo.csv", "mbo.toml"),
-    ("nco", "nco.csv", "nco.toml"),
-]
 LINKED = ["vve", "po", "vo", "mbo", "nco"]
 
 
@@ -49,7 +41,7 @@ def _say(line: str) -> None:
     click.echo(line)
 
 
-def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: bool = False) -> dict:
+def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: bool = False) -> dict:
     """Run every stage once, print a summary (on stderr when `quiet`: stdout is for --json), and return it as a
     document."""
     started = time.monotonic()
@@ -59,7 +51,8 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: b
     data_dir = Path(data_dir).resolve()
     # The cohort (plaintext input) and the release (output) live beside the data directory, not in it:
     # the data directory holds only what ttp itself keeps.
-    cohort = data_dir.with_name(data_dir.name + "-cohort") if data_dir.name != "data" else data_dir.parent / "cohort"
+    cohort_dir = data_dir.with_name(data_dir.name + "-cohort") if data_dir.name != "data" \
+        else data_dir.parent / "cohort"
     release_dir = data_dir.with_name(data_dir.name + "-release") if data_dir.name != "data" \
         else data_dir.parent / "release"
     if (data_dir / "keystore.ttpkeys").exists():
@@ -76,8 +69,8 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: b
     settings = resolve(data_dir, os.environ.get("TTP_DATABASE_URL"))
     app = App(settings=settings)
 
-    progress("generating the synthetic cohort")
-    generate_cohort(cohort, persons=persons, seed=seed)
+    progress("generating the synthetic region")
+    generated = generate_region(cohort_dir, cohort=cohort, seed=seed)
     progress("initialising")
     initialise(app, OPERATOR_NAME, None)
     app.act_as(OPERATOR_NAME)
@@ -93,15 +86,26 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: b
     tokens_file = _write_tokens(app, data_dir, [OPERATOR_NAME, OFFICER_NAME, SECOND_OFFICER, RESEARCHER_NAME])
     app.act_as(OPERATOR_NAME)
 
-    records: dict[str, dict] = {}
-    for source, rel, profile in SOURCES:
+    delivered: dict[tuple[str, str], tuple[str, int, int]] = {}  # (year, source) -> batch, accepted, quarantined
+    superseded = []
+    for year, source, rel in generated.deliveries:
+        progress(f"ingest {year} {source}")
         with app.acting("ingest", {"source": source}) as act:
-            export = open_source([cohort / rel], cohort / profile if profile else None,
-                                 None if profile else "edexml", None)
-            result = run_ingest(act, export, source, progress=progress)
-        records[source] = result.as_json()
+            export = open_source([cohort_dir / rel], None if source == "po" else cohort_dir / f"{source}.toml",
+                                 "edexml" if source == "po" else None, None)
+            result = run_ingest(act, export, source)
+        if (year, source) in delivered:  # a corrected delivery of the same year supersedes the first
+            with app.acting("batches.supersede", {"batch": delivered[(year, source)][0]}) as act:
+                superseded.append(supersede(act, delivered[(year, source)][0], result.batch_id))
+        delivered[(year, source)] = (result.batch_id, result.accepted, result.quarantined)
+    records: dict[str, dict] = {}
+    for (_, source), (_, accepted, quarantined) in delivered.items():
+        total = records.setdefault(source, {"accepted": 0, "quarantined": 0, "batches": 0})
+        total["accepted"] += accepted
+        total["quarantined"] += quarantined
+        total["batches"] += 1
     with app.acting("schools.import") as act:
-        act.counts["schools"] = exporting.import_schools(act, cohort / "schools.csv")
+        act.counts["schools"] = exporting.import_schools(act, cohort_dir / "schools.csv")
 
     progress("linking")
     with app.acting("link.run", {"sources": LINKED}) as act:
@@ -109,7 +113,7 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: b
     progress("evaluating against the truth")
     with app.acting("link.evaluate", {"job": job["job_id"]}) as act:
         evaluation = linkjob.evaluate_job(act, linkjob.get_job(act.session, job["job_id"]),
-                                          linkjob.read_labels(cohort / "truth.csv"))
+                                          linkjob.read_labels(cohort_dir / "truth.csv"))
         linkjob.audit_evaluation(act, evaluation)
 
     progress("request, approval and release")
@@ -150,7 +154,12 @@ def run_demo(data_dir: Path | None, persons: int = 5000, seed: int = 1, quiet: b
         "release_id": release["release_id"],
         "history": history,
         "release_dir": str(release_dir),
-        "cohort_dir": str(cohort),
+        "cohort_dir": str(cohort_dir),
+        "cohort": cohort,
+        "school_years": list(generated.years),
+        "deliveries": len(generated.deliveries),
+        "batches_by_source": {s: r["batches"] for s, r in records.items()},
+        "superseded": superseded,
         "suppressed_cells": release["suppressed"],
         "audit_ok": audit["ok"],
         "audit_events": audit["events"],

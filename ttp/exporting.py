@@ -617,7 +617,7 @@ def render_factsheet(act, release_id: str, out: Path) -> None:
 
 _BRIN = ("BRIN NUMMER", "BRINNUMMER", "BRIN")
 _VESTIGING = ("VESTIGINGSNUMMER", "VESTIGINGSCODE")
-_MUNICIPALITY = ("GEMEENTENAAM", "GEMEENTE")
+_MUNICIPALITY = ("GEMEENTENUMMER", "GEMEENTECODE", "GEMEENTENAAM", "GEMEENTE")  # the CBS code when given
 _BOARD = ("BEVOEGD GEZAG NUMMER", "BEVOEGD GEZAG")
 _NAME = ("VESTIGINGSNAAM", "INSTELLINGSNAAM")
 
@@ -653,7 +653,8 @@ def import_schools(act, path: Path) -> int:
         key = code + (dep.zfill(2) if dep else "00")
         school = act.session.get(db.School, key) or db.School(brin=key)
         school.name = (rec.get(name) or "").strip() if name else None
-        school.municipality = (rec.get(muni) or "").strip() if muni else None
+        place = (rec.get(muni) or "").strip() if muni else ""
+        school.municipality = place.zfill(4) if place.isdigit() else (place or None)
         school.board = (rec.get(board) or "").strip() if board else None
         act.session.add(school)
         n += 1

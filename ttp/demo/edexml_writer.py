@@ -30,13 +30,14 @@ class Pupil:
     bad: str | None = None  # "invalid_bsn" or "malformed_postcode": still schema-valid
     bsn: str | None = None
     postcode: str = ""
+    grade: int = 8  # jaargroep
 
 
 def _el(name: str, value: str) -> str:
     return f"<{name}>{escape(value)}</{name}>"
 
 
-def _leerling(pupil: Pupil, group: str, rng: random.Random, school: School) -> str:
+def _leerling(pupil: Pupil, group: str, rng: random.Random, school: School, school_year: str) -> str:
     obs, p = pupil.observed, pupil.person
     parts = [_el("achternaam", obs.family_name)]
     if obs.prefix:
@@ -47,7 +48,7 @@ def _leerling(pupil: Pupil, group: str, rng: random.Random, school: School) -> s
         parts.append(_el("geslacht", "1" if obs.sex == "M" else "2"))
     elif rng.random() < 0.5:
         parts.append(_el("geslacht", "0"))
-    parts += [_el("jaargroep", "8"), f'<groep key="{group}"/>',
+    parts += [_el("jaargroep", str(pupil.grade)), f'<groep key="{group}"/>',
               _el("emailadres", f"{obs.roepnaam.lower()}.{pupil.key}@leerling.{school.brin.lower()}.nl")]
     if pupil.bsn:
         parts.append(_el("bsn", pupil.bsn))
@@ -61,7 +62,7 @@ def _leerling(pupil: Pupil, group: str, rng: random.Random, school: School) -> s
         remark = rng.choice(("Dyslexieverklaring", "Ontheffing gym", "Allergie: pinda", "OPP aanwezig"))
         parts.append('<toevoegingen><blok xsi:type="OpmerkingGegevensType"><code>LVS</code>'
                      f"{_el('opmerking', remark)}</blok></toevoegingen>")
-    changed = f"2018-{rng.randint(9, 12):02d}-{rng.randint(1, 28):02d}T08:{rng.randint(10, 59)}:00"
+    changed = f"{school_year[:4]}-{rng.randint(9, 12):02d}-{rng.randint(1, 28):02d}T08:{rng.randint(10, 59)}:00"
     parts.append(_el("mutatiedatum", changed))
     eckid = f"https://ketenid.nl/201703/{rng.getrandbits(256):064x}"
     return f"<leerling key={quoteattr(pupil.key)} eckid={quoteattr(eckid)}>{''.join(parts)}</leerling>"
@@ -82,30 +83,42 @@ def _teacher(key: str, groups: list[str], rng: random.Random, school: School) ->
     return f"<leerkracht key={quoteattr(key)} eckid={quoteattr(eckid)}>{''.join(parts)}</leerkracht>"
 
 
-def edexml_document(school: School, pupils: list[Pupil], rng: random.Random) -> str:
-    """The whole EDEXML document for one school's groep 8 in 2018-2019."""
-    n_groups = max(1, -(-len(pupils) // GROUP_SIZE))
-    groups = [f"G8{chr(ord('A') + i)}" for i in range(n_groups)]
+def edexml_document(school: School, pupils: list[Pupil], rng: random.Random, school_year: str = SCHOOL_YEAR) -> str:
+    """The whole EDEXML document for one school's pupils in a school year (groups per jaargroep)."""
+    by_grade: dict[int, list[Pupil]] = {}
+    for pupil in pupils:
+        by_grade.setdefault(pupil.grade, []).append(pupil)
+    groups: list[tuple[str, int]] = []
+    group_of: dict[int, str] = {}
+    for grade in sorted(by_grade):
+        members = by_grade[grade]
+        n = max(1, -(-len(members) // GROUP_SIZE))
+        names = [f"G{grade}{chr(ord('A') + i)}" for i in range(n)]
+        groups += [(g, grade) for g in names]
+        for i, pupil in enumerate(members):
+            group_of[id(pupil)] = names[i % n]
+    start = int(school_year[:4])
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n',
            '<EDEX xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
            'xsi:noNamespaceSchemaLocation="EDEXML.structuur.xsd">\n',
-           "<school>", _el("schooljaar", SCHOOL_YEAR), _el("peildatum", "2018-10-01"),
+           "<school>", _el("schooljaar", school_year), _el("peildatum", f"{start}-10-01"),
            _el("brincode", school.brin), _el("dependancecode", school.dependance),
            _el("schoolkey", f"{rng.randint(10000, 99999)}"),
-           _el("aanmaakdatum", f"2019-06-{rng.randint(1, 28):02d}T{rng.randint(8, 17):02d}:15:00"),
+           _el("aanmaakdatum", f"{start + 1}-06-{rng.randint(1, 28):02d}T{rng.randint(8, 17):02d}:15:00"),
            _el("auteur", "ParnasSys"), _el("xsdversie", "2.1"), "</school>\n<groepen>"]
-    out += [f'<groep key="{g}">{_el("naam", g[1:])}{_el("jaargroep", "8")}</groep>' for g in groups]
+    out += [f'<groep key="{g}">{_el("naam", g[1:])}{_el("jaargroep", str(grade))}</groep>' for g, grade in groups]
     out.append("</groepen>\n<leerlingen>\n")
-    for i, pupil in enumerate(pupils):
-        out.append(_leerling(pupil, groups[i % n_groups], rng, school))
+    for pupil in pupils:
+        out.append(_leerling(pupil, group_of[id(pupil)], rng, school, school_year))
         out.append("\n")
     out.append("</leerlingen>\n<leerkrachten>")
-    for i, g in enumerate(groups):
+    for i, (g, _) in enumerate(groups):
         out.append(_teacher(f"LK{i + 1}", [g], rng, school))
-    out.append(_teacher(f"LK{n_groups + 1}", [], rng, school))
+    out.append(_teacher(f"LK{len(groups) + 1}", [], rng, school))
     out.append("</leerkrachten>\n</EDEX>\n")
     return "".join(out)
 
 
-def write_edexml(path: Path, school: School, pupils: list[Pupil], rng: random.Random) -> None:
-    path.write_text(edexml_document(school, pupils, rng), encoding="utf-8")
+def write_edexml(path: Path, school: School, pupils: list[Pupil], rng: random.Random,
+                 school_year: str = SCHOOL_YEAR) -> None:
+    path.write_text(edexml_document(school, pupils, rng, school_year), encoding="utf-8")
