@@ -89,7 +89,7 @@ class Event:
     """One audited action: who, in what role, did what to which objects, with which key, and how many."""
 
     seq: int
-    time: str
+    time: datetime | str  # given as either; always the canonical text (`format_time`) once constructed
     actor: str
     role: str
     action: str
@@ -132,7 +132,7 @@ class Event:
         """The event of a stored row (extra columns such as `prev_hash`, `hash` or a row id are ignored)."""
         if "seq" not in row:
             raise AuditError("event row has no 'seq'")
-        values = {name: row.get(name) for name in EVENT_FIELDS}
+        values: dict[str, Any] = {name: row.get(name) for name in EVENT_FIELDS}
         values["outcome"] = values["outcome"] if values["outcome"] is not None else "ok"
         values["counts"] = values["counts"] or {}
         values["details"] = values["details"] or {}
@@ -177,7 +177,7 @@ def stored_leaf_bytes(row: Mapping[str, Any]) -> bytes:
     an untouched row gives the bytes it was hashed with; a changed row gives other bytes, which is all a
     verifier needs.
     """
-    fields = {name: row.get(name) for name in EVENT_FIELDS}
+    fields: dict[str, Any] = {name: row.get(name) for name in EVENT_FIELDS}
     time = fields["time"]
     if not (isinstance(time, str) and _CANONICAL_TIME.fullmatch(time)):
         fields["time"] = format_time(time)

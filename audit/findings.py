@@ -23,7 +23,7 @@ class Findings:
             self.hidden += 1
         if seq is not None and upto is None:
             self.exact.append(seq)
-        elif seq is not None:
+        elif seq is not None and upto is not None:
             self.ranges.append((seq, upto))
 
     @property

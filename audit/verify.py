@@ -38,7 +38,7 @@ class Verification:
                                  "signer": c.signers[0] if c.signers else None} for c in self.checkpoints]}
 
 
-KeysLike = Mapping[str, PublicKeyLike] | PublicKeyLike | Sequence[str]
+KeysLike = Mapping[str, PublicKeyLike] | PublicKeyLike | list[str] | tuple[str, ...]
 
 
 def trusted_keys(public_keys: KeysLike) -> dict[str, Any] | Any:
@@ -97,8 +97,7 @@ def _replay(events: Iterable[Mapping[str, Any]], findings: Findings) -> MerkleTr
             else:
                 findings.add(f"event {position}: prev_hash is not the hash of the event before it "
                              "(an event was removed, inserted or reordered here)", position)
-        intact = stored_prev is not None and len(stored_prev) == 32
-        if not intact or stored_hash != chain_from_leaf_hash(stored_prev, lh):
+        if stored_prev is None or len(stored_prev) != 32 or stored_hash != chain_from_leaf_hash(stored_prev, lh):
             findings.add(f"event {position}: hash does not match its contents (the event was changed)",
                          position)
         # continue from the stored hash so one damaged event is reported once, not for every later event

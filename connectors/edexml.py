@@ -119,6 +119,7 @@ def read_school(path: Path) -> _School:
     brin, reason = check_brin(header["brincode"] + dependance)
     if reason or len(dependance) != 2:
         raise ConnectorError(f"{path.name}: school header: brincode or dependancecode malformed")
+    assert brin is not None and school_year is not None  # a check gives its value whenever it gives no reason
     return _School(path, brin, school_year)
 
 
@@ -173,9 +174,11 @@ def pupils(path: Path) -> Iterator[tuple[str | None, ...]]:
                     if _local(child.tag) == "jaargroep":
                         groups[elem.get("key") or ""] = (child.text or "").strip()
             elem.clear()
+            assert section is not None  # its start event (depth 2) came before any of its children ended
             section.remove(elem)
         elif depth == 1:
             elem.clear()
+            assert root is not None  # the root's start event comes first
             root.remove(elem)
 
 

@@ -79,6 +79,10 @@ def check_link_number(value: str) -> Checked:
 
 _WEIGHTS = np.arange(9, 1, -1)
 
+NONE = np.array(None, dtype=object)
+"""None as a 0-d object array: `np.where(c, x, NONE)` is exactly `np.where(c, x, None)`, in terms numpy's type
+stubs accept (they take no bare None there)."""
+
 
 def classify_plain_numbers(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``check_number`` for many strings of exactly nine ASCII digits at once (numpy, same rules as stdnum).
@@ -96,6 +100,6 @@ def classify_plain_numbers(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     kind = np.full(n, None, dtype=object)
     kind[is_bsn] = "bsn"
     kind[is_onr] = "onr"
-    number = np.where(is_bsn | is_onr, numbers, None)
-    reason = np.where(is_bsn | is_onr, None, np.where(positive, "failed check digit", "invalid format"))
+    number = np.where(is_bsn | is_onr, numbers, NONE)
+    reason = np.where(is_bsn | is_onr, NONE, np.where(positive, "failed check digit", "invalid format"))
     return kind, number, reason.astype(object)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,7 +66,8 @@ def record_columns(link_names: list[str], attribute_names: list[str]) -> list[st
 
 def iter_records(records: pd.DataFrame) -> Iterator[CanonicalRecord]:
     """Yield each row of a records frame as a validated ``CanonicalRecord`` (slow; for checks and tests)."""
-    for row in records.to_dict(orient="records"):
+    # pandas types column labels as Hashable; a records frame's are the str names of `record_columns`
+    for row in cast(list[dict[str, Any]], records.to_dict(orient="records")):
         yield CanonicalRecord(
             **{f: row.get(f) for f in CANONICAL_FIELDS},
             link_fields={k[len(LINK_PREFIX):]: v for k, v in row.items() if k.startswith(LINK_PREFIX)},

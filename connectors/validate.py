@@ -12,6 +12,7 @@ import pandas as pd
 
 from .export import Chunk, RejectedRow
 from .identifiers import (
+    NONE,
     check_brin,
     check_bsn4,
     check_link_number,
@@ -186,8 +187,8 @@ class Validator:
         """BSN and onderwijsnummer; a valid number in the other's column is moved, not dropped."""
         b_kind, b_num, b_why = self._classify(out["bsn"])
         o_kind, o_num, o_why = self._classify(out["onderwijsnummer"])
-        bsn = np.where(b_kind == "bsn", b_num, None)
-        onr = np.where(o_kind == "onr", o_num, None)
+        bsn = np.where(b_kind == "bsn", b_num, NONE)
+        onr = np.where(o_kind == "onr", o_num, NONE)
         moves = ((onr, b_kind, b_num, "bsn", "onr"), (bsn, o_kind, o_num, "onderwijsnummer", "bsn"))
         for target, source_kind, number, name, wanted in moves:
             moved = source_kind == wanted
@@ -196,8 +197,8 @@ class Validator:
             clash = moved & ~free & (target != number)
             if clash.any():
                 dropped[(name, "conflicts with the other number")] += int(clash.sum())
-        _count(dropped, "bsn", np.where(pd.isna(b_kind), b_why, None))
-        _count(dropped, "onderwijsnummer", np.where(pd.isna(o_kind), o_why, None))
+        _count(dropped, "bsn", np.where(pd.isna(b_kind), b_why, NONE))
+        _count(dropped, "onderwijsnummer", np.where(pd.isna(o_kind), o_why, NONE))
         out["bsn"], out["onderwijsnummer"] = bsn, onr
 
     def _classify(self, arr: np.ndarray) -> list[np.ndarray]:

@@ -122,12 +122,12 @@ class BloomEncoder:
 
     def encode(self, texts: Sequence[str | None]) -> list[bytes | None]:
         """Diffused filters as `bytes` of `params.nbytes` each; None (and "") stay None."""
-        present = [i for i, t in enumerate(texts) if t]
+        present = [(i, t) for i, t in enumerate(texts) if t]
         out: list[bytes | None] = [None] * len(texts)
         for start in range(0, len(present), 8192):  # bounded memory for many distinct values
             chunk = present[start : start + 8192]
-            packed = self._encode_packed([texts[i] for i in chunk])
-            for i, row in zip(chunk, packed, strict=True):
+            packed = self._encode_packed([t for _, t in chunk])
+            for (i, _), row in zip(chunk, packed, strict=True):
                 out[i] = row.tobytes()
         return out
 

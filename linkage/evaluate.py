@@ -18,7 +18,8 @@ def _pairs_in_groups(frame: pd.DataFrame, keys: list[str]) -> dict[str, int]:
     cross = cross[cross["source_x"] < cross["source_y"]]
     counts = (cross["n_x"].to_numpy(dtype=np.int64) * cross["n_y"].to_numpy(dtype=np.int64))
     summed = pd.Series(counts).groupby([cross["source_x"].to_numpy(), cross["source_y"].to_numpy()]).sum()
-    for (a, b), v in summed.items():
+    pairs = summed.index  # a two-level index: (source_x, source_y)
+    for a, b, v in zip(pairs.get_level_values(0), pairs.get_level_values(1), summed.to_numpy(), strict=True):
         out[f"{a}|{b}"] = out.get(f"{a}|{b}", 0) + int(v)
     return out
 

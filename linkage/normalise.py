@@ -233,8 +233,9 @@ def family_name_many(values: Sequence[Any], prefixes: Sequence[Any]) -> list[Fam
             continue
         split: list[tuple[str, str]] = []
         for part in _PART_BREAK.split(value):
-            found = parts_cache.get(part, ())
-            if found == ():
+            if part in parts_cache:
+                found = parts_cache[part]
+            else:
                 words = _particle_words(part)
                 if words:
                     particles, name_words = _split_part(words)

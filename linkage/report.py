@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from importlib import resources
 from string import Template
+from typing import TypedDict
 
 import numpy as np
 
@@ -14,6 +15,14 @@ from linkage.blocking import Candidates
 from linkage.compare import Comparison
 from linkage.decide import LINK_CODE, REVIEW_CODE
 from linkage.model import Model, probability
+
+
+class WaterfallStep(TypedDict):
+    """One bar of a pattern's weight waterfall: the prior, or a comparison at the level the pattern has."""
+
+    comparison: str
+    level: str
+    weight: float
 
 
 def _source_pair(a: str, b: str) -> str:
@@ -37,9 +46,9 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
         n_src = max(len(arrays.sources), 1)
         code = np.minimum(a, b) * n_src + np.maximum(a, b)
         cnt = np.bincount(code, minlength=n_src * n_src)
-        for c in np.flatnonzero(cnt):
-            k = _source_pair(arrays.sources[c // n_src], arrays.sources[c % n_src])
-            by_pair.setdefault(k, {})[name] = int(cnt[c])
+        for cell in np.flatnonzero(cnt):
+            pair = _source_pair(arrays.sources[cell // n_src], arrays.sources[cell % n_src])
+            by_pair.setdefault(pair, {})[name] = int(cnt[cell])
     sizes = np.bincount(np.bincount(labels)) if len(labels) else np.zeros(1, int)
     hist_edges = np.arange(np.floor(min(weight.min(initial=0), -20)), np.ceil(max(weight.max(initial=0), 20)) + 1, 2.0)
     hist, _ = np.histogram(weight, bins=hist_edges)
@@ -47,7 +56,7 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
     waterfalls = []
     order = np.argsort(-counts)[:12]
     for p in order:
-        steps = [{"comparison": "prior", "level": "", "weight": model.prior_weight}]
+        steps: list[WaterfallStep] = [{"comparison": "prior", "level": "", "weight": model.prior_weight}]
         for k, c in enumerate(comparisons):
             lv = int(patterns[p, k])
             if lv >= 0:
@@ -64,9 +73,9 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
             has[labels[arrays.source_code == k]] = True
             bits |= has.astype(np.int64) << k
         masks, cnt = np.unique(bits, return_counts=True)
-        for mask, c in zip(masks, cnt, strict=True):
+        for mask, persons in zip(masks, cnt, strict=True):
             key = "+".join(sorted(s for k, s in enumerate(arrays.sources) if mask >> k & 1))
-            persons_per_sources[key] = int(c)
+            persons_per_sources[key] = int(persons)
     refused_by_reason: dict[str, int] = {}
     for why in refusals[refusals != ""]:
         refused_by_reason[str(why)] = refused_by_reason.get(str(why), 0) + 1

@@ -22,7 +22,7 @@ def attach_open_records(labels: np.ndarray, left: np.ndarray, right: np.ndarray,
     sizes = np.bincount(labels)
     open_rec = (sizes[labels] == 1) & ~named
     n_open = int(open_rec.sum())
-    report = {"open_records": n_open, "attached": 0, "prior_weight": None}
+    report: dict[str, int | float | None] = {"open_records": n_open, "attached": 0, "prior_weight": None}
     if n_open == 0 or len(left) == 0:
         return labels, np.empty(0, np.int64), report
     one_open = open_rec[left] ^ open_rec[right]

@@ -44,7 +44,7 @@ def footnotes(protected: ProtectedTable) -> list[str]:
     notes = []
     if any((values == SUPPRESSED).any() for values in protected.published.values()):
         notes.append(FOOTNOTE_SUPPRESSED)
-    lo, hi = protected.rules.get("percent_range", [None, None])  # type: ignore[misc]
+    lo, hi = protected.rules.get("percent_range", [None, None])
     if any(isinstance(v, str) and v != SUPPRESSED for arr in protected.published.values() for v in arr.flat):
         notes.append(f"<{lo:g} / >{hi:g} = percentage below {lo:g}% or above {hi:g}%, not shown exactly")
     base = protected.rules.get("rounding_base")

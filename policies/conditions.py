@@ -45,7 +45,8 @@ def missing(series: pd.Series) -> pd.Series:
 def as_text(series: pd.Series) -> pd.Series:
     """Values as strings (object dtype), missing values as None."""
     known = ~missing(series)
-    text = series.astype(object).where(known, None)
+    text = series.astype(object).where(known, None)  # type: ignore[call-overload]  # pandas-stubs take no None
+    # for `other`; pandas does, and an object series keeps None (not NaN) there
     if pd.api.types.infer_dtype(text, skipna=True) not in ("string", "empty"):
         text = text.map(lambda v: v if v is None or isinstance(v, str) else str(v))
     return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -22,6 +23,20 @@ MAX_ROUNDS = 200  # rounds of the joint audit before a table is given up as unpr
 PUBLISH = "+"  # in ProtectedTable.extra: a cell shown again (earlier releases pin it exactly)
 
 
+class AppliedRules(TypedDict, total=False):
+    """The disclosure rules a table was protected with, as written into a release's metadata (empty for a
+    table rebuilt from the release history)."""
+
+    min_cell_count: int
+    dominance: list[float]  # [n, k]
+    p_ratio: float
+    percent_range: list[float]  # [percent_min, percent_max]
+    rounding_base: int | None
+    protection_level: float
+    zeros: str
+    differencing: str
+
+
 @dataclass
 class ProtectedTable:
     """A table after disclosure control.
@@ -35,7 +50,7 @@ class ProtectedTable:
     suppressed: np.ndarray
     reasons: dict[tuple[int, ...], str]
     published: dict[str, np.ndarray]
-    rules: dict[str, object] = field(default_factory=dict)
+    rules: AppliedRules = field(default_factory=AppliedRules)
     primary: np.ndarray | None = None
     share_primary: dict[str, np.ndarray] = field(default_factory=dict)
     share_suppressed: dict[str, np.ndarray] = field(default_factory=dict)
@@ -150,14 +165,14 @@ class _Pattern:
                                         [(table.counts - numerator, required)], verify=False, start=pattern)
             self.shares[name] = own.ravel().copy()
             self.share_reasons[name] = {}
-            for cell in np.flatnonzero(own.ravel() & ~pattern.ravel()):
-                index = self._index(cell)
+            for flat in np.flatnonzero(own.ravel() & ~pattern.ravel()):
+                index = self._index(flat)
                 self.share_reasons[name][index] = (self._small_share if sensitive[index]
                                                    else "secondary: protects a share of a small group")
         self.extra: list[tuple[str, int]] = []
         self.public: set[int] = set()  # cells shown again because earlier releases pin them
 
-    def _index(self, cell: int) -> tuple[int, ...]:
+    def _index(self, cell: int | np.integer) -> tuple[int, ...]:
         return tuple(int(i) for i in np.unravel_index(cell, self.table.shape))
 
     def suppress(self, measure: str, cell: int, why: str) -> None:
@@ -295,10 +310,11 @@ def protect(table: Table, policy: Policy, history: Sequence[Entry] = (), frame: 
     else:
         refusal = f"no protection found within {MAX_ROUNDS} rounds of the joint audit"
     pattern = state.pattern()
-    applied = {"min_cell_count": rules.min_cell_count, "dominance": [rules.dominance.n, rules.dominance.k],
-               "p_ratio": rules.p_ratio, "percent_range": [rules.percent_min, rules.percent_max],
-               "rounding_base": rules.rounding_base, "protection_level": rules.protection_level,
-               "zeros": rules.zeros, "differencing": rules.differencing}
+    applied: AppliedRules = {
+        "min_cell_count": rules.min_cell_count, "dominance": [rules.dominance.n, rules.dominance.k],
+        "p_ratio": rules.p_ratio, "percent_range": [rules.percent_min, rules.percent_max],
+        "rounding_base": rules.rounding_base, "protection_level": rules.protection_level,
+        "zeros": rules.zeros, "differencing": rules.differencing}
     shares = {name: (mask & ~state.cells).reshape(table.shape) for name, mask in state.shares.items()}
     return ProtectedTable(table, pattern, state.reasons, state.published(), applied, state.primary,
                           state.share_primary, shares,
@@ -392,10 +408,10 @@ def _fixes(cover: Cover, rows, funcs, failures: list[Failure], new: int, state: 
         if not len(mine):
             entry = cover.entries[int(funcs.entry[failure.functional])]
             what = "this table" if entry.key == "" else f"release {entry.key}"
-            cell = entry.table.label(tuple(int(i) for i in np.unravel_index(int(funcs.cell[failure.functional]),
-                                                                             entry.table.shape)))
+            label = entry.table.label(tuple(int(i) for i in np.unravel_index(int(funcs.cell[failure.functional]),
+                                                                              entry.table.shape)))
             others = sorted({cover.entries[int(e)].key for e in rows.entry[binding] if 0 <= e != new})
-            return [], (f"{funcs.kind[failure.functional]} at {cell} of {what} is known within "
+            return [], (f"{funcs.kind[failure.functional]} at {label} of {what} is known within "
                         f"[{failure.lo:.1f}, {failure.hi:.1f}] from earlier releases "
                         f"{', '.join(others) or '(none)'} alone")
         options = sorted({(float(counts[int(rows.cell[r])]), 0 if rows.measure[r] else 1, str(rows.measure[r]),

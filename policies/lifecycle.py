@@ -30,16 +30,19 @@ def may_decide(actor: str, actor_role: str, requester: str, policy: Policy) -> s
     return None
 
 
-def transition(state: str, action: str, actor: str, actor_role: str, requester: str, policy: Policy) -> str:
+def transition(state: str, action: str, actor: str, actor_role: str, requester: str,
+               policy: Policy | None) -> str:
     """The state after `actor` (in `actor_role`) does `action`; LifecycleError (one line) when not allowed.
 
-    With `approval.release_on_approval`, approving releases at once (the new state is "released")."""
+    Only approving and denying read the `policy` (the others may pass None). With
+    `approval.release_on_approval`, approving releases at once (the new state is "released")."""
     if state not in STATES:
         raise LifecycleError(f"unknown request state {state}")
     target = _MOVES.get((state, action))
     if target is None:
         raise StateError(f"cannot {action} a request that is {state}")
     if action in ("approve", "deny"):
+        assert policy is not None, "approving or denying a request needs its policy"
         reason = may_decide(actor, actor_role, requester, policy)
         if reason:
             raise LifecycleError(reason)

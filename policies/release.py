@@ -44,6 +44,7 @@ def render_csv(protected: ProtectedTable) -> bytes:
 def render_xlsx(protected: ProtectedTable, moment: datetime) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
+    assert sheet is not None  # a new workbook has one worksheet, and it is active
     sheet.title = "table"
     sheet.append(header(protected))
     for row in rows(protected):

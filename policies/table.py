@@ -244,8 +244,8 @@ def _assign(persons: pd.DataFrame, request: Request, policy: Policy, categories:
     slice_masks = []
     for _, filters in slices:
         mask = base.copy()
-        for dim, values in filters.items():
-            mask &= labels[dim].isin(values).to_numpy()
+        for filter_dim, values in filters.items():
+            mask &= labels[filter_dim].isin(values).to_numpy()
         slice_masks.append(mask)
     anywhere = np.logical_or.reduce(slice_masks) if slice_masks else base
     found, codes = [], []
@@ -254,8 +254,9 @@ def _assign(persons: pd.DataFrame, request: Request, policy: Policy, categories:
         if categories is not None:
             cats = categories[d]
         else:
+            band_labels = dim.labels()  # None exactly when the dimension has no bands
             cats = list(dim.categories) if dim.categories is not None else (
-                dim.labels() if dim.bands is not None else sorted(set(series[anywhere].dropna())))
+                band_labels if band_labels is not None else sorted(set(series[anywhere].dropna())))
             if dim.missing_label is not None and dim.missing_label not in cats:
                 cats.append(dim.missing_label)
         found.append(cats)

@@ -24,7 +24,7 @@ def _checkpoint_texts(app: App, session) -> list[str]:
 
 
 def _signer_names(texts: list[str]) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for text in texts:
         try:
             _, signatures = audit_checkpoint.split_note(text)

@@ -219,7 +219,7 @@ def alembic_config(url: str):
     return config
 
 
-def head_revision(url: str) -> str:
+def head_revision(url: str) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()

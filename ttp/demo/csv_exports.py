@@ -96,6 +96,7 @@ def _vve_rows(pop: Population, rng: random.Random, noise: Noise) -> list[tuple[P
     for i, (p, n) in enumerate(registrations):
         obs = observe(p, rng, VVE.name_layout, noise)
         base = _identity(VVE, obs, p, "vve")
+        assert p.vve_date is not None  # set with vve_registrations (population._school_career)
         when = p.vve_date + dt.timedelta(days=rng.randint(60, 300) * n)
         bsn = p.bsn if p.bsn and rng.random() >= 0.30 else ""
         rows.append((p, {
@@ -114,6 +115,7 @@ def _vo_rows(pop: Population, rng: random.Random, noise: Noise) -> list[tuple[Pe
     for key, p in zip(keys, pupils, strict=True):
         obs = observe(p, rng, VO.name_layout, noise)
         base = _identity(VO, obs, p, "vo")
+        assert p.vo_school is not None and p.vo_level is not None  # set together (population._school_career)
         rows.append((p, {
             "Stamnr": str(key), "Achternaam": obs.family_name, "Tussenv.": obs.prefix,
             "Officiële voornamen": obs.given_names, "Roepnaam": obs.roepnaam,
@@ -132,6 +134,7 @@ def _mbo_rows(pop: Population, rng: random.Random, noise: Noise) -> list[tuple[P
     for key, p in zip(keys, students, strict=True):
         obs = observe(p, rng, MBO.name_layout, noise)
         base = _identity(MBO, obs, p, "mbo")
+        assert p.mbo_school is not None and p.mbo_level is not None  # set together (population._school_career)
         rows.append((p, {
             "Deelnemernummer": str(key), "Achternaam": obs.family_name, "Voorvoegsel": obs.prefix,
             "Voornamen": obs.given_names, "Roepnaam": obs.roepnaam, "Geboortedatum": base["birth"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # name, CBS municipality code, inhabitants (thousands, rounded), postcode-4 ranges (inclusive)
@@ -73,7 +74,7 @@ def region(count: int) -> list[Municipality]:
     return [Municipality(*row) for row in MUNICIPALITIES[:count]]
 
 
-def draw_address(rng: random.Random, municipalities: list[Municipality], cum_weights: list[float],
+def draw_address(rng: random.Random, municipalities: list[Municipality], cum_weights: Sequence[float],
                  near: Municipality | None = None) -> Address:
     """An address in the region; a move (`near` given) stays in the same municipality 70% of the time."""
     if near is not None and rng.random() < 0.7:

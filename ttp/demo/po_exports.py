@@ -60,6 +60,7 @@ def write_po_exports(pop: Population, out_dir: Path, seed: int, noise: Noise | N
             stage = "po_prev" if left else "po"
             born_in = _fourth_birthday(p.birth_date)
             if left:
+                assert p.po_switch_date is not None  # set with po_previous_school (population._school_career)
                 instroom, uitstroom = born_in, p.po_switch_date - dt.timedelta(days=1)
             else:
                 instroom, uitstroom = (p.po_switch_date or born_in), None
@@ -73,6 +74,7 @@ def write_po_exports(pop: Population, out_dir: Path, seed: int, noise: Noise | N
         pupil = everyone[i]
         pupil.bad = kind
         if kind == "invalid_bsn":
+            assert pupil.bsn is not None  # plan_bad_rows puts invalid_bsn only on rows with a BSN (has_bsn)
             pupil.bsn = break_check_digit(pupil.bsn, rng)
         else:
             pupil.postcode = malformed_postcode(pupil.postcode, rng, keep_pattern=True)
@@ -100,6 +102,7 @@ def _write_toets(path: Path, schools: list[School], pupils_of: dict[School, list
                 if pupil.uitstroom is not None:
                     continue  # left before the test in April
                 p = pupil.person
+                assert p.advies is not None  # every primary-school pupil gets an advice (population._school_career)
                 score = "" if rng.random() < 0.01 else str(p.toets_score)
                 writer.writerow((pupil.key, school.code, SCHOOL_YEAR, score, ADVIES_EXPORT[p.advies]))
                 rows += 1
