@@ -56,8 +56,7 @@ def parse_moment(column: str) -> Moment | None:
 
 def _grade_text(values: pd.Series) -> pd.Series:
     """Grades as text without a trailing `.0` (`3`, `3.0` and 3 are one grade)."""
-    text = values.astype(object).where(values.notna(), None)
-    return text.map(lambda v: None if v is None else str(v).strip().removesuffix(".0"))
+    return values.astype(object).map(lambda v: None if pd.isna(v) else str(v).strip().removesuffix(".0"))
 
 
 def at_moment(records: pd.DataFrame, moment: Moment) -> pd.Series:
@@ -71,11 +70,10 @@ def at_moment(records: pd.DataFrame, moment: Moment) -> pd.Series:
     if moment.kind == "grade":
         if "grade" not in rows.columns:
             return pd.Series([], dtype=object, index=pd.Index([], name="person_id"))
-        rows = rows[_grade_text(rows["grade"]).eq(moment.value).to_numpy()]
+        rows = rows[_grade_text(rows["grade"]).eq(str(moment.value)).to_numpy()]
     elif moment.kind == "year":
         if "school_year" not in rows.columns:
             return pd.Series([], dtype=object, index=pd.Index([], name="person_id"))
-        rows = rows[rows["school_year"].astype(object).eq(moment.value).to_numpy()]
-    keep = "last" if moment.kind in ("last", "year") else "first"
-    picked = rows.drop_duplicates("person_id", keep=keep)
+        rows = rows[rows["school_year"].astype(object).eq(str(moment.value)).to_numpy()]
+    picked = rows.drop_duplicates("person_id", keep="last" if moment.kind in ("last", "year") else "first")
     return pd.Series(picked[moment.attribute].to_numpy(), index=pd.Index(picked["person_id"], name="person_id"))

@@ -207,9 +207,13 @@ class App:
             self.checkpoint()
             raise refusal
         kept: TTPError | None = None
+        assert user is not None  # refused above otherwise
         try:
             with self.session() as session:
-                act = Acting(app=self, session=session, user=session.get(db.User, user.name), action=action,
+                acting_user = session.get(db.User, user.name)
+                if acting_user is None:
+                    raise TTPError(f"user {user.name!r} was removed while acting")
+                act = Acting(app=self, session=session, user=acting_user, action=action,
                              objects=dict(objects or {}))
                 try:
                     yield act

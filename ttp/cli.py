@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -46,7 +47,7 @@ def get_app(ctx: click.Context, actor: str | None = None) -> App:
 class DefaultCommandGroup(click.Group):
     """A group that runs its default command when the first argument is not a subcommand."""
 
-    default_command = "make"
+    default_command: str = "make"
 
     def parse_args(self, ctx, args):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
@@ -59,7 +60,7 @@ class Failed(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class; each error has its own
 
     def show(self, file=None) -> None:
         click.echo(f"ttp: {self.format_message()}", err=True)
@@ -900,8 +901,9 @@ def policy_pending(ctx, as_json, actor) -> None:
 
     app = get_app(ctx, actor)
     with app.acting("policy.pending") as act:
-        rows = [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by}
-                for p in pending_policies(act.session)]
+        rows: list[dict[str, Any]] = [
+            {"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by}
+            for p in pending_policies(act.session)]
     if as_json:
         emit_json({"pending": rows})
         return
@@ -1319,6 +1321,7 @@ def demo_run(ctx, cohort, seed, as_json) -> None:
         emit_json(summary)
 
 
+assert isinstance(demo, DefaultCommandGroup)
 demo.default_command = "run"
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -534,7 +535,7 @@ def verify_release(act, release_id: str) -> dict:
         files = render(protected, stored["metadata"])
         same = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()} == release.files
     return {"release_id": release.id, "seq": release.seq, "reproduced": same,
-            "how": f"recomputed with the {release.seq - 1} release(s) before it"}
+            "how": f"recomputed with the {(release.seq or 1) - 1} release(s) before it"}
 
 
 def verify_all(act) -> list[dict]:
@@ -622,7 +623,7 @@ _BOARD = ("BEVOEGD GEZAG NUMMER", "BEVOEGD GEZAG")
 _NAME = ("VESTIGINGSNAAM", "INSTELLINGSNAAM")
 
 
-def _column(header: list[str], names: tuple[str, ...]) -> str | None:
+def _column(header: Sequence[str], names: tuple[str, ...]) -> str | None:
     upper = {h.strip().upper(): h for h in header}
     return next((upper[n] for n in names if n in upper), None)
 

@@ -405,8 +405,9 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
                              has_bsn=[pu.bsn is not None for pu in everyone])
         for i, kind in plan.items():
             everyone[i].bad = kind
-            if kind == "invalid_bsn":
-                everyone[i].bsn = break_check_digit(everyone[i].bsn, rng)
+            bsn = everyone[i].bsn
+            if kind == "invalid_bsn" and bsn is not None:
+                everyone[i].bsn = break_check_digit(bsn, rng)
             else:
                 everyone[i].postcode = malformed_postcode(everyone[i].postcode, rng, keep_pattern=True)
         bad.setdefault("po", Counter()).update(plan.values())
@@ -451,7 +452,7 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
         mbo_rows = []
         for c in careers:
             if y in c.mbo:
-                grade, level, diploma, left, institution = c.mbo[y]
+                mbo_year, mbo_level, diploma_now, left, institution = c.mbo[y]
                 p = c.person
                 obs = seen.of(p, "mbo", "", "column")
                 base = _base(MBO_Y, obs, p.addresses["mbo"])
@@ -461,8 +462,8 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
                     "Voornamen": obs.given_names, "Roepnaam": obs.roepnaam, "Geboortedatum": base["birth"],
                     "Geslacht": base["sex"], "BSN": p.bsn or "", "Onderwijsnummer": p.onderwijsnummer or "",
                     "Postcode": base["postcode"], "Huisnummer": base["house"], "Instelling": institution.brin,
-                    "Schooljaar": year, "Leerjaar": str(grade), "Crebo": CREBO[level], "Niveau": f"Niveau {level}",
-                    "Diploma behaald": "Ja" if diploma else "Nee",
+                    "Schooljaar": year, "Leerjaar": str(mbo_year), "Crebo": CREBO[mbo_level],
+                    "Niveau": f"Niveau {mbo_level}", "Diploma behaald": "Ja" if diploma_now else "Nee",
                     "Uitgeschreven zonder diploma": "Ja" if left else "Nee"}))
                 truth.add(("mbo", key, p.entity_id, p.twin_of or "", ""))
         if mbo_rows:
@@ -496,16 +497,16 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
     report("nco", YEARS_COUNT + 1, YEARS_COUNT + 2)
     nco_rows = []
     people = [c.person for c in careers] + outsiders
-    diploma = {c.person.entity_id: c.diploma for c in careers}
-    keys = rng.sample(range(100_000_000, 1_000_000_000), len(people))
-    for key, p in sorted(zip(keys, people, strict=True), key=lambda item: item[0]):
+    highest = {c.person.entity_id: c.diploma for c in careers}
+    nco_keys = rng.sample(range(100_000_000, 1_000_000_000), len(people))
+    for nco_key, p in sorted(zip(nco_keys, people, strict=True), key=lambda item: item[0]):
         obs = observe(p, rng, NCO.name_layout, noise)
         base = _base(NCO, obs, p.addresses["nco"])
-        nco_rows.append((p, {"NCO_ID": str(key), "BSN": p.bsn if p.bsn and rng.random() < 0.97 else "",
+        nco_rows.append((p, {"NCO_ID": str(nco_key), "BSN": p.bsn if p.bsn and rng.random() < 0.97 else "",
                              "GEBOORTEDATUM": base["birth"], "GESLACHT": base["sex"], "POSTCODE": base["postcode"],
                              "HUISNUMMER": base["house"],
-                             "HOOGSTE_DIPLOMA": NCO_DIPLOMA.get(diploma.get(p.entity_id, "geen"), "MBO2")}))
-        truth.add(("nco", str(key), p.entity_id, p.twin_of or "", ""))
+                             "HOOGSTE_DIPLOMA": NCO_DIPLOMA.get(highest.get(p.entity_id, "geen"), "MBO2")}))
+        truth.add(("nco", str(nco_key), p.entity_id, p.twin_of or "", ""))
     bad.setdefault("nco", Counter()).update(_write_rows(out_dir / "nco.csv", NCO, nco_rows, rng))
     summary.files["nco.csv"] = len(nco_rows)
     records["nco"] = len(nco_rows)

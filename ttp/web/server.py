@@ -94,6 +94,6 @@ def role_table() -> list[tuple[str, str, tuple[str, ...]]]:
     for prefix, router in ((API_PREFIX, api.router), ("", pages.router)):
         for route in router.routes:
             if isinstance(route, APIRoute) and route.openapi_extra and ROLES_KEY in route.openapi_extra:
-                for method in sorted(route.methods):
+                for method in sorted(route.methods or ()):
                     table.append((method, prefix + route.path, tuple(route.openapi_extra[ROLES_KEY])))
     return table

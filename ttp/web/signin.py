@@ -77,6 +77,7 @@ def sign_in(service: Service, name: str, password: str) -> tuple[str, Principal]
         service.audit(actor=name if role is not None else "(unknown)", role=role or "unknown",
                       action="web.signin", outcome="refused", details={"reason": reason, "failures": failures})
         return None
+    assert role is not None  # a password matched: the user exists
     service.audit(actor=name, role=role, action="web.signin", outcome="ok", details={"via": "session"})
     return session_id, Principal(name=name, role=role, via="session", csrf=csrf)
 
@@ -89,7 +90,8 @@ def session_user(service: Service, session_id: str | None) -> Principal | None:
         row = session.get(db.WebSession, _sha256(session_id))
         if row is None:
             return None
-        if _aware(row.expires_at) <= _now():
+        expires = _aware(row.expires_at)
+        if expires is None or expires <= _now():
             session.delete(row)
             return None
         user = session.get(db.User, row.user_name)
