@@ -64,7 +64,7 @@ def setup(base: Path, persons: int, events: int) -> tuple[dict, str]:
     from ttp.settings import resolve
 
     os.environ["TTP_DEMO_QUIET"] = "1"
-    run_demo(base / "data", persons=persons)
+    run_demo(base / "data", cohort=persons)
     app = App(settings=resolve(base / "data", os.environ["TTP_DATABASE_URL"]))
     tokens = {}
     with app.session() as session:

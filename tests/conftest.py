@@ -138,7 +138,7 @@ def demo_env(tmp_path_factory):
     database_url = next(schema) if schema else f"sqlite:///{base / 'data' / 'ttp.db'}"
     env = Env(data_dir=base / "data", database_url=database_url)
     env.data_dir.mkdir()
-    result = env.run("--data-dir", str(env.data_dir), "demo", "--persons", str(DEMO_PERSONS), "--json")
+    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(DEMO_COHORT), "--json")
     assert result.exit_code == 0, result.output
     text = result.stdout
     summary = json.loads(text[text.index("{"):text.rindex("}") + 1])
@@ -161,4 +161,4 @@ def _privacy_scan(env: Env, summary: dict) -> None:
     assert not hits, "identifying values found: " + "; ".join(f"{h.kind} in {h.where}" for h in hits)
 
 
-DEMO_PERSONS = 800
+DEMO_COHORT = 40  # pupils per year group: about 500 pupils, 3 po schools, 8 school years

@@ -151,7 +151,7 @@ POSTCODE_COLUMNS = ("postcode",)
 def from_cohort(cohort: Path) -> Identifiers:
     """Read the identifying columns of every export the demo generator wrote (CSV and EDEXML)."""
     ids = Identifiers()
-    for path in sorted(cohort.glob("*.csv")):
+    for path in sorted(cohort.rglob("*.csv")):  # a cohort, or a region with a folder per school year
         if path.name in ("truth.csv", "schools.csv", "po_toets.csv"):
             continue
         raw = path.read_bytes()
@@ -175,7 +175,7 @@ def from_cohort(cohort: Path) -> Identifiers:
                         ids.add_date(parsed)
                 elif name in POSTCODE_COLUMNS:
                     ids.add_postcode(value)
-    for path in sorted((cohort / "po").glob("*.xml")):
+    for path in sorted(cohort.rglob("*.xml")):
         for element in ElementTree.parse(path).iter():
             tag = element.tag.rsplit("}", 1)[-1]
             value = (element.text or "").strip()

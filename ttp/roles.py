@@ -23,7 +23,8 @@ class Action:
     reads: bool = False
 
 
-_OP, _PO, _RE = (OPERATOR,), (PRIVACY_OFFICER,), (RESEARCHER,)
+_OP, _PO = (OPERATOR,), (PRIVACY_OFFICER,)
+_RE_PO = (RESEARCHER, PRIVACY_OFFICER)
 
 ACTIONS: dict[str, Action] = {
     # users and credentials
@@ -64,9 +65,10 @@ ACTIONS: dict[str, Action] = {
     "policy.list": Action(ANY, "list the policies in force", reads=True),
     "policy.show": Action(ANY, "show a policy", reads=True),
     # requests and releases
-    "request.form": Action(_RE, "the web form for a new request", reads=True),
-    "request.check": Action(_RE, "check a request against its policy without submitting it"),
-    "request.submit": Action(_RE, "submit a request for a table"),
+    # an officer may ask for a table too (for a school, say); another officer decides it
+    "request.form": Action(_RE_PO, "the web form for a new request", reads=True),
+    "request.check": Action(_RE_PO, "check a request against its policy without submitting it"),
+    "request.submit": Action(_RE_PO, "submit a request for a table (decided by an officer other than its author)"),
     "request.list": Action(ANY, "list requests (a researcher: their own)", reads=True),
     "request.show": Action(ANY, "show a request (a researcher: their own)", reads=True),
     "request.queue": Action(_PO, "the requests waiting for a decision", reads=True),

@@ -12,8 +12,8 @@ from ttp.cli import TTPGroup, cli, hoist_global_options, plural
 
 
 def test_global_options_work_after_the_command(installed, tmp_path):
-    assert hoist_global_options(["demo", "--data-dir", "X", "--persons", "5"]) == [
-        "--data-dir", "X", "demo", "--persons", "5"]
+    assert hoist_global_options(["demo", "--data-dir", "X", "--cohort", "5"]) == [
+        "--data-dir", "X", "demo", "--cohort", "5"]
     assert hoist_global_options(["users", "list", "--data-dir=X"]) == ["--data-dir=X", "users", "list"]
     assert hoist_global_options(["--data-dir", "X", "users", "list"]) == ["--data-dir", "X", "users", "list"]
     elsewhere = installed.run("users", "list", "--data-dir", str(installed.data_dir), "--as", "olga",
@@ -27,7 +27,7 @@ def test_the_demo_and_release_commands_show_their_options():
     demo = runner.invoke(cli, ["demo", "--help"])
     assert "run" in demo.output and "generate" in demo.output
     run = runner.invoke(cli, ["demo", "run", "--help"])
-    assert "--persons" in run.output and "--json" in run.output
+    assert "--cohort" in run.output and "--json" in run.output
     release = runner.invoke(cli, ["release", "--help"])
     assert "make" in release.output
     assert "--out" in runner.invoke(cli, ["release", "make", "--help"]).output
@@ -90,7 +90,8 @@ def test_refusal_by_role_reads_well(installed):
 
 
 def test_demo_generate_says_what_it_wrote(tmp_path):
-    result = CliRunner().invoke(cli, ["demo", "generate", "--persons", "60", "--out", str(tmp_path / "c")])
+    result = CliRunner().invoke(cli, ["demo", "generate", "--cohort", "10", "--out", str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("wrote a synthetic cohort of 60 persons (seed 1)")
+    assert result.output.startswith("wrote a synthetic region of ")
+    assert "(10 per year group, seed 1)" in result.output and "2016-2017 to 2023-2024" in result.output
     assert "=" not in result.output  # no dataclass repr

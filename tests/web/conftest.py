@@ -79,7 +79,7 @@ def make_web(base: Path) -> Iterator[Web]:
         mp.setenv("TTP_PASSPHRASE", PASSPHRASE)
         mp.setenv("TTP_DATABASE_URL", database_url)
         mp.delenv("TTP_USER", raising=False)
-        summary = run_demo(base / "data", persons=300)
+        summary = run_demo(base / "data", cohort=40)
         settings = resolve(base / "data", database_url)
         app = App(settings=settings)
         tokens = {}
