@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy import select
@@ -49,8 +51,8 @@ class PersonsFrame:
 
     def __init__(self, app, session, job: db.Job) -> None:
         person_map, self.records = person_records(app, session, job)
-        self.frame = _latest(person_map, self.records, job.sources,
-                             {s.brin: s for s in session.scalars(select(db.School))})
+        self.schools = {s.brin: s for s in session.scalars(select(db.School))}
+        self.frame = _latest(person_map, self.records, job.sources, self.schools)
 
     def with_columns(self, columns: list[str]) -> pd.DataFrame:
         """The frame with every moment column among `columns` (`policies.moments`); rows keep their order."""
@@ -59,13 +61,20 @@ class PersonsFrame:
             moment = parse_moment(column)
             if moment is None or column in self.frame.columns or column in added:
                 continue
-            values = at_moment(self.records.get(moment.source, _NO_RECORDS), moment)
+            records = self.records.get(moment.source, _NO_RECORDS)
+            if moment.attribute in REGISTER:  # the board or municipality of the school at that moment
+                field = REGISTER[moment.attribute]
+                looked_up = {b: getattr(s, field) for b, s in self.schools.items()}
+                values = at_moment(records, replace(moment, attribute="brin")).map(looked_up)
+            else:
+                values = at_moment(records, moment)
             added[column] = self.frame["person_id"].map(values).astype(object)
         if added:
             self.frame = self.frame.assign(**added)
         return self.frame
 
 
+REGISTER = {"bestuur": "board", "gemeente": "municipality"}  # from the school register, on the brin
 _NO_RECORDS = pd.DataFrame({"person_id": pd.Series([], dtype=object)})
 
 
