@@ -32,7 +32,7 @@ REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"
 # protected together with every release before it (school-level tables, so suppression is exercised).
 HISTORY_FILES = [EXAMPLES / "requests" / name for name in (
     "school_advice_level.toml", "school_advice_havo_vwo.toml", "school_sex_level.toml",
-    "school_weight_havo_vwo.toml")]
+    "school_weight_havo_vwo.toml", "advice_position_by_school.toml", "test_growth_by_vve.toml")]
 
 LINKED = ["vve", "po", "vo", "mbo", "nco"]
 
@@ -212,9 +212,13 @@ def _print_summary(s: dict, quiet: bool = False) -> None:
           f"  {s['data_dir']}/demo-passphrase (mode 0600); export TTP_PASSPHRASE=$(cat that file) to reuse it\n")
     w(f"  API tokens of the demo's users (operator1, officer1, officer2, researcher1) are in {s['tokens_file']}\n"
       "  (mode 0600): export TTP_TOKEN=<a token from it> to act as that user\n")
-    w("records accepted per source (quarantined):\n")
+    w(f"region: {s['cohort']} pupils per year group, school years {s['school_years'][0]} to "
+      f"{s['school_years'][-1]}; {s['deliveries']} deliveries ingested\n")
+    for done in s["superseded"]:
+        w(f"  a corrected {done['source']} delivery of {done['school_year']} superseded batch {done['batch_id']}\n")
+    w("records accepted per source over all years (quarantined; deliveries):\n")
     for source, n in s["records_by_source"].items():
-        w(f"  {source:<9} {n:>7} ({s['quarantined_by_source'][source]})\n")
+        w(f"  {source:<9} {n:>7} ({s['quarantined_by_source'][source]}; {s['batches_by_source'][source]})\n")
     w(f"link job {s['job_id']}: {s['persons']} persons; links per source pair:\n")
     for pair, n in sorted(s["links_by_source_pair"].items()):
         w(f"  {pair:<10} {n:>7}\n")
@@ -225,7 +229,7 @@ def _print_summary(s: dict, quiet: bool = False) -> None:
     w("release history (each protected together with every release before it):\n")
     for h in s["history"]:
         if h["release_id"]:
-            w(f"  {h['request']:<28} {h['release_id']}  {h['suppressed']:>5} cell(s) suppressed\n")
+            w(f"  {h['request']:<30} {h['release_id']}  {h['suppressed']:>5} cell(s) suppressed\n")
         else:
-            w(f"  {h['request']:<28} not released: {h['refused']}\n")
+            w(f"  {h['request']:<30} not released: {h['refused']}\n")
     w(f"audit log: {'verified' if s['audit_ok'] else 'DOES NOT VERIFY'} ({s['audit_events']} events)\n")

@@ -128,6 +128,7 @@ def run_ingest(act, export, source: str, progress=None) -> IngestResult:
     result = IngestResult(batch_id=batch_id, source=source, sector=export.sector, key_id=linkage_key.id)
     result.files = [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in export.files]
     dropped: dict[str, dict[str, int]] = {}
+    years: set[str] = set()  # the school years of the accepted records
     try:
         writer = None
         payload_buffer = io.BytesIO()
@@ -149,6 +150,8 @@ def run_ingest(act, export, source: str, progress=None) -> IngestResult:
             if len(records) == 0:
                 continue
             result.accepted += len(records)
+            if "school_year" in records.columns:
+                years.update(records["school_year"].dropna().astype(str).unique().tolist())
             features = make_features(records, source=feature_source, secret=secret,
                                      key_version=linkage_key.version, link_kinds=export.link_kinds)
             if writer is None:
@@ -182,7 +185,8 @@ def run_ingest(act, export, source: str, progress=None) -> IngestResult:
         result.fields_dropped = dropped
         session.add(db.Batch(
             id=batch_id, source=source, sector=export.sector, attach_to=attach_to,
-            school_year=export.school_year, key_id=linkage_key.id, key_version=linkage_key.version,
+            school_year=export.school_year or (min(years) if len(years) == 1 else None),
+            key_id=linkage_key.id, key_version=linkage_key.version,
             payload_key_id=payload_key.id, wrapped_payload_key=wrapped_payload,
             quarantine_key_id=quarantine_key.id, wrapped_quarantine_key=wrapped_q,
             rows_read=result.rows_read, accepted=result.accepted, quarantined=result.quarantined,

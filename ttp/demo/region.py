@@ -1,9 +1,10 @@
 """`ttp demo`'s region: pupils of fifteen year groups followed over eight school years (2016-2017 to
 2023-2024), delivered year by year the way each source system exports them, with the truth.
 
-Rates (docs/demo.md cites their sources): school advice and the level in leerjaar 3 (about 9% below and
-5% above the advice), repeating a year (about 2% a year in po and vo), mbo levels, leaving mbo without a
-diploma (about 2.5% of mbo students a year leave early without a startkwalificatie: DUO's vsv), VVE.
+Rates (docs/demo.md cites their sources): the school advice; the level in leerjaar 3 against it (about 7%
+below and 12% above, a double advice counted by its lowest level); repeating a year (about 2% a year in po
+and vo); mbo levels; leaving mbo early without a startkwalificatie (DUO's vsv: about 2.5% of mbo students a
+year); VVE.
 """
 
 from __future__ import annotations
@@ -137,6 +138,19 @@ def _sizes(rng: random.Random, n: int) -> list[float]:
     return [min(60.0, max(10.0, rng.lognormvariate(3.2, 0.45))) for _ in range(n)]
 
 
+def _seats(rng: random.Random, schools: list[School], weights: list[float], cohort: int) -> list[School]:
+    """The groep-8 school of each pupil of a year group: every school gets its share of the year group
+    (largest remainder), so no school's groep 8 is much smaller than its size says; shuffled."""
+    total = sum(weights)
+    shares = [cohort * w / total for w in weights]
+    counts = [int(x) for x in shares]
+    for i in sorted(range(len(shares)), key=lambda i: counts[i] - shares[i])[: cohort - sum(counts)]:
+        counts[i] += 1
+    seats = [school for school, n in zip(schools, counts, strict=True) for _ in range(n)]
+    rng.shuffle(seats)
+    return seats
+
+
 def _po_years(g8: int, repeat: int | None) -> dict[int, int]:
     """School year -> groep for a pupil in groep 8 in `g8`; `repeat` is a groep done twice."""
     grades = [8, 7, 6, 5, 4, 3]
@@ -145,11 +159,10 @@ def _po_years(g8: int, repeat: int | None) -> dict[int, int]:
     return {g8 - i: grade for i, grade in enumerate(grades)}
 
 
-def _career(p: Person, g8: int, rng: random.Random, schools: dict[str, list[School]], po_weights: list[float],
-            vve_rate: float) -> Career:
+def _career(p: Person, g8: int, school: School, rng: random.Random, schools: dict[str, list[School]],
+            po_weights: list[float], vve_rate: float) -> Career:
     c = Career(p, g8)
     repeat = rng.choice((4, 5, 6, 7)) if rng.random() < 0.05 else None
-    school = rng.choices(schools["po"], weights=po_weights)[0]
     switch_year = g8 - rng.randint(0, 4) if rng.random() < 0.04 else None
     before = rng.choices(schools["po"], weights=po_weights)[0] if switch_year else school
     for year, grade in _po_years(g8, repeat).items():
@@ -273,11 +286,12 @@ def build_region(cohort: int, seed: int) -> tuple[list[Career], list[Person], li
         return p
 
     for g8 in range(G8_FIRST, G8_LAST + 1):
+        places = _seats(rng, by_sector["po"], weights, cohort)
         made = 0
         while made < cohort:
             repeat = rng.random() < 0.05
             p = person(rng.choice("MF"), _birth(rng, g8, repeat), True)
-            career = _career(p, g8, rng, by_sector, weights, 0.7)
+            career = _career(p, g8, places[made], rng, by_sector, weights, 0.7)
             made += 1
             if not (career.po or career.vo or career.mbo or any(_vve_year(d) <= LAST_YEAR for d, _ in career.vve)):
                 continue  # in school before the window and out of it by its first year: in no delivery
@@ -291,7 +305,7 @@ def build_region(cohort: int, seed: int) -> tuple[list[Career], list[Person], li
                 number += 1
                 twin.bsn = draw_bsn(rng, bsns)
                 p.twin_of = twin.entity_id
-                c = _career(twin, g8, rng, by_sector, weights, 0.7)
+                c = _career(twin, g8, places[made], rng, by_sector, weights, 0.7)
                 first = career
                 c.po = dict(first.po)
                 c.vve = list(first.vve)
@@ -335,8 +349,9 @@ def _base(layout: Layout, obs: Observed, address: Address) -> dict[str, str]:
 
 def _write_rows(path: Path, layout: Layout, rows: list[tuple[Person, dict[str, str]]], rng: random.Random,
                 damage: bool = True) -> dict[str, int]:
+    # about 0.2% of rows damaged on purpose (at least one): not in a file of one row, which would be all
     plan = plan_bad_rows(len(rows), rng, has_bsn=[bool(layout.bsn and r[layout.bsn]) for _, r in rows]) \
-        if damage else {}
+        if damage and len(rows) >= 2 else {}
     handle, writer = _writer(path, layout)
     with handle:
         for i, (_, row) in enumerate(rows):
