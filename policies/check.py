@@ -51,6 +51,11 @@ def check_request(request: Request, policy: Policy, table: Table | None = None,
     for measure in request.measures:
         if measure not in policy.measures:
             problems.append(f"measure {measure} is not allowed")
+    for dim, k in request.pool.items():
+        if dim not in request.dimensions:
+            problems.append(f"pool: {dim} is not a dimension of the request")
+        elif not 2 <= k <= 10:
+            problems.append(f"pool: {dim} pools 2 to 10 school years, not {k}")
     filter_sets = [("filters", request.filters)] + [(f"groups.{g}", f) for g, f in request.groups.items()]
     for where, filters in filter_sets:
         for dim, values in filters.items():

@@ -22,6 +22,8 @@ class Request(BaseModel):
     measures: list[str] = Field(min_length=1)
     filters: dict[str, list[str]] = {}
     groups: dict[str, dict[str, list[str]]] = {}
+    # dimension -> k: its school years pooled in blocks of k consecutive years (a small school gets a figure)
+    pool: dict[str, int] = {}
     link_job: str | None = None
 
     def slices(self) -> list[tuple[str, Filters]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -95,6 +96,33 @@ def dimension_labels(persons: pd.DataFrame, dim: Dimension) -> pd.Series:
     if dim.missing_label is not None:
         result = result.where(result.notna(), dim.missing_label)
     return result
+
+
+_SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{4})$")
+
+
+def pooled(labels: pd.Series, k: int, among: np.ndarray) -> pd.Series:
+    """School years pooled in blocks of `k` consecutive years, the newest block ending with the newest year
+    among the table's persons (`2019-2020 to 2021-2022`); a label that is no school year is refused."""
+    starts = {}
+    for value in pd.unique(labels.dropna()):
+        match = _SCHOOL_YEAR.match(str(value))
+        if match is None or int(match[2]) != int(match[1]) + 1:
+            raise RequestError("pool: a value of the dimension is not a school year such as 2021-2022")
+        starts[value] = int(match[1])
+    seen = [starts[v] for v in pd.unique(labels[among].dropna())] or list(starts.values())
+    if not seen:
+        return labels
+    newest, oldest = max(seen), min(starts.values())
+
+    def block(value: object) -> str | None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return None
+        last = newest - (newest - starts[value]) // k * k
+        first = max(last - k + 1, oldest)  # the oldest block holds only the years there are
+        return f"{first}-{first + 1} to {last}-{last + 1}" if first < last else f"{last}-{last + 1}"
+
+    return labels.map(block).astype(object)
 
 
 def decide(condition: Condition, labels: list[str], dimension: Dimension) -> np.ndarray:
@@ -251,6 +279,8 @@ def _assign(persons: pd.DataFrame, request: Request, policy: Policy, categories:
     found, codes = [], []
     for d, (name, dim) in enumerate(zip(request.dimensions, dims, strict=True)):
         series = labels[name]
+        if name in request.pool:
+            series = pooled(series, request.pool[name], anywhere)
         if categories is not None:
             cats = categories[d]
         else:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.errors import PolicyError
+from policies.errors import PolicyError, RequestError
 from policies.indicators import LEVELS, advice_position, lowest_level
 from policies.moments import Moment, at_moment, parse_moment
 from policies.policy import load_policy
@@ -137,3 +137,27 @@ def test_a_bad_derived_column_is_refused_naming_it(change, message):
         text = POLICY.replace('level = "vo.niveau@grade=3"', 'level = "vo.niveau@grade"')
     with pytest.raises(PolicyError, match=message):
         load_policy(text, "moments")
+
+
+def test_pooling_puts_k_consecutive_school_years_in_one_category_ending_with_the_newest():
+    from policies.check import check_request
+
+    text = POLICY.replace("[dimensions.position]", '[dimensions.year]\ncolumn = "po.school_year@grade=8"\n'
+                                                   "[dimensions.position]")
+    policy = load_policy(text, "moments")
+    years = ["2016-2017", "2017-2018", "2018-2019", "2019-2020", "2020-2021", "2021-2022", "2022-2023"]
+    persons = pd.DataFrame({"person_id": [f"p{i}" for i in range(7)], "in_po": True, "in_vo": True,
+                            "po.brin": "01AA", "po.school_year@grade=8": years})
+    request = Request(policy="moments", purpose="t", population=["po", "vo"], dimensions=["year"],
+                      measures=["pupils"], pool={"year": 3})
+    table = compute_table(persons, request, policy)
+    assert table.categories == [["2016-2017", "2017-2018 to 2019-2020", "2020-2021 to 2022-2023"]]
+    assert table.counts[0].tolist() == [1, 3, 3, 7]
+    assert check_request(request, policy).ok
+    bad = Request(policy="moments", purpose="t", population=["po", "vo"], dimensions=["year"],
+                  measures=["pupils"], pool={"school": 3, "year": 1})
+    assert {p.split(":")[0] for p in check_request(bad, policy).problems} == {"pool"}
+    not_years = Request(policy="moments", purpose="t", population=["po", "vo"], dimensions=["school"],
+                        measures=["pupils"], pool={"school": 2})
+    with pytest.raises(RequestError, match="school year"):
+        compute_table(persons, not_years, policy)
