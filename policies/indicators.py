@@ -47,11 +47,64 @@ def advice_position(advice: pd.Series, level: pd.Series) -> pd.Series:
     return pd.Series(out, index=advice.index, dtype=object)
 
 
+def level_change(first: pd.Series, second: pd.Series) -> pd.Series:
+    """down / same / up: the level at a later moment against an earlier one (moving up or down in vo, e.g.
+    leerjaar 1 to 3; a combined class counts by its lowest level, as a double advice does)."""
+    a, b = first.map(lowest_level), second.map(lowest_level)
+    out = np.full(len(first), None, dtype=object)
+    known = a.notna().to_numpy() & b.notna().to_numpy()
+    av, bv = a.to_numpy()[known].astype(int), b.to_numpy()[known].astype(int)
+    out[known] = np.where(bv < av, "down", np.where(bv > av, "up", "same"))
+    return pd.Series(out, index=first.index, dtype=object)
+
+
 def change(first: pd.Series, second: pd.Series) -> pd.Series:
     """second − first, numerically (growth between two moments); missing when either is."""
     a = pd.to_numeric(first, errors="coerce")
     b = pd.to_numeric(second, errors="coerce")
     return (b - a).astype(float)
+
+
+STARTKWALIFICATIE_MBO = 2  # an mbo diploma at level 2 or higher (or havo/vwo) is a startkwalificatie
+VSV_AGE = 23
+
+
+def early_leavers(records: pd.DataFrame, year: str) -> pd.Series:
+    """DUO's vsv (voortijdig schoolverlaten) for one school year, per person enrolled on 1 October of it:
+    `ja` when they are enrolled in no vo or mbo school on 1 October of the next year, hold no
+    startkwalificatie (an mbo diploma at level 2 or higher by then; havo and vwo diplomas count too where a
+    source delivers them as `diploma` = havo/vwo) and are under 23 on 1 October of the year; `nee` otherwise;
+    absent when not enrolled. Kept apart from "left without a diploma": a student who leaves mbo without
+    one but re-enrols the next year is no vsv.
+
+    `records`: vo and mbo records with `person_id`, `school_year`, `source`, and where known `niveau`,
+    `diploma` (ja/nee for mbo) and `birth_year`. When the next year was not delivered nobody can be told
+    yet: the Series is empty."""
+    empty = pd.Series([], dtype=object, index=pd.Index([], name="person_id"))
+    start = int(year[:4])
+    following = f"{start + 1}-{start + 2}"
+    years = records["school_year"].astype(str)
+    if not (years == following).any() or not (years == year).any():
+        return empty
+    starts = pd.to_numeric(years.str[:4], errors="coerce")
+    by_then = (starts <= start).to_numpy()
+    qualified = np.zeros(len(records), dtype=bool)
+    if "diploma" in records.columns:
+        diploma = records["diploma"].astype(str).str.lower()
+        level = pd.to_numeric(records["niveau"], errors="coerce") if "niveau" in records.columns else \
+            pd.Series(np.nan, index=records.index)
+        qualified = (((records["source"] == "mbo") & diploma.eq("ja") & (level >= STARTKWALIFICATIE_MBO))
+                     | diploma.isin(["havo", "vwo"])).to_numpy() & by_then
+    frame = pd.DataFrame({"person_id": records["person_id"].to_numpy(), "now": (years == year).to_numpy(),
+                          "next": (years == following).to_numpy(), "qualified": qualified,
+                          "born": pd.to_numeric(records["birth_year"], errors="coerce").to_numpy()
+                          if "birth_year" in records.columns else np.nan})
+    person = frame.groupby("person_id").agg(now=("now", "any"), next=("next", "any"),
+                                             qualified=("qualified", "any"), born=("born", "min"))
+    person = person[person["now"]]
+    young = person["born"].isna() | (start - person["born"] < VSV_AGE)
+    leaver = ~person["next"] & ~person["qualified"] & young
+    return leaver.map({True: "ja", False: "nee"}).astype(object)
 
 
 @dataclass(frozen=True)
@@ -66,4 +119,5 @@ class Indicator:
 INDICATORS: dict[str, Indicator] = {
     "advice_position": Indicator(("advice", "level"), POSITIONS, advice_position),
     "change": Indicator(("first", "second"), None, change),
+    "level_change": Indicator(("first", "second"), ("down", "same", "up"), level_change),
 }

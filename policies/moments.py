@@ -8,7 +8,11 @@ A person has a record per delivery of each source (a school year, a grade). A pl
 - `@year=YYYY-YYYY`  the record of that school year; a delivery is its school year's count on 1 October
   (as DUO's registers are), so this is the status on 1 October;
 - `@first`, `@last`  the first and the latest record (by school year): `mbo.niveau@first` is the first mbo
-  enrolment.
+  enrolment;
+- `career.vsv@year=YYYY-YYYY`  DUO's vsv in that school year (`policies.indicators.early_leavers`), over the
+  person's vo and mbo records together;
+- `@repeats`  on `grade` only: `ja` when the person has two records of the source in one grade (repeated a
+  year: `po.grade@repeats`, `vo.grade@repeats`), `nee` otherwise.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import pandas as pd
 from policies.errors import PolicyError
 
 _MOMENT = re.compile(r"^(?P<source>[A-Za-z_][\w\-]*)\.(?P<attribute>[A-Za-z_][\w\-]*)"
-                     r"@(?P<kind>grade|year|first|last)(?:=(?P<value>[\w\-]+))?$")
-KINDS = ("grade", "year", "first", "last")
+                     r"@(?P<kind>grade|year|first|last|repeats)(?:=(?P<value>[\w\-]+))?$")
+KINDS = ("grade", "year", "first", "last", "repeats")
+CAREER = "career"  # columns over all of a person's vo and mbo records
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,15 @@ def parse_moment(column: str) -> Moment | None:
     match = _MOMENT.match(column)
     if match is None:
         raise PolicyError(f"column {column!r}: a moment reads <source>.<attribute>@grade=N, @year=YYYY-YYYY, "
-                          "@first or @last")
+                          "@first, @last or <source>.grade@repeats")
     kind, value = match["kind"], match["value"]
     if kind in ("grade", "year") and value is None:
         raise PolicyError(f"column {column!r}: @{kind} needs a value (@{kind}=...)")
-    if kind in ("first", "last") and value is not None:
+    if match["source"] == CAREER and (match["attribute"] != "vsv" or kind != "year"):
+        raise PolicyError(f"column {column!r}: the career columns are career.vsv@year=YYYY-YYYY")
+    if kind == "repeats" and match["attribute"] != "grade":
+        raise PolicyError(f"column {column!r}: @repeats is a property of the grades: <source>.grade@repeats")
+    if kind in ("first", "last", "repeats") and value is not None:
         raise PolicyError(f"column {column!r}: @{kind} takes no value")
     if kind == "year" and not re.fullmatch(r"\d{4}-\d{4}", value or ""):
         raise PolicyError(f"column {column!r}: @year needs a school year such as 2022-2023")
@@ -65,6 +74,11 @@ def at_moment(records: pd.DataFrame, moment: Moment) -> pd.Series:
     order, to break ties within a school year) and the attribute."""
     if moment.attribute not in records.columns:
         return pd.Series([], dtype=object, index=pd.Index([], name="person_id"))
+    if moment.kind == "repeats":
+        grades = pd.DataFrame({"person_id": records["person_id"], "grade": _grade_text(records["grade"])}).dropna()
+        twice = grades.duplicated(["person_id", "grade"], keep=False)
+        repeated = grades.assign(twice=twice.to_numpy()).groupby("person_id")["twice"].any()
+        return repeated.map({True: "ja", False: "nee"}).astype(object)
     keys = [c for c in ("school_year", "_order") if c in records.columns]
     rows = records.sort_values(keys, kind="stable") if keys else records
     if moment.kind == "grade":

@@ -8,7 +8,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from policies.moments import at_moment, parse_moment
+from policies.indicators import early_leavers
+from policies.moments import CAREER, at_moment, parse_moment
 
 from . import db
 from .ingest import open_payload
@@ -62,7 +63,9 @@ class PersonsFrame:
             if moment is None or column in self.frame.columns or column in added:
                 continue
             records = self.records.get(moment.source, _NO_RECORDS)
-            if moment.attribute in REGISTER:  # the board or municipality of the school at that moment
+            if moment.source == CAREER:
+                values = early_leavers(self._career_records(), str(moment.value))
+            elif moment.attribute in REGISTER:  # the board or municipality of the school at that moment
                 field = REGISTER[moment.attribute]
                 looked_up = {b: getattr(s, field) for b, s in self.schools.items()}
                 values = at_moment(records, replace(moment, attribute="brin")).map(looked_up)
@@ -72,6 +75,12 @@ class PersonsFrame:
         if added:
             self.frame = self.frame.assign(**added)
         return self.frame
+
+    def _career_records(self) -> pd.DataFrame:
+        """The persons' vo and mbo records together, with their source."""
+        parts = [r.assign(source=source) for source, r in self.records.items() if source in ("vo", "mbo")]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            {"person_id": [], "school_year": [], "source": []})
 
 
 REGISTER = {"bestuur": "board", "gemeente": "municipality"}  # from the school register, on the brin

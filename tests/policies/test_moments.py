@@ -161,3 +161,38 @@ def test_pooling_puts_k_consecutive_school_years_in_one_category_ending_with_the
                         measures=["pupils"], pool={"school": 2})
     with pytest.raises(RequestError, match="school year"):
         compute_table(persons, not_years, policy)
+
+
+def test_repeats_says_whether_a_pupil_was_twice_in_one_grade():
+    repeated = at_moment(RECORDS, parse_moment("vo.grade@repeats")).to_dict()
+    assert repeated == {"p1": "ja", "p2": "nee", "p3": "nee"}
+    with pytest.raises(PolicyError, match="grade@repeats"):
+        parse_moment("vo.niveau@repeats")
+
+
+def test_level_change_moves_up_and_down_by_the_lowest_level():
+    from policies.indicators import level_change
+
+    first = pd.Series(["havo/vwo", "havo/vwo", "vmbo-gt", "vwo", None])
+    third = pd.Series(["vwo", "havo", "vmbo-k", "vwo", "havo"])
+    assert level_change(first, third).tolist() == ["up", "same", "down", "same", None]
+
+
+def test_early_leavers_follow_duos_vsv_and_not_merely_leaving_without_a_diploma():
+    from policies.indicators import early_leavers
+
+    rows = [  # person, year, source, level, diploma, born
+        ("left", "2020-2021", "mbo", "2", "nee", 2003), ("back", "2020-2021", "mbo", "2", "nee", 2003),
+        ("back", "2021-2022", "mbo", "1", "nee", 2003), ("qualified", "2020-2021", "mbo", "2", "ja", 2003),
+        ("level1", "2020-2021", "mbo", "1", "ja", 2003), ("older", "2020-2021", "mbo", "3", "nee", 1990),
+        ("from_vo", "2020-2021", "vo", "vmbo-b", None, 2005), ("stays", "2020-2021", "vo", "havo", None, 2006),
+        ("stays", "2021-2022", "vo", "havo", None, 2006),
+    ]
+    records = pd.DataFrame(rows, columns=["person_id", "school_year", "source", "niveau", "diploma", "birth_year"])
+    vsv = early_leavers(records, "2020-2021").to_dict()
+    assert vsv == {"left": "ja", "back": "nee", "qualified": "nee", "level1": "ja", "older": "nee",
+                   "from_vo": "ja", "stays": "nee"}
+    assert early_leavers(records, "2021-2022").empty  # 2022-2023 was not delivered: cannot be told yet
+    assert parse_moment("career.vsv@year=2020-2021").source == "career"
+    with pytest.raises(PolicyError, match="career"):
+        parse_moment("career.vsv@first")
