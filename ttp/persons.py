@@ -28,20 +28,22 @@ def person_records(app, session, job: db.Job) -> tuple[pd.DataFrame, dict[str, p
         select(db.Batch).where(db.Batch.attach_to.in_(job.sources), db.Batch.superseded_by.is_(None))
         .order_by(db.Batch.created_at)
     ).all()
-    by_source: dict[str, list[pd.DataFrame]] = {}
+    own: dict[str, list[pd.DataFrame]] = {}
+    extra: dict[str, list[pd.DataFrame]] = {}
     for order, batch in enumerate([*batches, *attached]):
         payload = open_payload(app.keystore, batch, settings.batch_dir(batch.id))
         if len(payload) == 0:
             continue
         payload["_order"] = order
-        by_source.setdefault(batch.attach_to or batch.source, []).append(payload)
+        (extra if batch.attach_to else own).setdefault(batch.attach_to or batch.source, []).append(payload)
     records: dict[str, pd.DataFrame] = {}
     for source in sorted(job.sources):
         members = person_map[person_map["source"] == source]
-        frames = by_source.get(source)
+        frames = own.get(source)
         if not frames:
             continue
-        merged = members[["record_id", "person_id"]].merge(_combine(frames), on="record_id", how="inner")
+        combined = _combine(frames, extra.get(source, []))
+        merged = members[["record_id", "person_id"]].merge(combined, on="record_id", how="inner")
         sort_cols = [c for c in ("school_year", "_order") if c in merged.columns]
         records[source] = merged.sort_values(sort_cols, kind="stable") if sort_cols else merged
     return person_map, records
@@ -118,14 +120,18 @@ def _latest(person_map: pd.DataFrame, records: dict[str, pd.DataFrame], sources:
     return persons
 
 
-def _combine(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Records of one source across its batches; attached payload fills in by record id."""
-    combined = frames[0]
-    for extra in frames[1:]:
-        overlap = set(extra["record_id"]) & set(combined["record_id"])
-        if overlap:
-            extra_cols = [c for c in extra.columns if c not in combined.columns or c == "record_id"]
-            combined = combined.merge(extra[extra_cols], on="record_id", how="left")
-        else:
-            combined = pd.concat([combined, extra], ignore_index=True)
-    return combined
+def _combine(frames: list[pd.DataFrame], attached: list[pd.DataFrame]) -> pd.DataFrame:
+    """Records of one source across its batches (every delivery of every year), with the payload of the
+    batches attached to it joined by record id: every attached batch, each onto its own records (a test file
+    per school year joins that year's records); where an attached value and the record's own disagree on a
+    column both have, the record's own value stands."""
+    combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if not attached:
+        return combined
+    payload = pd.concat(attached, ignore_index=True).drop(columns=["_order"], errors="ignore")
+    payload = payload.drop_duplicates("record_id", keep="last")  # a later attached batch corrects an earlier
+    shared = [c for c in payload.columns if c in combined.columns and c != "record_id"]
+    merged = combined.merge(payload, on="record_id", how="left", suffixes=("", "__attached"))
+    for column in shared:
+        merged[column] = merged[column].where(merged[column].notna(), merged[f"{column}__attached"])
+    return merged.drop(columns=[f"{c}__attached" for c in shared])
