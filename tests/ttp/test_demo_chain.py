@@ -64,3 +64,21 @@ def test_privacy_scanner_can_fail(tmp_path):
     hits = scan(ids, [planted], {"printed": "bsn 123456782"})
     assert {(h.where, h.kind) for h in hits} == {(str(planted), "name"), (str(planted), "postcode"),
                                                   ("printed", "bsn")}
+
+
+def test_the_demo_follows_pupils_over_the_years_and_answers_the_monitors_questions(demo_run):
+    env, summary = demo_run
+    assert len(summary["school_years"]) >= 5 and summary["deliveries"] >= 30
+    assert summary["batches_by_source"]["vo"] >= 5 and summary["batches_by_source"]["po"] >= 5
+    assert [s["source"] for s in summary["superseded"]] == ["vo"]  # the corrected delivery replaced the first
+    assert summary["f1"] >= 0.99, summary["f1"]
+    by_name = {h["request"]: h for h in summary["history"]}
+    trend = by_name["advice_position_by_school"]
+    assert trend["release_id"] and trend["suppressed"] > 0  # per school over five cohorts: suppression at work
+    table = (Path(trend["release_dir"]) / "table.csv").read_text(encoding="utf-8").split("\n\n")[0]
+    years = {line.split(",")[1] for line in table.splitlines()[1:]} - {"Total"}
+    assert len(years) >= 5, years
+    growth = (Path(by_name["test_growth_by_vve"]["release_dir"]) / "table.csv").read_text(encoding="utf-8")
+    rows = {line.split(",")[0]: line.split(",") for line in growth.split("\n\n")[0].splitlines()[1:]}
+    assert {"ja", "nee", "Total"} <= set(rows)
+    assert 40 < float(rows["Total"][2]) < 130  # mean LVS growth from groep 4 to groep 8: a real figure
