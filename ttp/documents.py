@@ -31,7 +31,7 @@ def policy_doc(row: db.Policy) -> dict:
     for name, d in policy.dimensions.items():
         choices = d.categories or d.band_labels or []
         dims.append({"name": name, "label": d.label or name, "filterable": bool(d.filter and choices),
-                     "categories": list(choices)})
+                     "groupable": d.filter, "categories": list(choices), "column": d.column})
     return {"name": row.name, "version": row.version, "description": policy.description,
             "populations": [list(p) for p in policy.populations], "dimensions": dims,
             "measures": [{"name": n, "label": m.label or n, "kind": m.kind} for n, m in policy.measures.items()],
@@ -54,16 +54,23 @@ def _toml_list(values: list[str]) -> str:
 
 
 def request_text(policy: str, purpose: str, population: list[str], dimensions: list[str],
-                 measures: list[str], filters: dict[str, list[str]]) -> str:
-    """The TOML text of a request built from the form's (or the API's) choices."""
+                 measures: list[str], filters: dict[str, list[str]],
+                 groups: dict[str, dict[str, list[str]]] | None = None, pool: dict[str, int] | None = None) -> str:
+    """The TOML text of a request built from the form's (or the API's) choices: what a request file says,
+    filters, comparison groups and pooled school years included."""
     lines = [f"policy = {_toml_string(policy)}", f"purpose = {_toml_string(purpose)}",
              f"population = {_toml_list(population)}", f"dimensions = {_toml_list(dimensions)}",
              f"measures = {_toml_list(measures)}"]
     chosen = {k: v for k, v in filters.items() if v}
     if chosen:
-        lines.append("")
-        lines.append("[filters]")
+        lines += ["", "[filters]"]
         lines.extend(f"{_toml_string(k)} = {_toml_list(v)}" for k, v in chosen.items())
+    for name, group in (groups or {}).items():
+        lines += ["", f"[groups.{_toml_string(name)}]"]  # an empty group is the whole population
+        lines.extend(f"{_toml_string(k)} = {_toml_list(v)}" for k, v in group.items() if v)
+    if pool:
+        lines += ["", "[pool]"]
+        lines.extend(f"{_toml_string(k)} = {int(v)}" for k, v in pool.items())
     return "\n".join(lines) + "\n"
 
 

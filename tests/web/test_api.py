@@ -318,3 +318,39 @@ def test_a_long_release_holds_up_no_other_request_and_is_recomputed_when_the_his
     assert events[second].details["prepared"] is True
     assert events[first].details["prepared"] is False  # the history moved: computed again with B in it
     assert seqs[first] == seqs[second] + 1
+
+
+def test_the_form_and_the_api_say_what_a_toml_request_says(web):
+    """Comparison groups, free-text filters and pooled school years, through the page form and the API,
+    give the request a TOML file would (the shipped example, here)."""
+    from policies.request import load_request
+    from ttp import db
+    from ttp.web.pages import GROUPS
+
+    example = load_request((Path(__file__).parents[2] / "policies" / "examples" / "requests"
+                            / "advice_position_school_trend.toml").read_text(encoding="utf-8"))
+    browser = web.browser("researcher1")
+    form = browser.get("/requests/new?policy=monitor")
+    assert form.status_code == 200 and 'name="group1:name"' in form.text and 'name="pool:years"' in form.text
+    fields = {"csrf": form_csrf(form.text), "policy": "monitor", "purpose": example.purpose, "population": "po+vo",
+              "dimensions": example.dimensions, "measures": example.measures, "do": "submit",
+              "group1:name": "school", "group1:dimension": "school", "group1:values": "01QW00",
+              "group2:name": "board", "group2:dimension": "board", "group2:values": " 65388 ,",
+              "group3:name": "province", "pool:dimension": "school_year", "pool:years": "3"}
+    assert GROUPS >= 3
+    posted = browser.post("/requests/new", data=fields, follow_redirects=False)
+    assert posted.status_code == 303, posted.text[:500]
+    page_id = posted.headers["location"].rsplit("/", 1)[1]
+    api = web.api("researcher1")
+    spec = {"policy": "monitor", "purpose": example.purpose, "population": ["po", "vo"],
+            "dimensions": example.dimensions, "measures": example.measures, "filters": {},
+            "groups": {"school": {"school": ["01QW00"]}, "board": {"board": ["65388"]}, "province": {}},
+            "pool": {"school_year": 3}}
+    created = api.post("/api/v1/requests", json=spec)
+    assert created.status_code == 201, created.text
+    with web.service.app().session() as session:
+        for request_id in (page_id, created.json()["request_id"]):
+            stored = load_request(session.get(db.Request, request_id).text)
+            assert stored.groups == example.groups and stored.pool == {"school_year": 3}
+            assert (stored.dimensions, stored.measures, stored.population) == (
+                example.dimensions, example.measures, example.population)

@@ -35,10 +35,12 @@ class RequestSpec(BaseModel):
     dimensions: list[str] = Field(default=[], max_length=10)
     measures: list[str] = Field(min_length=1, max_length=20)
     filters: dict[str, list[str]] = {}
+    groups: dict[str, dict[str, list[str]]] = Field(default={}, max_length=10)
+    pool: dict[str, int] = {}
 
     def text(self) -> str:
         return views.request_text(self.policy, self.purpose, self.population, self.dimensions, self.measures,
-                                  self.filters)
+                                  self.filters, self.groups, self.pool)
 
 
 class Decision(BaseModel):

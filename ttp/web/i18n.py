@@ -126,6 +126,18 @@ NL = {
     "checked": "getoetst",
     "submitted": "ingediend",
     "withdrawn": "ingetrokken",
+    "values, separated by commas": "waarden, gescheiden door komma's",
+    "Comparison groups": "Vergelijkingsgroepen",
+    "One table per group; a group without a filter is the whole population.":
+        "Eén tabel per groep; een groep zonder filter is de hele populatie.",
+    "Group": "Groep",
+    "dimension": "dimensie",
+    "whole population": "hele populatie",
+    "Pool school years": "Schooljaren samennemen",
+    "A small school gets a figure for several years together.":
+        "Een kleine school krijgt een cijfer voor enkele jaren samen.",
+    "no pooling": "niet samennemen",
+    "years": "jaren",
 }
 
 

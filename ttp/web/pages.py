@@ -106,16 +106,42 @@ def home(request: Request, user: User) -> Response:
 # --- researcher -------------------------------------------------------------------------------------------------
 
 
+GROUPS = 3  # comparison groups the form offers
+
+
+def _values(text: str) -> list[str]:
+    """Values typed in a field, separated by commas."""
+    return [v.strip()[:200] for v in text.split(",") if v.strip()][:200]
+
+
 def _form_choices(form) -> dict:
+    """The form's fields as the choices of a request: what a TOML request says (filters, comparison
+    groups, pooled school years)."""
     filters: dict[str, list[str]] = {}
     for key in form.keys():
         if key.startswith("filter:"):
             filters[key.removeprefix("filter:")] = [str(v)[:200] for v in form.getlist(key)]
+        elif key.startswith("filtertext:") and _values(str(form.get(key, ""))):
+            filters[key.removeprefix("filtertext:")] = _values(str(form.get(key, "")))
+    groups: dict[str, dict[str, list[str]]] = {}
+    for i in range(1, GROUPS + 1):
+        name = str(form.get(f"group{i}:name", "")).strip()[:60]
+        if not name:
+            continue
+        dimension = str(form.get(f"group{i}:dimension", "")).strip()[:100]
+        values = _values(str(form.get(f"group{i}:values", "")))
+        groups[name] = {dimension: values} if dimension and values else {}
+    pool: dict[str, int] = {}
+    pool_dimension = str(form.get("pool:dimension", "")).strip()[:100]
+    pool_years = str(form.get("pool:years", "")).strip()
+    if pool_dimension and pool_years.isdigit():
+        pool[pool_dimension] = int(pool_years[:2])
     population = str(form.get("population", ""))
     return {"policy": str(form.get("policy", ""))[:100], "purpose": str(form.get("purpose", ""))[:2000],
             "population": [p for p in population.split("+") if p],
             "dimensions": [str(v)[:100] for v in form.getlist("dimensions")],
-            "measures": [str(v)[:100] for v in form.getlist("measures")], "filters": filters}
+            "measures": [str(v)[:100] for v in form.getlist("measures")], "filters": filters,
+            "groups": groups, "pool": pool}
 
 
 @router.get("/requests/new", openapi_extra=allow("request.form"))
