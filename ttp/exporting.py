@@ -8,6 +8,8 @@ import io
 import json
 import os
 import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +192,39 @@ def _protect(act, request: Request, policy: Policy, job: db.Job, frames: _Frames
         raise TTPError(str(exc)) from None
 
 
-def _check(act, request: Request, policy_row: db.Policy, job: db.Job | None) -> dict:
+class _Computed:
+    """Protected tables this process computed, by everything they depend on: a request checked when it was
+    submitted is not computed again for its release while no release, batch or register changed."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._tables: OrderedDict[tuple, ProtectedTable] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(act, text_sha: str, policy_row: db.Policy, job: db.Job) -> tuple:
+        return (act.app.settings.database_url, str(act.app.settings.data_dir), text_sha, policy_row.name,
+                policy_row.version, policy_row.sha256, job.id, *_history_state(act.session))
+
+    def get(self, key: tuple) -> ProtectedTable | None:
+        with self._lock:
+            found = self._tables.get(key)
+            if found is not None:
+                self._tables.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, protected: ProtectedTable) -> None:
+        with self._lock:
+            self._tables[key] = protected
+            self._tables.move_to_end(key)
+            while len(self._tables) > self.size:
+                self._tables.popitem(last=False)
+
+
+COMPUTED = _Computed()
+
+
+def _check(act, request: Request, policy_row: db.Policy, job: db.Job | None, text_sha: str | None = None) -> dict:
     """The policy check of a request, and whether its table can be released with the earlier releases.
 
     `detail` (earlier releases, cells) is for the privacy officer; `for_user` strips it for anyone else."""
@@ -205,6 +239,8 @@ def _check(act, request: Request, policy_row: db.Policy, job: db.Job | None) -> 
         protected = _protect(act, request, policy, job, frames)
     except TTPError as exc:
         return {"ok": False, "problems": [str(exc)], "detail": []}
+    if text_sha is not None:
+        COMPUTED.put(_Computed.key(act, text_sha, policy_row, job), protected)
     result = check_request(request, policy, protected.table, protected)
     return {"ok": result.ok, "problems": result.problems, "detail": result.detail,
             "cells": protected.table.n_cells, "suppressed": int(protected.suppressed.sum()),
@@ -249,7 +285,7 @@ def submit_text(act, text: str, origin: str = "request") -> db.Request:
                                                                                            request.population)
     if request.link_job and job is None:
         raise TTPError(f"unknown link job {request.link_job!r} named by the request")
-    check = _check(act, request, policy_row, job)
+    check = _check(act, request, policy_row, job, hashlib.sha256(text.encode()).hexdigest())
     row = db.Request(
         id=new_id("r"), requester=act.user.name, policy_name=policy_row.name, policy_version=policy_row.version,
         text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
@@ -356,15 +392,20 @@ class PreparedRelease:
     protected: ProtectedTable
 
 
-def _release_state(session, row: db.Request) -> tuple:
-    """Everything a release's table depends on besides its (immutable) link job: the request, the history
-    of releases, the batches (payload attached later joins the persons) and the school register."""
+def _history_state(session) -> tuple:
+    """What every protected table depends on besides its request and link job: the history of releases,
+    the batches in force (payload attached later joins the persons) and the school register."""
     schools = hashlib.sha256(json.dumps([list(s) for s in session.execute(
         select(db.School.brin, db.School.board, db.School.municipality).order_by(db.School.brin))]).encode())
-    return (row.id, row.status, row.sha256, row.policy_name, row.policy_version, row.job_id,
-            session.scalar(select(func.max(db.Release.seq))), session.scalar(select(func.count(db.Release.id))),
+    return (session.scalar(select(func.max(db.Release.seq))), session.scalar(select(func.count(db.Release.id))),
             session.scalar(select(func.count(db.Batch.id))), str(session.scalar(select(func.max(db.Batch.created_at)))),
-            schools.hexdigest())
+            session.scalar(select(func.count(db.Batch.superseded_by))), schools.hexdigest())
+
+
+def _release_state(session, row: db.Request) -> tuple:
+    """Everything a release's table depends on besides its (immutable) link job: the request and the rest."""
+    return (row.id, row.status, row.sha256, row.policy_name, row.policy_version, row.job_id,
+            *_history_state(session))
 
 
 def prepare_release(reader, request_id: str) -> PreparedRelease | None:
@@ -377,8 +418,10 @@ def prepare_release(reader, request_id: str) -> PreparedRelease | None:
     if row is None or row.status != "approved":
         return None
     try:
-        protected = protected_table(reader, row)[3]
-    except TTPError:
+        _, policy_row, job = _release_inputs(reader, row)
+        protected = COMPUTED.get(_Computed.key(reader, row.sha256, policy_row, job)) \
+            or protected_table(reader, row)[3]
+    except (TTPError, PoliciesError):
         return None
     return PreparedRelease(state=_release_state(reader.session, row), protected=protected)
 
