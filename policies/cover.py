@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import product
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -210,7 +211,7 @@ def _dense_columns(entries: list[Entry]) -> list[_Dense]:
         of_value: dict[object, int] = {}
         for value, signature in zip(values, signatures, strict=True):
             of_value[value] = first.setdefault(signature, len(first))
-        representatives = [None] * len(first)
+        representatives: list[object] = [None] * len(first)
         for value, signature in zip(values, signatures, strict=True):
             if representatives[first[signature]] is None:
                 representatives[first[signature]] = value
@@ -255,15 +256,16 @@ def build_cover(entries: list[Entry]) -> Cover:
     for d in dense:
         col = np.full(n, -1, dtype=np.int64)
         may = np.zeros((n, len(d.values)), dtype=bool)
-        for e in entries:
-            if e.frame == d.frame and e.table.persons is not None and d.column in e.table.persons:
-                rows_of = ids.get_indexer(e.table.person_ids)
-                col[rows_of] = _value_class(d, e.table.persons[d.column])
-                may[rows_of] = _values_like(e.table.persons, col[rows_of], len(d.values))
+        for holder in entries:
+            persons = holder.table.persons
+            if holder.frame == d.frame and persons is not None and d.column in persons:
+                rows_of = ids.get_indexer(pd.Index(holder.table.person_ids))
+                col[rows_of] = _value_class(d, persons[d.column])
+                may[rows_of] = _values_like(persons, col[rows_of], len(d.values))
         actual.append(col)
         allowed.append(may)
     combos = list(product(*[range(len(d.values)) for d in dense]))
-    where = [ids.get_indexer(e.table.person_ids) for e in entries]
+    where = [ids.get_indexer(pd.Index(entry.table.person_ids)) for entry in entries]
 
     def reads(e: int) -> list[int]:
         entry = entries[e]
@@ -281,8 +283,9 @@ def build_cover(entries: list[Entry]) -> Cover:
         if (e, keys) not in variant_cache:
             entry = entries[e]
             assert entry.table.persons is not None
-            persons = entry.table.persons.assign(**{dense[k].column: dense[k].values[v]
-                                                    for k, v in zip(read_by[e], keys, strict=True)})
+            variant: dict[str, Any] = {dense[k].column: dense[k].values[v]
+                                       for k, v in zip(read_by[e], keys, strict=True)}
+            persons = entry.table.persons.assign(**variant)
             variant_cache[(e, keys)] = slice_cells(persons, entry.table, entry.policy)
         return variant_cache[(e, keys)]
 

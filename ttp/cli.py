@@ -1298,9 +1298,11 @@ def demo() -> None:
 @demo.command("run")
 @click.option("--cohort", default=300, show_default=True, help="Pupils per year group (15 year groups).")
 @click.option("--seed", default=1, show_default=True)
+@click.option("--history/--no-history", default=True, show_default=True,
+              help="Also release the six school-level tables one after another (the release history).")
 @json_option
 @click.pass_context
-def demo_run(ctx, cohort, seed, as_json) -> None:
+def demo_run(ctx, cohort, seed, history, as_json) -> None:
     """Generate, ingest, link, evaluate, request, approve, release and verify, in a fresh data directory.
 
     The region: fifteen year groups of `--cohort` pupils followed over eight school years, delivered year
@@ -1316,7 +1318,8 @@ def demo_run(ctx, cohort, seed, as_json) -> None:
         raise UsageError("--cohort must be at least 1")
     root = ctx.find_root()
     explicit = root.params.get("data_dir")
-    summary = run_demo(Path(explicit) if explicit else None, cohort=cohort, seed=seed, quiet=as_json)
+    summary = run_demo(Path(explicit) if explicit else None, cohort=cohort, seed=seed, quiet=as_json,
+                       history=history)
     if as_json:
         emit_json(summary)
 

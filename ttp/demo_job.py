@@ -41,7 +41,8 @@ def _say(line: str) -> None:
     click.echo(line)
 
 
-def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: bool = False) -> dict:
+def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: bool = False,
+             history: bool = True) -> dict:
     """Run every stage once, print a summary (on stderr when `quiet`: stdout is for --json), and return it as a
     document."""
     started = time.monotonic()
@@ -125,7 +126,7 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         exporting.decide_policy(act, policy.name, policy.version, True)
     request_id, release = _release_one(app, REQUEST_FILE, release_dir)
     history = []
-    for number, path in enumerate(HISTORY_FILES, start=1):
+    for number, path in enumerate(HISTORY_FILES if history else [], start=1):
         progress(f"release history: {path.stem}")
         folder = release_dir.with_name(f"{release_dir.name}-{number}")
         rid, made = _release_one(app, path, folder)

@@ -161,10 +161,10 @@ def test_bare_ttp_demo_runs_the_demo(monkeypatch):
 
     calls = []
     monkeypatch.setattr(ttp.demo_job, "run_demo",
-                        lambda data_dir, cohort, seed, quiet: calls.append((cohort, seed)))
+                        lambda data_dir, cohort, seed, quiet, history: calls.append((cohort, seed, history)))
     result = CliRunner().invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
-    assert calls == [(300, 1)]
+    assert calls == [(300, 1, True)]
     assert CliRunner().invoke(cli, ["demo", "--help"]).exit_code == 0
 
 
