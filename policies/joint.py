@@ -274,7 +274,8 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
                 if proved is not None:
                     proved[i] = True
             else:
-                out.append(Failure(i, failure.lo, failure.hi, rows.origin[failure.binding], failure.exact))
+                origin = rows.origin if rows.origin is not None else np.arange(len(rows.lower))
+                out.append(Failure(i, failure.lo, failure.hi, origin[failure.binding], failure.exact))
     return out
 
 
@@ -433,6 +434,8 @@ class _Piece:
     def settle(self, open_: np.ndarray) -> None:
         """A max and a min for each open quantity this part does not prove yet; their binding rows kept."""
         solver = self.solver
+        if solver is None:
+            return  # nothing to solve: the part has no quantity
         for r in np.flatnonzero(open_ & ~self.settled()):
             cost = self.matrix[r].toarray().ravel()
             binding = []
@@ -449,6 +452,6 @@ class _Piece:
                 else:
                     self.lo[r] = min(self.lo[r], value)
             if binding:
-                self.binding[r] = np.unique(np.concatenate(binding))
+                self.binding[int(r)] = np.unique(np.concatenate(binding))
         if solver is not None:
             self.solves = solver.solves

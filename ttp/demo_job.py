@@ -125,12 +125,12 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
     with app.acting("policy.approve", {"policy": policy.name}) as act:
         exporting.decide_policy(act, policy.name, policy.version, True)
     request_id, release = _release_one(app, REQUEST_FILE, release_dir)
-    history = []
+    made_history: list[dict] = []
     for number, path in enumerate(HISTORY_FILES if history else [], start=1):
         progress(f"release history: {path.stem}")
         folder = release_dir.with_name(f"{release_dir.name}-{number}")
         rid, made = _release_one(app, path, folder)
-        history.append({"request": path.stem, "request_id": rid, "release_id": made.get("release_id"),
+        made_history.append({"request": path.stem, "request_id": rid, "release_id": made.get("release_id"),
                         "suppressed": made.get("suppressed"), "refused": made.get("refused"),
                         "release_dir": str(folder) if made.get("release_id") else None})
     progress("verifying the audit log")
@@ -153,7 +153,7 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         "policy": f"{policy.name} v{policy.version}",
         "request_id": request_id,
         "release_id": release["release_id"],
-        "history": history,
+        "history": made_history,
         "release_dir": str(release_dir),
         "cohort_dir": str(cohort_dir),
         "cohort": cohort,
