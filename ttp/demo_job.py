@@ -31,8 +31,8 @@ REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"
 # The release history the demo builds: what a researcher comparing schools asks one after another. Each is
 # protected together with every release before it (school-level tables, so suppression is exercised).
 HISTORY_FILES = [EXAMPLES / "requests" / name for name in (
-    "school_advice_level.toml", "school_advice_havo_vwo.toml", "school_sex_level.toml",
-    "school_weight_havo_vwo.toml", "advice_position_by_school.toml", "test_growth_by_vve.toml")]
+    "school_advice_havo_vwo.toml", "school_weight_havo_vwo.toml", "advice_position_by_school.toml",
+    "test_growth_by_vve.toml")]
 
 LINKED = ["vve", "po", "vo", "mbo", "nco"]
 
