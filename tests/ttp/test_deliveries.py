@@ -103,3 +103,36 @@ def test_a_corrected_delivery_waits_for_supersede_and_the_old_batch_leaves_the_l
     events = json.loads(env.run("--as", "olga", "audit", "show", "--action", "batches.supersede", "--json").stdout)
     assert [(e["outcome"], e["details"].get("superseded_by")) for e in events["events"]
             if e["outcome"] == "ok"] == [("ok", new)]
+
+
+def test_a_new_school_year_of_the_region_keeps_person_ids_and_links_well(installed, tmp_path):
+    """The demo region year by year: link seven years, add the eighth, link again."""
+    from ttp.demo.region import YEARS, generate_region
+
+    env = installed
+    region = generate_region(tmp_path / "region", cohort=20, seed=3)
+
+    def deliver(wanted):
+        for year, source, rel in region.deliveries:
+            if not wanted(year, source) or "correction" in rel:
+                continue
+            args = (["--format", "edexml"] if source == "po"
+                    else ["--profile", str(region.out_dir / f"{source}.toml")])
+            done = env.run("--as", "olga", "ingest", str(region.out_dir / rel), "--source", source, *args)
+            assert done.exit_code == 0, done.output
+
+    deliver(lambda year, source: year != YEARS[-1] or source == "nco")  # NCO's file is there from the start
+    sources = ("vve", "po", "vo", "mbo", "nco")
+    linked = env.run("--as", "olga", "link", "run", *sources, "--json")
+    assert linked.exit_code == 0, linked.output
+    first = json.loads(linked.stdout)
+    deliver(lambda year, source: year == YEARS[-1] and source != "nco")
+    second = json.loads(env.run("--as", "olga", "link", "run", *sources, "--json").stdout)
+    before, after = person_of(env, first["job_id"]), person_of(env, second["job_id"])
+    kept = sum(after[r] == p for r, p in before.items())
+    assert kept >= 0.99 * len(before), (kept, len(before))
+    scores = json.loads(env.run("--as", "olga", "link", "evaluate", second["job_id"], "--labels",
+                                str(region.out_dir / "truth.csv"), "--json").stdout)
+    assert scores["f1"] >= 0.99, scores["f1"]
+    within = {pair: v for pair, v in scores["by_source_pair"].items() if pair in ("po|po", "vo|vo", "mbo|mbo")}
+    assert within and all(v["f1"] >= 0.98 for v in within.values()), within  # several records a pupil
