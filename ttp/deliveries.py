@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from . import db
+from .app import Acting
 from .errors import Conflict, NotFound, TTPError
 
 
@@ -16,14 +17,14 @@ def in_force(batches: Iterable[db.Batch]) -> list[db.Batch]:
     return [b for b in batches if b.superseded_by is None]
 
 
-def supersede(act, old_id: str, new_id: str) -> dict:
+def supersede(act: Acting, old_id: str, new_id: str) -> dict:
     """Let batch `new_id` (a corrected delivery) replace `old_id`: link jobs from now on leave `old_id` out.
     Both must be of the same source; the earlier batch and its files stay (earlier jobs and releases used
     them), and the decision is audited with both ids."""
     old, new = act.session.get(db.Batch, old_id), act.session.get(db.Batch, new_id)
-    for given, row in ((old_id, old), (new_id, new)):
-        if row is None:
-            raise NotFound(f"unknown batch {given!r}: `ttp batches list` shows them")
+    if old is None or new is None:
+        unknown = old_id if old is None else new_id
+        raise NotFound(f"unknown batch {unknown!r}: `ttp batches list` shows them")
     if old_id == new_id:
         raise TTPError("a batch cannot supersede itself")
     if (old.source, old.attach_to) != (new.source, new.attach_to):

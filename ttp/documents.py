@@ -13,13 +13,14 @@ from sqlalchemy import func, select
 from policies.policy import load_policy
 
 from . import db, exporting, linkjob, review
+from .app import Acting
 from .auditing import show as audit_show
 from .errors import NotFound, TTPError
 
 # --- policies and the request form --------------------------------------------------------------------------
 
 
-def policies(act) -> list[dict]:
+def policies(act: Acting) -> list[dict]:
     """The newest version of every policy, with what a request may choose from it."""
     names = act.session.scalars(select(db.Policy.name).distinct().order_by(db.Policy.name)).all()
     return [policy_doc(exporting.get_policy(act.session, n)) for n in names]
@@ -38,7 +39,7 @@ def policy_doc(row: db.Policy) -> dict:
             "max_dimensions": policy.disclosure.max_dimensions, "min_cell_count": policy.disclosure.min_cell_count}
 
 
-def get_policy(act, name: str) -> dict:
+def get_policy(act: Acting, name: str) -> dict:
     try:
         return policy_doc(exporting.get_policy(act.session, name))
     except TTPError as exc:
@@ -77,19 +78,19 @@ def request_text(policy: str, purpose: str, population: list[str], dimensions: l
 # --- requests ----------------------------------------------------------------------------------------------
 
 
-def preview(act, text: str) -> dict:
+def preview(act: Acting, text: str) -> dict:
     try:
         return exporting.preview_check(act, text)
     except TTPError as exc:
         return {"ok": False, "problems": [str(exc)]}
 
 
-def submit(act, text: str) -> dict:
+def submit(act: Acting, text: str) -> dict:
     row = exporting.submit_text(act, text)
     return exporting.show_request(act, row.id)
 
 
-def show_request(act, request_id: str) -> dict:
+def show_request(act: Acting, request_id: str) -> dict:
     if act.session.get(db.Request, request_id) is None:
         raise NotFound(f"unknown request {request_id!r}")
     try:
@@ -98,7 +99,7 @@ def show_request(act, request_id: str) -> dict:
         raise NotFound(str(exc)) from None
 
 
-def queue(act) -> list[dict]:
+def queue(act: Acting) -> list[dict]:
     """Requests waiting for a decision, each with its policy and differencing check."""
     rows = act.session.scalars(select(db.Request).where(db.Request.status.in_(("submitted", "checked")))
                                .order_by(db.Request.created_at)).all()
@@ -110,7 +111,7 @@ def queue(act) -> list[dict]:
     return out
 
 
-def suppression_preview(act, request_id: str) -> dict:
+def suppression_preview(act: Acting, request_id: str) -> dict:
     """Which cells disclosure control would suppress if the request were released now, and why."""
     row = act.session.get(db.Request, request_id)
     if row is None:
@@ -127,7 +128,7 @@ def suppression_preview(act, request_id: str) -> dict:
             "refusal": protected.refusal, "constrained_by": protected.constrained_by}
 
 
-def decide(act, request_id: str, decision: str, reason: str) -> dict:
+def decide(act: Acting, request_id: str, decision: str, reason: str) -> dict:
     if act.session.get(db.Request, request_id) is None:
         raise NotFound(f"unknown request {request_id!r}")
     if decision not in ("approve", "deny"):
@@ -138,13 +139,13 @@ def decide(act, request_id: str, decision: str, reason: str) -> dict:
     return {"request_id": row.id, "status": row.status, "decided_by": row.decided_by}
 
 
-def approved(act) -> list[dict]:
+def approved(act: Acting) -> list[dict]:
     rows = act.session.scalars(select(db.Request).where(db.Request.status == "approved")
                                .order_by(db.Request.updated_at)).all()
     return [exporting.show_request(act, r.id) for r in rows]
 
 
-def release(act, request_id: str, prepared: exporting.PreparedRelease | None = None) -> dict:
+def release(act: Acting, request_id: str, prepared: exporting.PreparedRelease | None = None) -> dict:
     """Make the release of an approved request (stored under the data directory, as the CLI does)."""
     if act.session.get(db.Request, request_id) is None:
         raise NotFound(f"unknown request {request_id!r}")
@@ -154,18 +155,18 @@ def release(act, request_id: str, prepared: exporting.PreparedRelease | None = N
 # --- releases ----------------------------------------------------------------------------------------------
 
 
-def _release(act, release_id: str) -> tuple[db.Release, db.Request]:
+def _release(act: Acting, release_id: str) -> tuple[db.Release, db.Request]:
     rel = act.session.get(db.Release, release_id)
     if rel is None:
         raise NotFound(f"unknown release {release_id!r}")
     req = act.session.get(db.Request, rel.request_id)
-    if act.user.role == "researcher" and req.requester != act.user.name:
+    if req is None or (act.user.role == "researcher" and req.requester != act.user.name):
         raise NotFound(f"unknown release {release_id!r}")
     act.objects.update({"release": rel.id, "request": req.id})
     return rel, req
 
 
-def release_doc(act, release_id: str) -> dict:
+def release_doc(act: Acting, release_id: str) -> dict:
     rel, req = _release(act, release_id)
     stored = act.app.settings.release_dir(rel.id) / "release.json"
     metadata = json.loads(stored.read_text(encoding="utf-8"))["metadata"] if stored.exists() else {}
@@ -177,7 +178,7 @@ def release_doc(act, release_id: str) -> dict:
             "created_at": rel.created_at.isoformat(), "files": files, "metadata": metadata}
 
 
-def release_file(act, release_id: str, name: str) -> Path:
+def release_file(act: Acting, release_id: str, name: str) -> Path:
     rel, _ = _release(act, release_id)
     if name not in rel.files:  # only the release's own files, by their recorded names
         raise NotFound(f"release {release_id} has no file {name!r}")
@@ -189,7 +190,7 @@ def release_file(act, release_id: str, name: str) -> Path:
     return path
 
 
-def my_releases(act) -> dict[str, str]:
+def my_releases(act: Acting) -> dict[str, str]:
     """request id -> release id, for the requests the user may see."""
     query = select(db.Release.request_id, db.Release.id).join(db.Request, db.Request.id == db.Release.request_id)
     if act.user.role == "researcher":
@@ -202,7 +203,7 @@ def my_releases(act) -> dict[str, str]:
 AUDIT_FILTERS = ("actor", "role", "action", "object", "since", "until")
 
 
-def audit_events(act, filters: dict[str, str | None], limit: int) -> dict:
+def audit_events(act: Acting, filters: dict[str, str | None], limit: int) -> dict:
     limit = max(1, min(int(limit), 1000))
     events = audit_show(act.session, filters.get("actor"), filters.get("role"), filters.get("action"),
                         filters.get("object"), filters.get("since"), filters.get("until"), limit)
@@ -211,14 +212,14 @@ def audit_events(act, filters: dict[str, str | None], limit: int) -> dict:
     return {"events": events, "total": int(total or 0), "limit": limit}
 
 
-def latest_checkpoint(act) -> dict:
+def latest_checkpoint(act: Acting) -> dict:
     row = act.session.scalars(select(db.AuditCheckpoint).order_by(db.AuditCheckpoint.id.desc()).limit(1)).first()
     if row is None:
         return {"size": 0, "root": None, "text": None, "created_at": None}
     return {"size": int(row.size), "root": row.root, "text": row.text, "created_at": row.created_at.isoformat()}
 
 
-def audit_export(act) -> bytes:
+def audit_export(act: Acting) -> bytes:
     from .auditing import export
 
     with tempfile.TemporaryDirectory(prefix="ttp-web-audit-") as tmp:
@@ -238,7 +239,7 @@ def _batch_doc(b: db.Batch) -> dict:
             "superseded_by": b.superseded_by}
 
 
-def batch_summary(act, batch_id: str) -> dict:
+def batch_summary(act: Acting, batch_id: str) -> dict:
     """One batch with its files (no quarantine: that needs the keystore)."""
     row = act.session.get(db.Batch, batch_id)
     if row is None:
@@ -249,29 +250,30 @@ def batch_summary(act, batch_id: str) -> dict:
     return doc
 
 
-def users(act) -> list[dict]:
+def users(act: Acting) -> list[dict]:
     """Every user with their role (and a role waiting for approval)."""
     return [{"name": u.name, "role": u.role, "created_at": u.created_at.isoformat()}
             | ({"pending_role": u.pending_role} if u.pending_role else {})
             for u in act.session.scalars(select(db.User).order_by(db.User.name))]
 
 
-def policy_versions(act) -> list[dict]:
+def policy_versions(act: Acting) -> list[dict]:
     """Every version of every policy, with its status (pending, active, rejected)."""
     return [{"name": p.name, "version": p.version, "sha256": p.sha256, "added_by": p.added_by,
              "added_at": p.added_at.isoformat(), "status": p.status, "decided_by": p.decided_by}
             for p in act.session.scalars(select(db.Policy).order_by(db.Policy.name, db.Policy.version))]
 
 
-def batches(act) -> list[dict]:
+def batches(act: Acting) -> list[dict]:
     return [_batch_doc(b) for b in act.session.scalars(select(db.Batch).order_by(db.Batch.created_at))]
 
 
-def batch(act, batch_id: str) -> dict:
+def batch(act: Acting, batch_id: str) -> dict:
     from .quarantine import quarantined_rows
 
     doc = batch_summary(act, batch_id)
     row = act.session.get(db.Batch, batch_id)
+    assert row is not None  # batch_summary refused an unknown batch
     reasons: Counter[str] = Counter()
     if row.quarantined:
         for rejected in quarantined_rows(act, batch_id):  # reasons name field and rule, never the value
@@ -287,11 +289,11 @@ def _job_doc(j: db.Job) -> dict:
             "created_at": j.created_at.isoformat(), "by_source_pair": (j.summary or {}).get("by_source_pair", {})}
 
 
-def jobs(act) -> list[dict]:
+def jobs(act: Acting) -> list[dict]:
     return [_job_doc(j) for j in act.session.scalars(select(db.Job).order_by(db.Job.created_at))]
 
 
-def _job(act, job_id: str) -> db.Job:
+def _job(act: Acting, job_id: str) -> db.Job:
     job = act.session.get(db.Job, job_id)
     if job is None:
         raise NotFound(f"unknown job {job_id!r}")
@@ -299,11 +301,11 @@ def _job(act, job_id: str) -> db.Job:
     return job
 
 
-def job(act, job_id: str) -> dict:
+def job(act: Acting, job_id: str) -> dict:
     return _job_doc(_job(act, job_id))
 
 
-def job_report_html(act, job_id: str) -> str:
+def job_report_html(act: Acting, job_id: str) -> str:
     from linkage.report import render_html
 
     job_row = _job(act, job_id)
@@ -313,7 +315,7 @@ def job_report_html(act, job_id: str) -> str:
     return render_html(json.loads(path.read_text(encoding="utf-8")))
 
 
-def review_queue(act, job_id: str) -> dict:
+def review_queue(act: Acting, job_id: str) -> dict:
     _job(act, job_id)
     pairs = review.review_pairs(act, job_id)
     for p in pairs:
@@ -324,7 +326,7 @@ def review_queue(act, job_id: str) -> dict:
             "open": sum(1 for p in pairs if p["decision"] is None)}
 
 
-def review_decide(act, job_id: str, accepts: list[int], rejects: list[int]) -> dict:
+def review_decide(act: Acting, job_id: str, accepts: list[int], rejects: list[int]) -> dict:
     _job(act, job_id)
     pairs = review.review_pairs(act, job_id)
     counts = review.decide(act, job_id, pairs, accepts, rejects)

@@ -32,6 +32,7 @@ from policies.request import Request, load_request
 from policies.table import Table, compute_table
 
 from . import db
+from .app import Acting
 from .errors import Conflict, Forbidden, NotFound, TTPError, UsageError
 from .ids import new_id
 from .persons import PersonsFrame
@@ -49,12 +50,12 @@ def _read_text(path: Path) -> str:
 # --- policies ---------------------------------------------------------------------------------------------
 
 
-def add_policy(act, path: Path, name: str | None) -> db.Policy:
+def add_policy(act: Acting, path: Path, name: str | None) -> db.Policy:
     """Register a policy file as the next version of its name; a policy that does not parse is refused."""
     return add_policy_text(act, _read_text(path), name or path.stem, str(path))
 
 
-def add_policy_text(act, text: str, name: str, origin: str = "policy") -> db.Policy:
+def add_policy_text(act: Acting, text: str, name: str, origin: str = "policy") -> db.Policy:
     """Register policy text as the next version of `name`."""
     try:
         load_policy(text, name)
@@ -75,7 +76,7 @@ def pending_policies(session) -> list[db.Policy]:
                                 .order_by(db.Policy.name, db.Policy.version)))
 
 
-def decide_policy(act, name: str, version: int, approve: bool) -> db.Policy:
+def decide_policy(act: Acting, name: str, version: int, approve: bool) -> db.Policy:
     """A privacy officer other than its author puts a pending policy version in force, or rejects it."""
     row = act.session.scalars(select(db.Policy).where(db.Policy.name == name, db.Policy.version == version)).first()
     if row is None:
@@ -126,7 +127,7 @@ class _Frames:
     """The persons frame of each link job, built once per command (payload is decrypted to build it), with
     the columns at a moment that each request needs added as they are asked for."""
 
-    def __init__(self, act) -> None:
+    def __init__(self, act: Acting) -> None:
         self.act = act
         self.frames: dict[str, PersonsFrame] = {}
 
@@ -147,7 +148,7 @@ def _releases(session, before_seq: int | None = None) -> list[db.Release]:
     return list(session.scalars(query))
 
 
-def _record(act, release: db.Release, table: Table) -> ReleaseRecord:
+def _record(act: Acting, release: db.Release, table: Table) -> ReleaseRecord:
     """A release's stored record; a release made before joint protection is read back from its table.csv."""
     stored = release.released_table
     if stored.get("format", 1) >= 2:
@@ -160,7 +161,7 @@ def _record(act, release: db.Release, table: Table) -> ReleaseRecord:
     return from_first_format(stored, data, table, release.id, int(release.seq or 0), release.job_id)
 
 
-def _release_table(act, release: db.Release, frames: _Frames) -> tuple[Table, Policy, ReleaseRecord]:
+def _release_table(act: Acting, release: db.Release, frames: _Frames) -> tuple[Table, Policy, ReleaseRecord]:
     row = get_request(act.session, release.request_id)
     policy = _policy_model(get_policy(act.session, release.policy_name, release.policy_version))
     try:
@@ -171,7 +172,7 @@ def _release_table(act, release: db.Release, frames: _Frames) -> tuple[Table, Po
     return table, policy, _record(act, release, table)
 
 
-def _history(act, frames: _Frames, before_seq: int | None = None) -> list[Entry]:
+def _history(act: Acting, frames: _Frames, before_seq: int | None = None) -> list[Entry]:
     """Every earlier release as the joint protection sees it (recomputed on its own link job)."""
     entries = []
     for release in _releases(act.session, before_seq):
@@ -183,7 +184,7 @@ def _history(act, frames: _Frames, before_seq: int | None = None) -> list[Entry]
     return entries
 
 
-def _protect(act, request: Request, policy: Policy, job: db.Job, frames: _Frames,
+def _protect(act: Acting, request: Request, policy: Policy, job: db.Job, frames: _Frames,
              before_seq: int | None = None, replay: list[tuple[str, int]] | None = None) -> ProtectedTable:
     try:
         table = compute_table(frames.persons(job.id, request, policy), request, policy)
@@ -202,7 +203,7 @@ class _Computed:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(act, text_sha: str, policy_row: db.Policy, job: db.Job) -> tuple:
+    def key(act: Acting, text_sha: str, policy_row: db.Policy, job: db.Job) -> tuple:
         return (act.app.settings.database_url, str(act.app.settings.data_dir), text_sha, policy_row.name,
                 policy_row.version, policy_row.sha256, job.id, *_history_state(act.session))
 
@@ -224,7 +225,8 @@ class _Computed:
 COMPUTED = _Computed()
 
 
-def _check(act, request: Request, policy_row: db.Policy, job: db.Job | None, text_sha: str | None = None) -> dict:
+def _check(act: Acting, request: Request, policy_row: db.Policy, job: db.Job | None,
+           text_sha: str | None = None) -> dict:
     """The policy check of a request, and whether its table can be released with the earlier releases.
 
     `detail` (earlier releases, cells) is for the privacy officer; `for_user` strips it for anyone else."""
@@ -257,12 +259,12 @@ def for_user(check: dict | None, role: str) -> dict:
     return check
 
 
-def submit(act, path: Path) -> db.Request:
+def submit(act: Acting, path: Path) -> db.Request:
     """Store a request file and its check; a request that does not parse is refused."""
     return submit_text(act, _read_text(path), str(path))
 
 
-def preview_check(act, text: str) -> dict:
+def preview_check(act: Acting, text: str) -> dict:
     """The policy check a request would get, without storing anything (the web form shows it first)."""
     try:
         request = load_request(text)
@@ -274,7 +276,7 @@ def preview_check(act, text: str) -> dict:
     return for_user(_check(act, request, policy_row, job), act.user.role)
 
 
-def submit_text(act, text: str, origin: str = "request") -> db.Request:
+def submit_text(act: Acting, text: str, origin: str = "request") -> db.Request:
     """Store request text and its check; a request that does not parse is refused."""
     try:
         request = load_request(text)
@@ -320,14 +322,14 @@ def _request_doc(row: db.Request) -> dict:
             "reason": row.reason, "created_at": row.created_at.isoformat()}
 
 
-def list_requests(act) -> list[dict]:
+def list_requests(act: Acting) -> list[dict]:
     query = select(db.Request).order_by(db.Request.created_at)
     if act.user.role == "researcher":
         query = query.where(db.Request.requester == act.user.name)
     return [_request_doc(r) for r in act.session.scalars(query)]
 
 
-def show_request(act, request_id: str) -> dict:
+def show_request(act: Acting, request_id: str) -> dict:
     row = get_request(act.session, request_id)
     if act.user.role == "researcher" and row.requester != act.user.name:
         # the same answer as for an id that does not exist: a researcher cannot probe others' request ids
@@ -339,7 +341,7 @@ def show_request(act, request_id: str) -> dict:
     return doc
 
 
-def decide_request(act, request_id: str, decision: str, reason: str) -> db.Request:
+def decide_request(act: Acting, request_id: str, decision: str, reason: str) -> db.Request:
     """Approve or deny: a privacy officer who is not the requester, on a checked request, with a reason."""
     if not reason.strip():
         raise UsageError("give a reason for the decision (--reason): it is kept with it and audited")
@@ -368,7 +370,7 @@ def decide_request(act, request_id: str, decision: str, reason: str) -> db.Reque
 # --- releases ---------------------------------------------------------------------------------------------
 
 
-def _release_inputs(act, row: db.Request) -> tuple[Request, db.Policy, db.Job]:
+def _release_inputs(act: Acting, row: db.Request) -> tuple[Request, db.Policy, db.Job]:
     request = load_request(row.text)
     policy_row = get_policy(act.session, row.policy_name, row.policy_version)
     job = act.session.get(db.Job, row.job_id) if row.job_id else None
@@ -377,7 +379,7 @@ def _release_inputs(act, row: db.Request) -> tuple[Request, db.Policy, db.Job]:
     return request, policy_row, job
 
 
-def protected_table(act, row: db.Request) -> tuple[Request, db.Policy, db.Job, ProtectedTable]:
+def protected_table(act: Acting, row: db.Request) -> tuple[Request, db.Policy, db.Job, ProtectedTable]:
     """The request's table after disclosure control with every release so far (what a release would hold)."""
     request, policy_row, job = _release_inputs(act, row)
     protected = _protect(act, request, _policy_model(policy_row), job, _Frames(act))
@@ -408,7 +410,7 @@ def _release_state(session, row: db.Request) -> tuple:
             *_history_state(session))
 
 
-def prepare_release(reader, request_id: str) -> PreparedRelease | None:
+def prepare_release(reader: Acting | None, request_id: str) -> PreparedRelease | None:
     """The long part of a release (tables, the joint audit with every earlier release) on a read snapshot,
     so the write lock is held only to store it. None when it cannot be prepared: the release itself then
     meets (and audits) the same problem."""
@@ -441,7 +443,7 @@ def release_request(app, request_id: str, out: Path | None) -> dict:
         return make_release(act, request_id, out, prepared)
 
 
-def make_release(act, request_id: str, out: Path | None, prepared: PreparedRelease | None = None) -> dict:
+def make_release(act: Acting, request_id: str, out: Path | None, prepared: PreparedRelease | None = None) -> dict:
     """Compute, protect and write an approved request's release, once; recorded with its audit event.
 
     A `prepared` table is used when nothing it depends on changed since; otherwise it is computed again."""
@@ -468,7 +470,7 @@ def make_release(act, request_id: str, out: Path | None, prepared: PreparedRelea
     return doc
 
 
-def produce_release(act, row: db.Request, protected: ProtectedTable | None = None) -> dict:
+def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | None = None) -> dict:
     """The release of an approved request: files in the data directory, its row, the request released.
 
     The table is protected together with every release made before it; when it cannot be, nothing is
@@ -547,7 +549,7 @@ def get_release(session, release_id: str) -> db.Release:
     return row
 
 
-def verify_release(act, release_id: str) -> dict:
+def verify_release(act: Acting, release_id: str) -> dict:
     """Recompute a release with the history as it stood when it was made and compare the bytes.
 
     The releases before it, its policy version and its link job are used again; the suppressions the
@@ -581,7 +583,7 @@ def verify_release(act, release_id: str) -> dict:
             "how": f"recomputed with the {(release.seq or 1) - 1} release(s) before it"}
 
 
-def verify_all(act) -> list[dict]:
+def verify_all(act: Acting) -> list[dict]:
     """release verify for every release, in the order they were made."""
     return [verify_release(act, r.id) for r in _releases(act.session)]
 
@@ -606,7 +608,7 @@ def verify_releases(app, release_id: str | None) -> list[dict]:
     return results
 
 
-def release_doc(act, release_id: str) -> dict:
+def release_doc(act: Acting, release_id: str) -> dict:
     """What is known of a release: who asked, who approved, the files; for a privacy officer also why its
     cells are hidden and which earlier releases shaped it."""
     release = get_release(act.session, release_id)
@@ -623,7 +625,7 @@ def release_doc(act, release_id: str) -> dict:
     return doc
 
 
-def list_releases(act) -> list[dict]:
+def list_releases(act: Acting) -> list[dict]:
     rows = []
     for release in _releases(act.session):
         row = get_request(act.session, release.request_id)
@@ -635,7 +637,7 @@ def list_releases(act) -> list[dict]:
     return rows
 
 
-def stored_protected(act, release: db.Release) -> ProtectedTable:
+def stored_protected(act: Acting, release: db.Release) -> ProtectedTable:
     """What a stored release showed, as a ProtectedTable (for factsheets), without protecting it again."""
     frames = _Frames(act)
     table, policy, rec = _release_table(act, release, frames)
@@ -645,7 +647,7 @@ def stored_protected(act, release: db.Release) -> ProtectedTable:
         raise TTPError(str(exc)) from None
 
 
-def render_factsheet(act, release_id: str, out: Path) -> None:
+def render_factsheet(act: Acting, release_id: str, out: Path) -> None:
     from policies.factsheet import render_factsheet as render_pdf
 
     release = get_release(act.session, release_id)
@@ -671,7 +673,7 @@ def _column(header: Sequence[str], names: tuple[str, ...]) -> str | None:
     return next((upper[n] for n in names if n in upper), None)
 
 
-def import_schools(act, path: Path) -> int:
+def import_schools(act: Acting, path: Path) -> int:
     """Read DUO's open school register layout (BRIN, vestiging, board, municipality) into the register."""
     raw = path.read_bytes()
     text = raw.decode("utf-8-sig", errors="strict") if _utf8(raw) else raw.decode("cp1252")

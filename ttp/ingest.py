@@ -20,6 +20,7 @@ from linkage.pseudonym_store import FeatureWriter
 from linkage.pseudonymise import make_features
 
 from . import db
+from .app import Acting
 from .errors import TTPError
 from .ids import new_id
 
@@ -107,7 +108,7 @@ def refuse_duplicates(session, export) -> None:
             raise TTPError(f"{f.name} was ingested before (same content) as batch {earlier.batch_id}")
 
 
-def run_ingest(act, export, source: str, progress=None) -> IngestResult:
+def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
     """Read, validate, pseudonymise and seal an export into a new batch inside the acting transaction."""
     settings = act.app.settings
     keystore = act.app.keystore

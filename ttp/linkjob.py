@@ -17,6 +17,7 @@ from linkage.pipeline import link
 from linkage.pseudonymise import PseudonymError
 
 from . import db
+from .app import Acting
 from .deliveries import refuse_shared_records
 from .errors import TTPError
 from .ids import new_id
@@ -46,6 +47,14 @@ def link_batches(session, sources: list[str]) -> list[db.Batch]:
             "re-ingest the older exports under the current key"
         )
     return list(batches)
+
+
+def job_batches(session, job: db.Job) -> list[db.Batch]:
+    """The batches a job linked (kept for ever: a superseded batch stays for the jobs made from it)."""
+    batches = [session.get(db.Batch, b) for b in job.batch_ids]
+    if any(b is None for b in batches):
+        raise TTPError(f"link job {job.id}: a batch it linked is gone")
+    return [b for b in batches if b is not None]
 
 
 def read_features(settings, batches: list[db.Batch], session=None) -> pd.DataFrame:
@@ -81,7 +90,7 @@ def review_decisions(session) -> dict[tuple[str, str], str]:
     return {(r.record_id_l, r.record_id_r): r.decision for r in session.scalars(select(db.ReviewDecision))}
 
 
-def run_link(act, sources: list[str], name: str | None, progress=None) -> dict:
+def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -> dict:
     """Link the named sources into persons; the job's files and row commit with its audit event."""
     settings, session = act.app.settings, act.session
     batches = link_batches(session, sources)
@@ -175,13 +184,13 @@ def label_ids(labels: pd.DataFrame, secret: bytes, key_version: int) -> pd.Serie
     return out
 
 
-def evaluate_job(act, job: db.Job, labels: pd.DataFrame) -> dict:
+def evaluate_job(act: Acting, job: db.Job, labels: pd.DataFrame) -> dict:
     """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys."""
     settings = act.app.settings
     secret = act.app.keystore.secret(f"linkage-v{job.key_version}")
     labels = labels.copy()
     labels["label_id"] = label_ids(labels, secret, job.key_version)
-    features = read_features(settings, [act.session.get(db.Batch, b) for b in job.batch_ids])
+    features = read_features(settings, job_batches(act.session, job))
     records = features[["record_id", "label_id", "source"]]
     person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()
     records = records.merge(person_map[["record_id", "person_id"]], on="record_id")
@@ -193,7 +202,7 @@ def evaluate_job(act, job: db.Job, labels: pd.DataFrame) -> dict:
     return result
 
 
-def audit_evaluation(act, result: dict) -> None:
+def audit_evaluation(act: Acting, result: dict) -> None:
     """Record an evaluation's counts, and its scores as exact decimal strings (events hold no floats)."""
     act.counts.update({k: int(result[k]) for k in ("true_positives", "false_positives", "false_negatives")})
     act.details.update({k: f"{result[k]:.6f}" for k in ("precision", "recall", "f1")})

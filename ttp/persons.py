@@ -13,7 +13,7 @@ from policies.moments import CAREER, at_moment, parse_moment
 
 from . import db
 from .ingest import open_payload
-from .linkjob import PERSON_MAP
+from .linkjob import PERSON_MAP, job_batches
 
 
 def person_records(app, session, job: db.Job) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -23,7 +23,7 @@ def person_records(app, session, job: db.Job) -> tuple[pd.DataFrame, dict[str, p
     settings = app.settings
     person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()
     person_map = person_map[["record_id", "person_id", "source"]]
-    batches = [session.get(db.Batch, b) for b in job.batch_ids]
+    batches = job_batches(session, job)
     attached = session.scalars(
         select(db.Batch).where(db.Batch.attach_to.in_(job.sources), db.Batch.superseded_by.is_(None))
         .order_by(db.Batch.created_at)

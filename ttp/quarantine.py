@@ -7,25 +7,26 @@ import os
 from pathlib import Path
 
 from . import db
+from .app import Acting
 from .errors import TTPError
 from .ingest import open_quarantine
 
 
-def _batch(act, batch_id: str) -> db.Batch:
+def _batch(act: Acting, batch_id: str) -> db.Batch:
     batch = act.session.get(db.Batch, batch_id)
     if batch is None:
         raise TTPError(f"unknown batch {batch_id!r}: `ttp batches list` shows them")
     return batch
 
 
-def quarantined_rows(act, batch_id: str) -> list[dict]:
+def quarantined_rows(act: Acting, batch_id: str) -> list[dict]:
     """The batch's rejected rows, opened with the quarantine key."""
     batch = _batch(act, batch_id)
     act.objects["batch"] = batch.id
     return open_quarantine(act.app.keystore, batch, act.app.settings.batch_dir(batch.id))
 
 
-def export_rows(act, batch_id: str, out: Path) -> int:
+def export_rows(act: Acting, batch_id: str, out: Path) -> int:
     """Write the original rows as CSV (the one deliberate plaintext output); returns the row count."""
     rows = quarantined_rows(act, batch_id)
     columns: list[str] = []

@@ -6,11 +6,12 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from . import db
+from .app import Acting
 from .errors import TTPError
 from .linkjob import PAIRS, get_job
 
 
-def review_pairs(act, job_id: str) -> list[dict]:
+def review_pairs(act: Acting, job_id: str) -> list[dict]:
     """The job's review pairs, numbered, with pattern, weight and any decision already taken."""
     job = get_job(act.session, job_id)
     act.objects["job"] = job.id
@@ -26,7 +27,7 @@ def review_pairs(act, job_id: str) -> list[dict]:
     return shown
 
 
-def decide(act, job_id: str, pairs: list[dict], accepts, rejects) -> dict:
+def decide(act: Acting, job_id: str, pairs: list[dict], accepts, rejects) -> dict:
     """Record accept/reject decisions by pair number; later runs respect them."""
     by_number = {p["pair"]: p for p in pairs}
     counts = {"accepted": 0, "rejected": 0}

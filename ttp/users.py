@@ -5,12 +5,13 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from . import db
+from .app import Acting
 from .credentials import hash_password, new_token, revoke_tokens, validate_new_password
 from .errors import TTPError
 from .roles import OPERATOR, PENDING, PRIVACY_OFFICER, ROLES
 
 
-def add_user(act, name: str, role: str) -> db.User:
+def add_user(act: Acting, name: str, role: str) -> db.User:
     """Add a user in the acting transaction; a taken name or an unknown role is refused. A privacy officer
     waits for another officer's approval (`grant_role`), except the installation's first one."""
     if role not in ROLES:
@@ -41,7 +42,7 @@ def pending_users(session) -> list[db.User]:
     return list(session.scalars(select(db.User).where(db.User.pending_role.is_not(None)).order_by(db.User.name)))
 
 
-def grant_role(act, name: str, approve: bool) -> db.User:
+def grant_role(act: Acting, name: str, approve: bool) -> db.User:
     """A privacy officer approves (or refuses) a pending grant of the privacy-officer role; never the one
     who asked for it, nor the user themself."""
     user = act.session.get(db.User, name)
@@ -56,7 +57,7 @@ def grant_role(act, name: str, approve: bool) -> db.User:
     return user
 
 
-def set_password(act, name: str, password: str) -> None:
+def set_password(act: Acting, name: str, password: str) -> None:
     """Set a password: one's own; an operator sets the first one of an operator or researcher; a privacy
     officer that of another privacy officer (so an operator can never sign in as an officer). Ends the
     user's web sessions."""
@@ -80,14 +81,14 @@ def set_password(act, name: str, password: str) -> None:
     act.details["user"] = name
 
 
-def make_token(act) -> tuple[str, str]:
+def make_token(act: Acting) -> tuple[str, str]:
     """A new API token for the acting user themself: (token id, the token, shown once)."""
     token_id, token = new_token(act.session, act.user.name, act.user.name)
     act.details.update({"user": act.user.name, "token_id": token_id})
     return token_id, token
 
 
-def revoke_user_tokens(act, name: str) -> int:
+def revoke_user_tokens(act: Acting, name: str) -> int:
     """Revoke every token of a user (one's own, or anyone's for an operator or officer) and end their web
     sessions."""
     if act.session.get(db.User, name) is None:
