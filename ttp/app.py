@@ -126,8 +126,12 @@ class App:
         allowed = roles.allowed(action)
         self.require_schema()
         name = self.prove()
-        # closing the session rolls its transaction back: nothing read here can be written
-        with Session(self.engine.execution_options(**{db.READ_ONLY: True}), expire_on_commit=False) as session:
+        # closing the session rolls its transaction back: nothing read here can be written. PostgreSQL
+        # reads one snapshot for the whole transaction (REPEATABLE READ), as SQLite's deferred one does.
+        options: dict = {db.READ_ONLY: True}
+        if not self.settings.database_url.startswith("sqlite"):
+            options["isolation_level"] = "REPEATABLE READ"
+        with Session(self.engine.execution_options(**options), expire_on_commit=False) as session:
             user = session.get(db.User, name)
             if user is None or user.role not in allowed:
                 yield None

@@ -419,13 +419,15 @@ def prepare_release(reader: Acting | None, request_id: str) -> PreparedRelease |
     row = reader.session.get(db.Request, request_id)
     if row is None or row.status != "approved":
         return None
+    # the state first: whatever commits while the table is computed makes the release compute it again
+    state = _release_state(reader.session, row)
     try:
         _, policy_row, job = _release_inputs(reader, row)
         protected = COMPUTED.get(_Computed.key(reader, row.sha256, policy_row, job)) \
             or protected_table(reader, row)[3]
     except (TTPError, PoliciesError):
         return None
-    return PreparedRelease(state=_release_state(reader.session, row), protected=protected)
+    return PreparedRelease(state=state, protected=protected)
 
 
 def _metadata(row: db.Request, policy_row: db.Policy, job: db.Job, release_id: str, created_at: str) -> dict:
