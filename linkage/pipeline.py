@@ -30,6 +30,7 @@ from linkage.decide import (
 )
 from linkage.em import count_patterns, merge_counts
 from linkage.errors import LinkError
+from linkage.guidance import link_guidance
 from linkage.model import Model, fit_model, probability
 from linkage.parallel import map_ordered
 from linkage.person_ids import assign_person_ids
@@ -247,6 +248,7 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     lap("report")
     rep["timings"] = timings
     rep["open_records"] = residual_report
+    rep["warnings"] = link_guidance(rep)
     if progress:
         progress("done", 1, 1)
     return LinkResult(person_map=person_map, pairs=pairs, model=model_dict, report=rep, candidates=cands,
