@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +41,8 @@ class Profile(BaseModel):
     encoding: str = "auto"
     date_format: str = "%Y-%m-%d"
     sector: Literal["vve", "po", "vo", "mbo", "nco"]
+    earliest_birth_date: date | None = None
+    latest_birth_date: date | None = None
     school_year: str | None = None
     attach_to: str | None = None
     sheet: str | None = None
@@ -103,6 +106,9 @@ class Profile(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
+        if (self.earliest_birth_date and self.latest_birth_date
+                and self.earliest_birth_date > self.latest_birth_date):
+            raise ValueError("earliest_birth_date is after latest_birth_date")
         for name in self.attribute_lists:
             if name not in self.attributes:
                 raise ValueError(f"attribute_lists.{name}: no such attribute in [attributes]")

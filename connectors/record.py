@@ -30,7 +30,7 @@ class CanonicalRecord(BaseModel):
     given_names: str | None = Field(None, description="All given names (voornamen).")
     preferred_name: str | None = Field(None, description="Roepnaam.")
     initials: str | None = Field(None, description="Initials (voorletters).")
-    birth_date: str | None = Field(None, description="ISO YYYY-MM-DD; from 1990-01-01 up to today.")
+    birth_date: str | None = Field(None, description="ISO YYYY-MM-DD; a plausible birth date (profile).")
     sex: Literal["M", "F", "X"] | None = Field(None, description="M, F or X (unspecified).")
     postcode: str | None = Field(None, description="Dutch postcode, compact '1234AB'.")
     brin: str | None = Field(None, description="BRIN + dependancecode, 6 characters, e.g. '12AB00'.")

@@ -53,6 +53,8 @@ def rules_for(profile: Profile, school_year: str | None) -> Rules:
         school_year=profile.school_year or school_year,
         attach=profile.attach_to is not None,
         keys_per_school=profile.attach_to is not None,
+        earliest_birth_date=profile.earliest_birth_date,
+        latest_birth_date=profile.latest_birth_date,
     )
 
 

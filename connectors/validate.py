@@ -24,7 +24,12 @@ from .identifiers import (
 from .keyset import SeenKeys
 from .record import ATTR_PREFIX, CANONICAL_FIELDS, FIXED_ATTRIBUTES, LINK_PREFIX, record_columns
 
-EARLIEST_BIRTH_YEAR = 1990
+#: The earliest plausible birth date when the profile sets none: pupils for the school sectors, adults too
+#: in mbo (BBL, VAVO and adult education keep learners born decades back).
+EARLIEST_BIRTH_DATE: dict[str, date] = {
+    "vve": date(1990, 1, 1), "po": date(1990, 1, 1), "vo": date(1990, 1, 1), "nco": date(1990, 1, 1),
+    "mbo": date(1920, 1, 1),
+}
 
 
 @dataclass
@@ -40,6 +45,14 @@ class Rules:
     attach: bool = False
     keys_per_school: bool = False  # keys repeat across schools (EDEXML, attached files): labels need the school
     today: date = field(default_factory=date.today)
+    earliest_birth_date: date | None = None  # None: the sector's EARLIEST_BIRTH_DATE
+    latest_birth_date: date | None = None  # None: today
+
+    def birth_dates(self) -> tuple[date, date]:
+        """The plausible birth dates, first and last (both kept)."""
+        earliest = self.earliest_birth_date or EARLIEST_BIRTH_DATE.get(self.sector, min(EARLIEST_BIRTH_DATE.values()))
+        latest = min(self.latest_birth_date or self.today, self.today)
+        return earliest, latest
 
 
 def _clean(values: object, n: int) -> np.ndarray:
@@ -223,7 +236,8 @@ class Validator:
         return (code or None), None
 
     def _dates(self, arr: np.ndarray) -> list[np.ndarray]:
-        """Parse with the profile's strptime format once per distinct value; keep 1990-01-01 up to today."""
+        """Parse with the profile's strptime format once per distinct value; keep the plausible range."""
+        self._earliest, self._latest = self.rules.birth_dates()
         return _map_distinct(arr, self._date)
 
     def _date(self, value: str) -> tuple[str | None, str | None]:
@@ -231,10 +245,12 @@ class Validator:
             day = datetime.strptime(value, self.rules.date_format).date()
         except ValueError:
             return None, "unparseable date"
-        if day.year < EARLIEST_BIRTH_YEAR:
-            return None, "before 1990"
+        if day < self._earliest:
+            return None, f"before earliest_birth_date {self._earliest.isoformat()}"
         if day > self.rules.today:
             return None, "in the future"
+        if day > self._latest:
+            return None, f"after latest_birth_date {self._latest.isoformat()}"
         return day.isoformat(), None
 
 

@@ -276,7 +276,7 @@ def run_pass(arrays: FeatureArrays, p: BlockingPass, settings: LinkSettings,
     `bands` keeps the LSH bands of a Bloom column for the next pass on the same column.
     """
     is_number = p.keys in tuple((k,) for k in NUMBER_KEYS)
-    cap = settings.max_number_group if is_number else settings.max_block_size
+    cap = p.max_block_size or (settings.max_number_group if is_number else settings.max_block_size)
     if is_number:
         numbered = None
     cols = [arrays.column(k) for k in p.keys]

@@ -92,14 +92,22 @@ def term_frequencies(arrays: FeatureArrays, columns: tuple[str, ...]) -> tuple[n
 
 
 def random_pairs(arrays: FeatureArrays, n_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random record pairs from different export files (almost all of them non-matches)."""
+    """Random record pairs from different export files (almost all of them non-matches); from one file when
+    there is only one (deduplication: `population_pairs` says which pairs the model refers to)."""
     rng = np.random.default_rng(seed)
     total = arrays.n * (arrays.n - 1) // 2
     n_pairs = int(min(n_pairs, total))
     il = rng.integers(0, arrays.n, n_pairs * 2)
     ir = rng.integers(0, arrays.n, n_pairs * 2)
-    keep = arrays.file_code[il] != arrays.file_code[ir]
+    keep = arrays.file_code[il] != arrays.file_code[ir] if cross_file_pairs(arrays) else il != ir
     return il[keep][:n_pairs], ir[keep][:n_pairs]
+
+
+def population_pairs(arrays: FeatureArrays) -> int:
+    """The pairs u and the match share refer to: those across export files, or all of one file's pairs when
+    there is one file only (without this, a deduplication would have uniform u and a match share of its
+    candidates: every name-only pair a link)."""
+    return cross_file_pairs(arrays) or arrays.n * (arrays.n - 1) // 2
 
 
 def estimate_u(arrays: FeatureArrays, comparisons: list[Comparison],
@@ -152,7 +160,7 @@ def fit_model(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np
         else:
             prior = np.linspace(0.05, 1.0, len(c.levels)) ** 4
             m0.append(prior / prior.sum())
-    population = float(cross_file_pairs(arrays))
+    population = float(population_pairs(arrays))
     share0 = float(max(counts[sure].sum(), 1) / max(population, 1))
     fit = em.fit(patterns, counts, m0, u, share0,
                  fix_m=[c.fixed_m is not None for c in comparisons], fix_u=[True] * len(comparisons),

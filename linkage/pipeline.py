@@ -29,11 +29,13 @@ from linkage.decide import (
     review_index,
 )
 from linkage.em import count_patterns, merge_counts
+from linkage.errors import LinkError
+from linkage.guidance import link_guidance
 from linkage.model import Model, fit_model, probability
 from linkage.parallel import map_ordered
 from linkage.person_ids import assign_person_ids
 from linkage.residual import attach_open_records
-from linkage.settings import LinkSettings
+from linkage.settings import LinkSettings, missing_features
 
 Progress = Callable[[str, int, int | None], None]
 VERDICTS = ["accept", "reject"]  # reviewed code 1 = accept, 2 = reject (0 = not reviewed)
@@ -97,6 +99,16 @@ def _check(features: pd.DataFrame) -> None:
         raise FeatureError("feature frame has duplicate record_id values")
 
 
+def _check_settings(settings: LinkSettings, arrays: FeatureArrays) -> None:
+    missing = missing_features(settings, set(arrays.hashes), set(arrays.blooms))
+    if missing:
+        name, feature = missing[0]
+        known = sorted(k.removeprefix("link_") for k in arrays.link_kinds)
+        raise LinkError(f"settings: blocking pass {name!r} reads {feature!r}, but no linked batch has link field "
+                        f"{feature.removeprefix('link_').removesuffix('_bf')!r} "
+                        f"(link fields: {', '.join(known) or 'none'})")
+
+
 def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
          previous: Mapping[str, str] | None = None, reviews: Mapping[tuple[str, str], str] | None = None,
          new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
@@ -113,6 +125,7 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
 
     _check(features)
     arrays = to_arrays(features)
+    _check_settings(settings, arrays)
     record_ids = features["record_id"].astype(str).to_numpy()
     lap("prepare")
     cands = block(arrays, settings)
@@ -235,6 +248,7 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     lap("report")
     rep["timings"] = timings
     rep["open_records"] = residual_report
+    rep["warnings"] = link_guidance(rep)
     if progress:
         progress("done", 1, 1)
     return LinkResult(person_map=person_map, pairs=pairs, model=model_dict, report=rep, candidates=cands,

@@ -76,6 +76,8 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
         for mask, persons in zip(masks, cnt, strict=True):
             key = "+".join(sorted(s for k, s in enumerate(arrays.sources) if mask >> k & 1))
             persons_per_sources[key] = int(persons)
+    new_links = np.bincount(cands.first_pass[linked].astype(np.int64), minlength=len(cands.report))
+    passes = [{**p, "new_links": int(n)} for p, n in zip(cands.report, new_links, strict=True)]
     refused_by_reason: dict[str, int] = {}
     for why in refusals[refusals != ""]:
         refused_by_reason[str(why)] = refused_by_reason.get(str(why), 0) + 1
@@ -83,7 +85,7 @@ def build_report(*, arrays: FeatureArrays, comparisons: list[Comparison], model:
         "records": int(arrays.n),
         "records_per_source": {s: int((arrays.source_code == k).sum()) for k, s in enumerate(arrays.sources)},
         "export_files": len(arrays.files),
-        "blocking": {"passes": cands.report, "candidate_pairs": int(len(cands.left))},
+        "blocking": {"passes": passes, "candidate_pairs": int(len(cands.left))},
         "model": model.to_dict(),
         "thresholds": {"link": thresholds[0], "review": thresholds[1]},
         "decisions": {"deterministic_links": int((deterministic & (decision == LINK_CODE)).sum()),
@@ -126,6 +128,15 @@ def render_html(report: dict) -> str:
              ("estimated precision", f"{q.get('precision', 0):.4f}"),
              ("estimated recall", f"{q.get('recall', 0):.4f}")]
     parts.append('<div class="tiles">' + "".join(_tile(a, b) for a, b in tiles) + "</div>")
+    warnings = report.get("warnings", [])
+    if warnings:
+        parts.append("<h2>Warnings</h2><ul>" + "".join(
+            f"<li>{escape(w['message'])} <span class='note'>(look at {escape(w['setting'])})</span></li>"
+            for w in warnings) + "</ul>")
+    if "settings_changed" in report:
+        changed = ", ".join(report["settings_changed"]) or "none: the defaults"
+        parts.append(f"<p class='note'>Settings changed from the defaults: {escape(changed)}. The job's settings "
+                     "file is printed by <code>ttp link show JOB</code>.</p>")
     parts.append('<p class="note">Estimated precision and recall are the model\'s own expectation for the '
                  "probabilistic links (not measured against any truth). Deterministic links share a keyed "
                  "BSN, onderwijsnummer or NCO id.</p>")

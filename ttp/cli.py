@@ -483,30 +483,99 @@ def link_group() -> None:
 @link_group.command("run")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--name", help="A name for the job.")
+@click.option("--settings", "settings_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Link settings TOML (start from `ttp link settings --defaults`); default: the defaults.")
 @json_option
 @as_option
 @click.pass_context
-def link_run(ctx, sources, name, as_json, actor) -> None:
+def link_run(ctx, sources, name, settings_file, as_json, actor) -> None:
     """Link the batches of the named sources into persons; prints the job id (operators only).
 
     \b
-    Example:
+    Examples:
       ttp link run vve po vo mbo nco --name cohort-2007
+      ttp link run febrl_a febrl_b --settings febrl.toml
     """
-    from .linkjob import run_link
+    from .linkjob import load_link_settings, run_link
     from .progress import Progress
 
+    link_settings = load_link_settings(settings_file) if settings_file else None
     app = get_app(ctx, actor)
     progress = Progress()
     with app.acting("link.run", {"sources": list(sources)}) as act:
-        result = run_link(act, list(sources), name, progress=progress)
+        result = run_link(act, list(sources), name, progress=progress, link_settings=link_settings)
     progress.done()
     if as_json:
         emit_json(result)
     else:
         click.echo(result["job_id"])
+        changed = ", ".join(result["settings_changed"]) or "none (the defaults)"
         click.echo(f"{result['records']} records, {result['persons']} persons, {result['links']} links, "
-                   f"{result['reviews']} for review", err=True)
+                   f"{result['reviews']} for review; settings changed: {changed}", err=True)
+        for advice in result["warnings"]:
+            click.echo(f"warning: {advice['message']} (look at {advice['setting']})", err=True)
+
+
+@link_group.command("settings")
+@click.option("--defaults", is_flag=True, help="Print the default settings file to start from.")
+@click.option("--check", "check_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Check a settings file and name what it changes.")
+def link_settings_command(defaults, check_file) -> None:
+    """Link settings: print the defaults as a file, or check a file (needs no data directory).
+
+    \b
+    Examples:
+      ttp link settings --defaults > link.toml
+      ttp link settings --check link.toml
+    """
+    from linkage.settings import LinkSettings
+    from linkage.settings_file import changed_settings, dump_settings
+
+    from .linkjob import load_link_settings
+
+    if defaults == bool(check_file):
+        raise UsageError("give one of --defaults or --check FILE")
+    if defaults:
+        click.echo(dump_settings(LinkSettings()), nl=False)
+        return
+    chosen = load_link_settings(check_file)
+    changed = changed_settings(chosen)
+    click.echo(f"{check_file}: ok, {len(chosen.passes)} blocking passes; changed from the defaults: "
+               f"{', '.join(changed) or 'nothing'}")
+
+
+@link_group.command("show")
+@click.argument("job_id")
+@json_option
+@as_option
+@click.pass_context
+def link_show(ctx, job_id, as_json, actor) -> None:
+    """A job: its sources, counts and the settings it ran with, as a settings file (operators only).
+
+    \b
+    Example:
+      ttp link show j_0a1b2c3d4e5f
+    """
+    from .documents import job
+    from .linkjob import SETTINGS
+
+    app = get_app(ctx, actor)
+    with app.acting("link.show", {"job": job_id}) as act:
+        doc = job(act, job_id)
+        path = app.settings.job_dir(doc["job_id"]) / SETTINGS
+        text = path.read_text(encoding="utf-8") if doc["settings"] is not None else None
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(f"job {doc['job_id']}{' (' + doc['name'] + ')' if doc['name'] else ''}: "
+               f"sources {', '.join(doc['sources'])}; {doc['records']} records, {doc['persons']} persons, "
+               f"{doc['links']} links, {doc['reviews']} for review; made by {doc['created_by']} "
+               f"at {doc['created_at']}")
+    if text is None:
+        click.echo("settings: not kept (the job was made before jobs kept their settings)")
+        return
+    click.echo(f"settings changed from the defaults: {', '.join(doc['settings_changed']) or 'none'}")
+    click.echo(text, nl=False)
 
 
 @link_group.command("evaluate")
@@ -570,6 +639,11 @@ def link_report(ctx, job_id, html_out, as_json, actor) -> None:
                    f"{job.reviews} for review")
         for pair, n in sorted(job.summary.get("by_source_pair", {}).items()):
             click.echo(f"  {pair:<10} {n} links")
+        if "settings_changed" in report:  # jobs made before jobs kept their settings have neither
+            click.echo(f"settings changed from the defaults: {', '.join(report['settings_changed']) or 'none'} "
+                       f"(`ttp link show {job.id}` prints them all)")
+        for advice in report.get("warnings", []):
+            click.echo(f"warning: {advice['message']} (look at {advice['setting']})")
         if html_out:
             click.echo(f"wrote {html_out}")
 

@@ -302,7 +302,13 @@ def _job(act: Acting, job_id: str) -> db.Job:
 
 
 def job(act: Acting, job_id: str) -> dict:
-    return _job_doc(_job(act, job_id))
+    """A job, with the settings it ran with (None: made before jobs kept them) and which differ from the defaults."""
+    from linkage.settings_file import changed_settings, settings_dict
+
+    row = _job(act, job_id)
+    used = linkjob.job_settings(act.app.settings, row)
+    return {**_job_doc(row), "settings": settings_dict(used) if used else None,
+            "settings_changed": changed_settings(used) if used else None}
 
 
 def job_report_html(act: Acting, job_id: str) -> str:

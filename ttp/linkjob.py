@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,8 +14,12 @@ from sqlalchemy import select
 
 from linkage import evaluate as link_evaluate
 from linkage import pseudonym_store as feature_store
+from linkage.errors import LinkError
+from linkage.guidance import ingest_guidance
 from linkage.pipeline import link
 from linkage.pseudonymise import PseudonymError
+from linkage.settings import LinkSettings
+from linkage.settings_file import changed_settings, dump_settings, parse_settings, settings_dict
 
 from . import db
 from .app import Acting
@@ -26,6 +31,27 @@ from .ingest import FEATURES
 PERSON_MAP = "person_map.parquet"
 PAIRS = "pairs.parquet"
 REPORT = "report.json"
+SETTINGS = "settings.toml"
+
+
+def load_link_settings(path: Path) -> LinkSettings:
+    """A link settings file, checked whole before any batch is read; a bad one is one line naming key and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TTPError(f"{path}: cannot read the link settings ({type(exc).__name__})") from None
+    try:
+        return parse_settings(text, path.name)
+    except LinkError as exc:
+        raise TTPError(str(exc)) from None
+
+
+def job_settings(settings, job: db.Job) -> LinkSettings | None:
+    """The settings a job ran with; None for a job made before jobs kept them (it ran on the defaults of then)."""
+    path = settings.job_dir(job.id) / SETTINGS
+    if not path.exists():
+        return None
+    return parse_settings(path.read_text(encoding="utf-8"), f"job {job.id} {SETTINGS}")
 
 
 def link_batches(session, sources: list[str]) -> list[db.Batch]:
@@ -90,14 +116,22 @@ def review_decisions(session) -> dict[tuple[str, str], str]:
     return {(r.record_id_l, r.record_id_r): r.decision for r in session.scalars(select(db.ReviewDecision))}
 
 
-def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -> dict:
-    """Link the named sources into persons; the job's files and row commit with its audit event."""
+def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
+             link_settings: LinkSettings | None = None) -> dict:
+    """Link the named sources into persons; the job's files and row commit with its audit event.
+    The settings used are kept with the job as a complete settings file, and named in the report."""
     settings, session = act.app.settings, act.session
+    link_settings = link_settings or LinkSettings()
     batches = link_batches(session, sources)
     features = read_features(settings, batches, session)
     previous_id, previous = previous_person_map(settings, session)
-    result = link(features, previous=previous, reviews=review_decisions(session),
-                  new_person_id=lambda: new_id("p", 8), progress=progress)
+    try:
+        result = link(features, settings=link_settings, previous=previous, reviews=review_decisions(session),
+                      new_person_id=lambda: new_id("p", 8), progress=progress)
+    except LinkError as exc:
+        raise TTPError(str(exc)) from None
+    settings_text = dump_settings(link_settings)
+    changed = changed_settings(link_settings)
     job_id = new_id("j")
     jobs_dir = settings.data_dir / "jobs"
     jobs_dir.mkdir(parents=True, exist_ok=True)
@@ -108,6 +142,12 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -
         person_map.to_parquet(tmp / PERSON_MAP, index=False)
         result.pairs.to_parquet(tmp / PAIRS, index=False)
         report = dict(result.report)
+        report["settings"] = settings_dict(link_settings)
+        report["settings_changed"] = changed
+        report["warnings"] = ingest_guidance([
+            {"batch_id": b.id, "source": b.source, "accepted": b.accepted, "fields_dropped": b.fields_dropped or {}}
+            for b in batches]) + report.get("warnings", [])
+        (tmp / SETTINGS).write_text(settings_text, encoding="utf-8")
         (tmp / REPORT).write_text(json.dumps(report, indent=1, default=_jsonable), encoding="utf-8")
         (tmp / "model.json").write_text(json.dumps(result.model, indent=1, default=_jsonable), encoding="utf-8")
         persons = int(person_map["person_id"].nunique())
@@ -129,14 +169,17 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -
         act.objects.update({"job": job_id, "batches": [b.id for b in batches],
                             "key": batches[0].key_id})
         act.counts.update({"records": len(features), "persons": persons, "links": links, "reviews": reviews})
-        act.details.update({"name": name, "sources": sorted(set(sources)), "previous_job": previous_id})
+        act.details.update({"name": name, "sources": sorted(set(sources)), "previous_job": previous_id,
+                            "settings_sha256": hashlib.sha256(settings_text.encode()).hexdigest(),
+                            "settings_changed": changed})
         act.record()
         os.replace(tmp, settings.job_dir(job_id))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {"job_id": job_id, "persons": persons, "links": links, "reviews": reviews, "records": len(features),
-            "by_source_pair": summary["by_source_pair"], "records_by_source": summary["records_by_source"]}
+            "by_source_pair": summary["by_source_pair"], "records_by_source": summary["records_by_source"],
+            "settings_changed": changed, "warnings": report["warnings"]}
 
 
 def _jsonable(value):

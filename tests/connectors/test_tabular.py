@@ -33,7 +33,7 @@ def test_issue_example_profile_reads_cp1252(tmp_path):
 def test_bad_values_are_dropped_and_counted_rows_stay(tmp_path):
     lines = [
         "1;A;;B;31-02-2020;Q;12345;111222334;x",   # bad date, sex, postcode, BSN check digit
-        "2;A;;B;01-01-1985;M;1234AB;101234564;x",  # before 1990; an onderwijsnummer in the BSN column
+        "2;A;;B;01-01-1985;M;1234AB;101234564;x",  # before 1990-01-01 (vve); an onderwijsnummer in the BSN column
         "3;A;;B;01-01-2999;F;1234AB;123456789;x",  # future date; BSN fails the 11-test
     ]
     records, rejected, dropped, rows_read = read_all(open_export(write_csv(tmp_path / "a.csv", lines),
@@ -43,7 +43,7 @@ def test_bad_values_are_dropped_and_counted_rows_stay(tmp_path):
     assert all(r[f] is None for r in records for f in ("birth_date",))
     assert records[0]["sex"] is None and records[0]["postcode"] is None and records[0]["bsn"] is None
     assert dropped == {
-        ("birth_date", "unparseable date"): 1, ("birth_date", "before 1990"): 1,
+        ("birth_date", "unparseable date"): 1, ("birth_date", "before earliest_birth_date 1990-01-01"): 1,
         ("birth_date", "in the future"): 1, ("sex", "unknown sex code"): 1,
         ("postcode", "malformed postcode"): 1, ("bsn", "failed check digit"): 2,
     }
