@@ -38,11 +38,7 @@ def rekey_features(features: pd.DataFrame, secret: bytes, key_version: int) -> p
                               features[column].to_numpy(dtype=np.int64))
     for column in ID_COLUMNS:
         if column in features.columns:
-            values = features[column].astype(str).to_numpy(dtype=object)
-            distinct, codes = np.unique(values, return_inverse=True)
-            inner = hasher.prefixed(f"supplier-layer|{column}|{key_version}|".encode())
-            digests = hasher.digest_matrix(inner, (v.encode("ascii") for v in distinct.tolist()))
-            out[column] = _hex16(digests)[codes] if len(distinct) else values
+            out[column] = _rehash_ids(hasher, column, key_version, features[column])
     for column in [c for c in features.columns if c.endswith("_bf")]:
         domain = DOMAINS.get(column, column.removesuffix("_bf"))
         out[column] = permute_filters(features[column].tolist(),
@@ -51,6 +47,21 @@ def rekey_features(features: pd.DataFrame, secret: bytes, key_version: int) -> p
     out.attrs = dict(features.attrs)
     out.attrs["ttp.pseudonym"] = LAYER_SCHEME
     return out
+
+
+def rekey_ids(ids: pd.Series, secret: bytes, key_version: int, column: str = "record_id") -> np.ndarray:
+    """Record (or label) ids under the TTP's layer, as `rekey_features` turns them (for the payload's ids)."""
+    return _rehash_ids(KeyedHasher(subkey(bytes(secret), "ttp/linkage/supplier-layer/v1")), column, key_version, ids)
+
+
+def _rehash_ids(hasher: KeyedHasher, column: str, key_version: int, ids: pd.Series) -> np.ndarray:
+    values = ids.astype(str).to_numpy(dtype=object)
+    if not len(values):
+        return values
+    distinct, codes = np.unique(values, return_inverse=True)
+    inner = hasher.prefixed(f"supplier-layer|{column}|{key_version}|".encode())
+    digests = hasher.digest_matrix(inner, (v.encode("ascii") for v in distinct.tolist()))
+    return _hex16(digests)[codes.reshape(-1)]
 
 
 def _rehash(hasher: KeyedHasher, prefix: str, values: np.ndarray) -> np.ndarray:

@@ -46,7 +46,19 @@ def link_batches(session, sources: list[str]) -> list[db.Batch]:
             f"the batches were pseudonymised under different linkage key versions: {listing}; "
             "re-ingest the older exports under the current key"
         )
+    # features a supplier keyed (under a shared-secret version) never equal those the TTP keyed itself
+    secrets_used = {b.secret_version for b in batches}
+    if len(secrets_used) > 1:
+        listing = ", ".join(f"{b.id} ({_made_by(b)})" for b in batches)
+        raise TTPError(f"the batches were pseudonymised in different ways: {listing}; link deliveries made "
+                       "under one version of the suppliers' secret, or exports the TTP pseudonymised, not both")
     return list(batches)
+
+
+def _made_by(batch: db.Batch) -> str:
+    if batch.secret_version is None:
+        return "by the TTP"
+    return f"by supplier {batch.supplier}, secret v{batch.secret_version}"
 
 
 def job_batches(session, job: db.Job) -> list[db.Batch]:
@@ -187,6 +199,9 @@ def label_ids(labels: pd.DataFrame, secret: bytes, key_version: int) -> pd.Serie
 def evaluate_job(act: Acting, job: db.Job, labels: pd.DataFrame) -> dict:
     """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys."""
     settings = act.app.settings
+    if any(b.secret_version is not None for b in job_batches(act.session, job)):
+        raise TTPError(f"link job {job.id} linked supplier deliveries: their record keys were keyed with the "
+                       "suppliers' secret, which the TTP does not hold, so labels cannot be matched to them here")
     secret = act.app.keystore.secret(f"linkage-v{job.key_version}")
     labels = labels.copy()
     labels["label_id"] = label_ids(labels, secret, job.key_version)
