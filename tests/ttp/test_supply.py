@@ -81,6 +81,9 @@ def test_deliveries_ingest_and_nothing_identifying_reaches_the_ttp(installed, co
             assert Path(supplied["quarantine_file"]).exists()
             shown = json.loads(installed.run("--as", "olga", "quarantine", "show", doc["batch_id"], "--json").stdout)
             assert all(set(r) == {"export_file", "row_number", "reasons"} for r in shown["rows"])
+            kept = installed.run("--as", "olga", "quarantine", "export", doc["batch_id"], "--out",
+                                 str(tmp_path / "back.csv"))
+            assert kept.exit_code == 1 and "stayed there" in kept.stderr
     run = installed.run("--as", "olga", "link", "run", *SOURCES, "--json")
     assert run.exit_code == 0, run.output
     # everything the TTP wrote and printed, after ingesting deliveries only
