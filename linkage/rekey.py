@@ -55,25 +55,24 @@ def rekey_ids(ids: pd.Series, secret: bytes, key_version: int, column: str = "re
 
 
 def _rehash_ids(hasher: KeyedHasher, column: str, key_version: int, ids: pd.Series) -> np.ndarray:
-    values = ids.astype(str).to_numpy(dtype=object)
-    if not len(values):
-        return values
-    distinct, codes = np.unique(values, return_inverse=True)
+    """One HMAC per row: ids are (nearly) unique, so finding the distinct ones would cost more than it saves."""
+    values = ids.astype(str).tolist()
+    if not values:
+        return np.empty(0, dtype=object)
     inner = hasher.prefixed(f"supplier-layer|{column}|{key_version}|".encode())
-    digests = hasher.digest_matrix(inner, (v.encode("ascii") for v in distinct.tolist()))
-    return _hex16(digests)[codes.reshape(-1)]
+    return _hex16(hasher.digest_matrix(inner, map(str.encode, values)))
 
 
 def _rehash(hasher: KeyedHasher, prefix: str, values: np.ndarray) -> np.ndarray:
     """HMAC of each distinct non-zero int64 (as 8 big-endian bytes), mapped back to rows; 0 stays 0."""
-    distinct, codes = np.unique(values, return_inverse=True)
+    codes, distinct = pd.factorize(values)
     present = distinct != 0
     keyed = np.zeros(len(distinct), dtype=np.int64)
     if present.any():
-        raw = distinct[present].astype(">i8")
-        messages = [raw[i : i + 1].tobytes() for i in range(len(raw))]
+        raw = distinct[present].astype(">i8").tobytes()
+        messages = [raw[i : i + 8] for i in range(0, len(raw), 8)]
         keyed[present] = _int64(hasher.digest_matrix(hasher.prefixed(prefix.encode()), messages))
-    return keyed[codes.reshape(-1)]
+    return keyed[codes]
 
 
 def permutation(key: bytes, length: int) -> np.ndarray:
@@ -89,19 +88,18 @@ def permutation(key: bytes, length: int) -> np.ndarray:
 
 def permute_filters(filters: list[bytes | None], key: bytes) -> np.ndarray:
     """The same keyed bit permutation applied to every filter (Dice between any two filters is unchanged)."""
-    present = [f for f in filters if isinstance(f, bytes | bytearray)]
+    codes, distinct = pd.factorize(pd.Series(filters, dtype=object))  # None → code -1
     out = np.full(len(filters), None, dtype=object)
-    if not present:
+    if not len(distinct):
         return out
-    width = len(present[0])
-    if any(len(f) != width for f in present):
+    widths = {len(f) for f in distinct}
+    if len(widths) > 1:
         raise PseudonymError("Bloom filters of different lengths")
-    distinct = list(dict.fromkeys(bytes(f) for f in present))
+    width = widths.pop()
     matrix = np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(len(distinct), width)
     bits = np.unpackbits(matrix, axis=1, bitorder="little")[:, permutation(key, width * 8)]
     packed = np.packbits(bits, axis=1, bitorder="little")
-    table = {d: packed[i].tobytes() for i, d in enumerate(distinct)}
-    for i, f in enumerate(filters):
-        if isinstance(f, bytes | bytearray):
-            out[i] = table[bytes(f)]
-    return out
+    table = np.empty(len(distinct) + 1, dtype=object)
+    table[:-1] = [row.tobytes() for row in packed]
+    table[-1] = None
+    return table.take(codes)
