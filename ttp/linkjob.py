@@ -15,6 +15,7 @@ from linkage import evaluate as link_evaluate
 from linkage import pseudonym_store as feature_store
 from linkage.pipeline import link
 from linkage.pseudonymise import PseudonymError
+from linkage.rekey import rekey_ids
 
 from . import db
 from .app import Acting
@@ -196,15 +197,25 @@ def label_ids(labels: pd.DataFrame, secret: bytes, key_version: int) -> pd.Serie
     return out
 
 
-def evaluate_job(act: Acting, job: db.Job, labels: pd.DataFrame) -> dict:
-    """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys."""
+def evaluate_job(act: Acting, job: db.Job, labels: pd.DataFrame,
+                 supplier_secret: tuple[int, bytes] | None = None) -> dict:
+    """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys.
+
+    Labels of supplier deliveries are keyed as the suppliers keyed their records, then under the TTP's
+    layer: that needs the suppliers' `(version, secret)`, which only a synthetic demo, playing both parties,
+    holds."""
     settings = act.app.settings
-    if any(b.secret_version is not None for b in job_batches(act.session, job)):
-        raise TTPError(f"link job {job.id} linked supplier deliveries: their record keys were keyed with the "
-                       "suppliers' secret, which the TTP does not hold, so labels cannot be matched to them here")
     secret = act.app.keystore.secret(f"linkage-v{job.key_version}")
     labels = labels.copy()
-    labels["label_id"] = label_ids(labels, secret, job.key_version)
+    versions = {b.secret_version for b in job_batches(act.session, job)}
+    if versions == {None}:
+        labels["label_id"] = label_ids(labels, secret, job.key_version)
+    elif supplier_secret is None or versions != {supplier_secret[0]}:
+        raise TTPError(f"link job {job.id} linked supplier deliveries: their record keys were keyed with the "
+                       "suppliers' secret, which the TTP does not hold, so labels cannot be matched to them here")
+    else:
+        supplied = label_ids(labels, supplier_secret[1], supplier_secret[0])
+        labels["label_id"] = rekey_ids(supplied, secret, job.key_version, column="label_id")
     features = read_features(settings, job_batches(act.session, job))
     records = features[["record_id", "label_id", "source"]]
     person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()
