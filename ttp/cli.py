@@ -803,6 +803,36 @@ def suppliers_add(ctx, name, public_key, secret_version, as_json, actor) -> None
         click.echo(f"supplier {doc['name']} registered (key {doc['fingerprint']}, secret v{doc['secret_version']})")
 
 
+@suppliers.command("update")
+@click.argument("name")
+@click.option("--public-key", "public_key", type=click.Path(path_type=Path, dir_okay=False),
+              help="A new Ed25519 public key (PEM) for the supplier.")
+@click.option("--secret-version", type=int, help="The shared secret version its deliveries must use from now on.")
+@json_option
+@as_option
+@click.pass_context
+def suppliers_update(ctx, name, public_key, secret_version, as_json, actor) -> None:
+    """Replace a supplier's key, or move it to a new version of the shared secret (audited).
+
+    \b
+    Example:
+      ttp suppliers update obs-de-linde --secret-version 2
+    """
+    from .suppliers import update_supplier
+
+    app = get_app(ctx, actor)
+    try:
+        pem = public_key.read_bytes() if public_key else None
+    except OSError as exc:
+        raise TTPError(f"{public_key}: cannot read ({exc.strerror})") from None
+    with app.acting("suppliers.update", {"supplier": name}) as act:
+        doc = update_supplier(act, name, pem, secret_version)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"supplier {doc['name']}: key {doc['fingerprint']}, secret v{doc['secret_version']}")
+
+
 @suppliers.command("list")
 @json_option
 @as_option

@@ -45,6 +45,7 @@ ACTIONS: dict[str, Action] = {
     "keys.export-delivery-key": Action(_OP, "export the public key suppliers seal their deliveries to"),
     # suppliers (the first pseudonymisation at the school)
     "suppliers.add": Action(OFFICE, "register a supplier's signing key and the shared-secret version it uses"),
+    "suppliers.update": Action(OFFICE, "replace a supplier's key, or the secret version it must use (rotation)"),
     "suppliers.list": Action(OFFICE, "list the registered suppliers", reads=True),
     # data in and linkage
     "ingest": Action(_OP, "ingest a source export or a supplier's delivery (verified, pseudonymised, bad rows "

@@ -74,6 +74,31 @@ def add_supplier(act: Acting, name: str, pem: bytes, secret_version: int) -> dic
     return supplier_doc(row)
 
 
+def update_supplier(act: Acting, name: str, pem: bytes | None, secret_version: int | None) -> dict:
+    """Replace a supplier's key (a lost or compromised one) or the secret version its deliveries must use
+    (after the region rotated the shared secret); the old values are in the audit event."""
+    row = act.session.get(db.Supplier, name)
+    if row is None:
+        raise TTPError(f"unknown supplier {name!r}: `ttp suppliers list` shows them")
+    if pem is None and secret_version is None:
+        raise TTPError("give --public-key PEM, --secret-version N, or both")
+    act.objects.update({"supplier": name})
+    act.details.update({"was": {"fingerprint": row.fingerprint, "secret_version": row.secret_version}})
+    if pem is not None:
+        try:
+            key = envelope.load_public(pem, Ed25519PublicKey)
+        except EnvelopeError as exc:
+            raise TTPError(f"the supplier's public key: {exc}") from None
+        row.public_key, row.fingerprint = envelope.public_pem(key).decode(), envelope.fingerprint(key)
+    if secret_version is not None:
+        if secret_version < 1:
+            raise TTPError("--secret-version is a positive integer")
+        row.secret_version = secret_version
+    act.details.update({"fingerprint": row.fingerprint, "secret_version": row.secret_version})
+    act.session.flush()
+    return supplier_doc(row)
+
+
 def supplier_doc(row: db.Supplier) -> dict:
     return {"name": row.name, "fingerprint": row.fingerprint, "secret_version": row.secret_version,
             "added_by": row.added_by, "added_at": str(row.added_at)}

@@ -208,3 +208,74 @@ def test_linkage_on_deliveries_is_as_good_as_on_ttp_pseudonyms(installed, cohort
     assert f1_direct > 0.9
     print(f"F1 on TTP pseudonyms {f1_direct:.6f}, on deliveries {f1_supplied:.6f}")
     assert abs(f1_supplied - f1_direct) <= 0.001, (f1_supplied, f1_direct)
+
+
+def test_rotation_moves_a_supplier_to_the_new_secret_and_a_new_key(installed, cohort, kit, tmp_path):
+    ttp_key = _ttp_key(installed, tmp_path)
+    assert register(installed, kit).exit_code == 0
+    delivery = tmp_path / "vo.delivery"
+    assert supply(installed, cohort, kit, ttp_key, "vo", delivery).exit_code == 0
+    moved = installed.run("--as", "pieter", "suppliers", "update", "school", "--secret-version", "2", "--json")
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout)["secret_version"] == 2
+    _refused(installed, delivery, "expects version 2")
+    # a new signing key: deliveries signed with the old one are refused
+    runner = Env(data_dir=tmp_path / "unused", database_url="sqlite://")
+    assert runner.run("supplier", "keygen", "--out", str(tmp_path / "new.key"), env=PASS).exit_code == 0
+    assert installed.run("--as", "olga", "suppliers", "update", "school", "--public-key",
+                         str(tmp_path / "new.key.pub"), "--secret-version", "1").exit_code == 0
+    _refused(installed, delivery, "signature does not verify")
+    assert installed.run("--as", "rosa", "suppliers", "update", "school", "--secret-version", "3").exit_code == 1
+    listed = json.loads(installed.run("--as", "olga", "suppliers", "list", "--json").stdout)["suppliers"]
+    assert [(s["name"], s["secret_version"]) for s in listed] == [("school", 1)]
+    _nothing_stored(installed)
+
+
+def test_a_job_never_mixes_supplier_made_and_ttp_made_features(installed, cohort, kit, tmp_path):
+    assert register(installed, kit).exit_code == 0
+    delivery = tmp_path / "vo.delivery"
+    assert supply(installed, cohort, kit, _ttp_key(installed, tmp_path), "vo", delivery).exit_code == 0
+    assert installed.run("--as", "olga", "ingest", str(delivery)).exit_code == 0
+    assert installed.run("--as", "olga", "ingest", str(cohort / "mbo.csv"), "--source", "mbo", "--profile",
+                         str(cohort / "mbo.toml")).exit_code == 0
+    mixed = installed.run("--as", "olga", "link", "run", "vo", "mbo")
+    assert mixed.exit_code == 1
+    assert "pseudonymised in different ways" in mixed.stderr and "by supplier school" in mixed.stderr
+
+
+def test_a_delivery_is_given_alone_and_an_export_needs_its_source(installed, cohort, kit, tmp_path):
+    assert register(installed, kit).exit_code == 0
+    delivery = tmp_path / "vo.delivery"
+    assert supply(installed, cohort, kit, _ttp_key(installed, tmp_path), "vo", delivery).exit_code == 0
+    both = installed.run("--as", "olga", "ingest", str(delivery), "--source", "vo")
+    assert both.exit_code != 0 and "names its own source" in both.stderr
+    bare = installed.run("--as", "olga", "ingest", str(cohort / "vo.csv"), "--profile", str(cohort / "vo.toml"))
+    assert bare.exit_code != 0 and "--source" in bare.stderr
+    _nothing_stored(installed)
+
+
+def test_a_delivery_dated_ahead_is_refused_and_the_supplier_side_checks_its_inputs(installed, cohort, kit,
+                                                                                     tmp_path):
+    from ttp.ingest import open_source
+    from ttp.supply import make_delivery, read_supplier_key, read_ttp_key
+
+    assert register(installed, kit).exit_code == 0
+    ttp_key = _ttp_key(installed, tmp_path)
+    ahead = tmp_path / "ahead.delivery"
+    make_delivery(open_source([cohort / "vve.csv"], cohort / "vve.toml", None, None), source="vve",
+                  supplier="school", secret=parse_shared_secret((kit / "secret.json").read_text()),
+                  signer=read_supplier_key(kit / "school.key", PASS["TTP_SUPPLIER_PASSPHRASE"]),
+                  ttp_key=read_ttp_key(ttp_key), out=ahead, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))
+    _refused(installed, ahead, "dated in the future")
+    wrong = installed.run("supply", str(cohort / "vve.csv"), "--profile", str(cohort / "vve.toml"),
+                                    "--source", "vve", "--supplier", "school", "--key", str(kit / "school.key"),
+                                    "--secret", str(kit / "secret.json"), "--ttp-key", str(ttp_key), "--out",
+                                    str(tmp_path / "x.delivery"), env={"TTP_SUPPLIER_PASSPHRASE": "not it"})
+    assert wrong.exit_code == 1 and "wrong passphrase" in wrong.stderr
+    assert not (tmp_path / "x.delivery").exists()
+    swapped = installed.run("supply", str(cohort / "vve.csv"), "--profile", str(cohort / "vve.toml"), "--source",
+                            "vve", "--supplier", "school", "--key", str(kit / "school.key"), "--secret",
+                            str(ttp_key), "--ttp-key", str(ttp_key), "--out", str(tmp_path / "x.delivery"), env=PASS)
+    assert swapped.exit_code == 1 and "shared secret file" in swapped.stderr
+    assert len(swapped.stderr.strip().splitlines()) == 1
+    _nothing_stored(installed)
