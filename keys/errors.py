@@ -11,3 +11,7 @@ class KeystoreExists(KeystoreError):
 
 class SealError(Exception):
     """A blob cannot be sealed or unsealed: wrong key, wrong associated data or damaged blob."""
+
+
+class EnvelopeError(Exception):
+    """A public-key seal, signature, key file or delivery cannot be opened, verified or read."""

@@ -297,7 +297,7 @@ def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--source", required=True, metavar="NAME", help="Source name, e.g. vve, po, vo, mbo, nco.")
+@click.option("--source", metavar="NAME", help="Source name, e.g. vve, po, vo, mbo, nco (a delivery names its own).")
 @click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Profile TOML for CSV/XLSX.")
 @click.option("--format", "fmt", type=click.Choice(["edexml"]), help="A format that needs no profile.")
 @click.option("--school-year", metavar="YYYY-YYYY", help="School year when the export does not say.")
@@ -305,21 +305,34 @@ def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
 @as_option
 @click.pass_context
 def ingest(ctx, paths, source, profile, fmt, school_year, as_json, actor) -> None:
-    """Read, validate and pseudonymise an export into a batch (operators only).
+    """Read, validate and pseudonymise an export into a batch, or receive a supplier's delivery (operators).
+
+    A delivery (made by `ttp supply`) is verified against its registered supplier, refused if altered,
+    replayed, stale or made under an unexpected secret version, and stored under the TTP's own keyed layer.
 
     \b
     Examples:
       ttp ingest vve.csv --source vve --profile vve.toml
       ttp ingest po/ --source po --format edexml --json
+      ttp ingest po-2024.delivery
     """
     from .ingest import open_source, run_ingest
     from .progress import Progress
+    from .suppliers import is_delivery, receive_delivery
 
     app = get_app(ctx, actor)
     progress = Progress()
-    with app.acting("ingest", {"source": source}) as act:
-        export = open_source(list(paths), profile, fmt, school_year)
-        result = run_ingest(act, export, source, progress=progress)
+    if len(paths) == 1 and is_delivery(paths[0]):
+        if source or profile or fmt or school_year:
+            raise UsageError("a delivery names its own source, format and school year: give only the file")
+        with app.acting("ingest", {"delivery": str(paths[0].name)}) as act:
+            result = receive_delivery(act, paths[0])
+    else:
+        if not source:
+            raise UsageError("give --source NAME for an export (only a delivery names its own)")
+        with app.acting("ingest", {"source": source}) as act:
+            export = open_source(list(paths), profile, fmt, school_year)
+            result = run_ingest(act, export, source, progress=progress)
     progress.done()
     if as_json:
         emit_json(result.as_json())
@@ -797,6 +810,282 @@ def keys_export_verify_key(ctx, out, actor) -> None:
         click.echo(f"wrote {out}")
     else:
         click.echo(pem.decode().rstrip())
+
+
+@keys.command("export-delivery-key")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the PEM here.")
+@as_option
+@click.pass_context
+def keys_export_delivery_key(ctx, out, actor) -> None:
+    """Print (or write) the X25519 public key suppliers seal their deliveries to, as PEM.
+
+    It is derived from the active payload key: after `ttp keys rotate --purpose payload`, give suppliers
+    the new one (deliveries sealed to an older version still open).
+
+    \b
+    Example:
+      ttp keys export-delivery-key --out ttp-delivery.pem
+    """
+    from .suppliers import delivery_key_pem
+
+    app = get_app(ctx, actor)
+    with app.acting("keys.export-delivery-key"):
+        pem = delivery_key_pem(app.keystore)
+    if out:
+        out.write_bytes(pem)
+        click.echo(f"wrote {out}")
+    else:
+        click.echo(pem.decode().rstrip())
+
+
+# --- suppliers (at the TTP) and the supplier kit (at the school) ------------------------------------------------
+
+
+@cli.group()
+def suppliers() -> None:
+    """The suppliers whose signed deliveries the TTP accepts."""
+
+
+@suppliers.command("add")
+@click.argument("name")
+@click.option("--public-key", "public_key", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The supplier's Ed25519 public key (PEM, from `ttp supplier keygen`).")
+@click.option("--secret-version", default=1, show_default=True, type=int,
+              help="The version of the suppliers' shared secret its deliveries must be made under.")
+@json_option
+@as_option
+@click.pass_context
+def suppliers_add(ctx, name, public_key, secret_version, as_json, actor) -> None:
+    """Register a supplier: its deliveries are verified against this key (audited).
+
+    \b
+    Example:
+      ttp suppliers add obs-de-linde --public-key obs-de-linde.pub
+    """
+    from .suppliers import add_supplier
+
+    app = get_app(ctx, actor)
+    try:
+        pem = public_key.read_bytes()
+    except OSError as exc:
+        raise TTPError(f"{public_key}: cannot read ({exc.strerror})") from None
+    with app.acting("suppliers.add", {"supplier": name}) as act:
+        doc = add_supplier(act, name, pem, secret_version)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"supplier {doc['name']} registered (key {doc['fingerprint']}, secret v{doc['secret_version']})")
+
+
+@suppliers.command("update")
+@click.argument("name")
+@click.option("--public-key", "public_key", type=click.Path(path_type=Path, dir_okay=False),
+              help="A new Ed25519 public key (PEM) for the supplier.")
+@click.option("--secret-version", type=int, help="The shared secret version its deliveries must use from now on.")
+@json_option
+@as_option
+@click.pass_context
+def suppliers_update(ctx, name, public_key, secret_version, as_json, actor) -> None:
+    """Replace a supplier's key, or move it to a new version of the shared secret (audited).
+
+    \b
+    Example:
+      ttp suppliers update obs-de-linde --secret-version 2
+    """
+    from .suppliers import update_supplier
+
+    app = get_app(ctx, actor)
+    try:
+        pem = public_key.read_bytes() if public_key else None
+    except OSError as exc:
+        raise TTPError(f"{public_key}: cannot read ({exc.strerror})") from None
+    with app.acting("suppliers.update", {"supplier": name}) as act:
+        doc = update_supplier(act, name, pem, secret_version)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"supplier {doc['name']}: key {doc['fingerprint']}, secret v{doc['secret_version']}")
+
+
+@suppliers.command("list")
+@json_option
+@as_option
+@click.pass_context
+def suppliers_list(ctx, as_json, actor) -> None:
+    """List the registered suppliers with their key fingerprints.
+
+    \b
+    Example:
+      ttp suppliers list --json
+    """
+    from .suppliers import list_suppliers
+
+    app = get_app(ctx, actor)
+    with app.acting("suppliers.list") as act:
+        rows = list_suppliers(act)
+    if as_json:
+        emit_json({"suppliers": rows})
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<24} {r['fingerprint']}  secret v{r['secret_version']}")
+
+
+def _supplier_passphrase(confirm: bool = False) -> str:
+    """The supplier key's passphrase from `TTP_SUPPLIER_PASSPHRASE`, else a hidden prompt."""
+    value = os.environ.get("TTP_SUPPLIER_PASSPHRASE")
+    if value:
+        return value
+    try:
+        value = hidden_prompt("Supplier key passphrase", confirm)
+    except (click.Abort, EOFError):
+        raise UsageError("no passphrase: set TTP_SUPPLIER_PASSPHRASE or run in a terminal") from None
+    if not value:
+        raise UsageError("the passphrase must not be empty")
+    return value
+
+
+@cli.group()
+def supplier() -> None:
+    """The supplier kit: keys and shared secret at the school (`ttp supply` makes a delivery)."""
+
+
+@supplier.command("keygen")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The private key file to write (the public key goes to OUT.pub).")
+def supplier_keygen(out) -> None:
+    """Make the supplier's Ed25519 signing key, encrypted under a passphrase (TTP_SUPPLIER_PASSPHRASE).
+
+    Send OUT.pub to the TTP; keep OUT (and its passphrase) at the school.
+
+    \b
+    Example:
+      ttp supplier keygen --out obs-de-linde.key
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from keys import envelope
+
+    from .supply import write_new
+
+    public = out.with_name(out.name + ".pub")
+    for path in (out, public):
+        if path.exists():
+            raise TTPError(f"{path} exists already: give a new --out")
+    key = Ed25519PrivateKey.generate()
+    write_new(out, envelope.private_pem(key, _supplier_passphrase(confirm=True)), mode=0o600)
+    write_new(public, envelope.public_pem(key.public_key()))
+    click.echo(f"wrote {out} and {public} (key {envelope.fingerprint(key.public_key())})")
+
+
+@supplier.command("new-secret")
+@click.option("--version", "version", required=True, type=int, help="The secret's version (1, then 2 on rotation).")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+def supplier_new_secret(version, out) -> None:
+    """Make the suppliers' shared linkage secret (once per region and version, by the coordinating party).
+
+    Hand the file to every supplier out of band; the TTP never receives it (docs/privacy.md).
+
+    \b
+    Example:
+      ttp supplier new-secret --version 1 --out region-secret-v1.json
+    """
+    from keys import delivery
+    from keys.errors import EnvelopeError
+
+    from .supply import write_new
+
+    if out.exists():
+        raise TTPError(f"{out} exists already: give a new --out")
+    try:
+        text = delivery.new_shared_secret(version)
+    except EnvelopeError as exc:
+        raise UsageError(str(exc)) from None
+    write_new(out, text.encode(), mode=0o600)
+    click.echo(f"wrote {out} (shared secret v{version})")
+
+
+@supplier.command("quarantine")
+@click.argument("delivery_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="CSV of the rejected rows with their raw values (plaintext: keep it at the school).")
+def supplier_quarantine(delivery_file, key_file, out) -> None:
+    """Open the rows `ttp supply` rejected (kept beside the delivery, sealed under the supplier's key).
+
+    \b
+    Example:
+      ttp supplier quarantine po.delivery --key obs-de-linde.key --out rejected.csv
+    """
+    import csv
+
+    from keys import delivery
+    from keys.errors import EnvelopeError
+
+    from .supply import QUARANTINE_SUFFIX, open_quarantine, read_supplier_key
+
+    try:
+        delivery_id = delivery.read(delivery_file.read_bytes()).delivery_id
+    except EnvelopeError as exc:
+        raise TTPError(f"{delivery_file}: {exc}") from None
+    sealed = delivery_file.with_name(delivery_file.name + QUARANTINE_SUFFIX)
+    if not sealed.exists():
+        raise TTPError(f"{sealed}: no rejected rows kept for this delivery")
+    rows = open_quarantine(sealed, read_supplier_key(key_file, _supplier_passphrase()), delivery_id)
+    fields = sorted({k for r in rows for k in r["raw"]})
+    with open(out, "x", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["export_file", "row_number", "reasons", *fields])
+        for r in rows:
+            writer.writerow([r["export_file"], r["row_number"], "; ".join(r["reasons"]),
+                             *[r["raw"].get(f, "") for f in fields]])
+    click.echo(f"wrote {len(rows)} rejected row(s) to {out}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--source", required=True, metavar="NAME", help="Source name at the TTP, e.g. po, vo.")
+@click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Profile TOML for CSV/XLSX.")
+@click.option("--format", "fmt", type=click.Choice(["edexml"]), help="A format that needs no profile.")
+@click.option("--school-year", metavar="YYYY-YYYY", help="School year when the export does not say.")
+@click.option("--supplier", "supplier_name", required=True, metavar="NAME", help="The name the TTP registered.")
+@click.option("--key", "key_file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The supplier's private key file (from `ttp supplier keygen`).")
+@click.option("--secret", "secret_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="The suppliers' shared secret file (default: TTP_SUPPLIER_SECRET_FILE).")
+@click.option("--ttp-key", "ttp_key", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The TTP's delivery key (PEM, from `ttp keys export-delivery-key`).")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The delivery file.")
+@json_option
+def supply(paths, source, profile, fmt, school_year, supplier_name, key_file, secret_file, ttp_key, out,
+           as_json) -> None:
+    """Pseudonymise an export at the school into one signed delivery sealed to the TTP.
+
+    The same validation and pseudonymiser as `ttp ingest`, keyed with the suppliers' shared secret;
+    rejected rows stay here (OUT.quarantine, sealed under the supplier's key), only their counts and
+    reasons travel. Needs no TTP data directory.
+
+    \b
+    Example:
+      ttp supply po/ --format edexml --source po --supplier obs-de-linde --key obs-de-linde.key \\
+          --secret region-secret-v1.json --ttp-key ttp-delivery.pem --out po.delivery
+    """
+    from .ingest import open_source
+    from .supply import make_delivery, read_shared_secret, read_supplier_key, read_ttp_key
+
+    secret = read_shared_secret(secret_file)
+    recipient = read_ttp_key(ttp_key)
+    signer = read_supplier_key(key_file, _supplier_passphrase())
+    export = open_source(list(paths), profile, fmt, school_year)
+    result = make_delivery(export, source=source, supplier=supplier_name, secret=secret, signer=signer,
+                           ttp_key=recipient, out=out)
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        click.echo(f"delivery {result.delivery_id} written to {out}: {result.rows_read} rows read, "
+                   f"{result.accepted} accepted, {result.quarantined} kept back (sealed in "
+                   f"{result.quarantine_file or 'no file: none rejected'})")
+        for reason, n in result.reasons.items():
+            click.echo(f"  {n} row(s): {reason}")
 
 
 # --- audit -------------------------------------------------------------------------------------------------

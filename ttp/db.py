@@ -66,6 +66,33 @@ class Batch(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     superseded_by: Mapped[str | None] = mapped_column(String(32))  # the corrected delivery that replaces it
     superseded_at: Mapped[datetime | None]
+    # a supplier delivery: who made it and under which version of the suppliers' shared secret (None: the
+    # TTP pseudonymised the export itself); a job never mixes the two kinds nor two secret versions
+    supplier: Mapped[str | None] = mapped_column(String(100))
+    secret_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class Supplier(Base):
+    """A school, board or software supplier whose signed deliveries the TTP accepts."""
+
+    __tablename__ = "suppliers"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    public_key: Mapped[str] = mapped_column(Text)  # Ed25519, PEM
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    secret_version: Mapped[int] = mapped_column(Integer)  # the shared secret version its deliveries must use
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """A delivery id once ingested: a second delivery with the same id is a replay."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    supplier: Mapped[str] = mapped_column(ForeignKey("suppliers.name"), index=True)
+    created: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BatchFile(Base):

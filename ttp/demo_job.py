@@ -7,20 +7,28 @@ import secrets
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from keys import delivery as delivery_file
+from keys import envelope
 
 from . import exporting, linkjob
 from .app import App
 from .auditing import verify
 from .deliveries import supersede
 from .demo.region import generate_region
-from .ingest import open_source, run_ingest
+from .ingest import open_source
 from .progress import Progress
 from .roles import PRIVACY_OFFICER, RESEARCHER
 from .settings import resolve
 from .setup import initialise
+from .suppliers import add_supplier, delivery_key_pem, receive_delivery
+from .supply import make_delivery, write_new
 from .users import add_user, grant_role, make_token
 
 OPERATOR_NAME, OFFICER_NAME, RESEARCHER_NAME = "operator1", "officer1", "researcher1"
@@ -87,14 +95,21 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
     tokens_file = _write_tokens(app, data_dir, [OPERATOR_NAME, OFFICER_NAME, SECOND_OFFICER, RESEARCHER_NAME])
     app.act_as(OPERATOR_NAME)
 
+    progress("suppliers: the region's shared secret, a signing key per supplier")
+    kit = _supplier_kit(app, cohort_dir, sorted({source for _, source, _ in generated.deliveries}))
     delivered: dict[tuple[str, str], tuple[str, int, int]] = {}  # (year, source) -> batch, accepted, quarantined
     superseded = []
-    for year, source, rel in generated.deliveries:
-        progress(f"ingest {year} {source}")
-        with app.acting("ingest", {"source": source}) as act:
-            export = open_source([cohort_dir / rel], None if source == "po" else cohort_dir / f"{source}.toml",
-                                 "edexml" if source == "po" else None, None)
-            result = run_ingest(act, export, source)
+    for number, (year, source, rel) in enumerate(generated.deliveries, start=1):
+        progress(f"supply and ingest {year} {source}")
+        # at the supplier: pseudonymised under the shared secret, signed, sealed to the TTP
+        export = open_source([cohort_dir / rel], None if source == "po" else cohort_dir / f"{source}.toml",
+                             "edexml" if source == "po" else None, None)
+        delivery = kit.folder / f"{number:03d}-{year}-{source}.delivery"
+        make_delivery(export, source=source, supplier=kit.names[source], secret=kit.secret,
+                      signer=kit.keys[source], ttp_key=kit.ttp_key, out=delivery)
+        # at the TTP: verified, opened, and keyed again under the TTP's own key
+        with app.acting("ingest", {"delivery": delivery.name}) as act:
+            result = receive_delivery(act, delivery)
         if (year, source) in delivered:  # a corrected delivery of the same year supersedes the first
             with app.acting("batches.supersede", {"batch": delivered[(year, source)][0]}) as act:
                 superseded.append(supersede(act, delivered[(year, source)][0], result.batch_id))
@@ -113,8 +128,9 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         job = linkjob.run_link(act, LINKED, "demo", progress=progress)
     progress("evaluating against the truth")
     with app.acting("link.evaluate", {"job": job["job_id"]}) as act:
+        # the demo plays the suppliers too, so it holds their secret to key the labels as they keyed records
         evaluation = linkjob.evaluate_job(act, linkjob.get_job(act.session, job["job_id"]),
-                                          linkjob.read_labels(cohort_dir / "truth.csv"))
+                                          linkjob.read_labels(cohort_dir / "truth.csv"), kit.secret)
         linkjob.audit_evaluation(act, evaluation)
 
     progress("request, approval and release")
@@ -159,6 +175,7 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         "cohort": cohort,
         "school_years": list(generated.years),
         "deliveries": len(generated.deliveries),
+        "suppliers": sorted(kit.names.values()),
         "batches_by_source": {s: r["batches"] for s, r in records.items()},
         "superseded": superseded,
         "suppressed_cells": release["suppressed"],
@@ -170,6 +187,35 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
     }
     _print_summary(summary, quiet)
     return summary
+
+
+@dataclass
+class SupplierKit:
+    """What the demo's suppliers hold (the region's secret, their signing keys) and the TTP's delivery key."""
+
+    folder: Path
+    secret: tuple[int, bytes]
+    names: dict[str, str]
+    keys: dict[str, Ed25519PrivateKey]
+    ttp_key: X25519PublicKey
+
+
+def _supplier_kit(app: App, cohort_dir: Path, sources: list[str]) -> SupplierKit:
+    """One supplier per source, registered at the TTP; the secret and the deliveries stay beside the cohort
+    (the suppliers' side), never in the data directory."""
+    folder = cohort_dir / "suppliers"
+    folder.mkdir(parents=True, exist_ok=True)
+    version, text = 1, delivery_file.new_shared_secret(1)
+    write_new(folder / "region-secret-v1.json", text.encode(), mode=0o600)
+    secret = delivery_file.parse_shared_secret(text)
+    names = {source: f"supplier-{source.replace('_', '-')}" for source in sources}
+    keys = {source: Ed25519PrivateKey.generate() for source in sources}
+    for source in sources:
+        with app.acting("suppliers.add", {"supplier": names[source]}) as act:
+            add_supplier(act, names[source], envelope.public_pem(keys[source].public_key()), version)
+    with app.acting("keys.export-delivery-key"):
+        ttp_key = envelope.load_public(delivery_key_pem(app.keystore), X25519PublicKey)
+    return SupplierKit(folder, secret, names, keys, ttp_key)
 
 
 def _write_tokens(app: App, data_dir: Path, names: list[str]) -> Path:
@@ -215,6 +261,8 @@ def _print_summary(s: dict, quiet: bool = False) -> None:
       "  (mode 0600): export TTP_TOKEN=<a token from it> to act as that user\n")
     w(f"region: {s['cohort']} pupils per year group, school years {s['school_years'][0]} to "
       f"{s['school_years'][-1]}; {s['deliveries']} deliveries ingested\n")
+    w(f"  each made by its supplier ({', '.join(s['suppliers'])}): pseudonymised under the region's shared secret,\n"
+      "  signed and sealed to the TTP, then verified and keyed again under the TTP's own key\n")
     for done in s["superseded"]:
         w(f"  a corrected {done['source']} delivery of {done['school_year']} superseded batch {done['batch_id']}\n")
     w("records accepted per source over all years (quarantined; deliveries):\n")

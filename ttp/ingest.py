@@ -100,9 +100,9 @@ def open_source(paths: list[Path], profile: Path | None, fmt: str | None, school
         raise TTPError(str(exc)) from None
 
 
-def refuse_duplicates(session, export) -> None:
-    """Refuse an export file whose content was ingested before, naming the earlier batch."""
-    for f in export.files:
+def refuse_duplicates(session, files: list) -> None:
+    """Refuse an export file whose content was ingested before (itself or in a delivery), naming the batch."""
+    for f in files:
         earlier = session.get(db.BatchFile, f.sha256)
         if earlier is not None:
             raise TTPError(f"{f.name} was ingested before (same content) as batch {earlier.batch_id}")
@@ -113,12 +113,10 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
     settings = act.app.settings
     keystore = act.app.keystore
     session = act.session
-    refuse_duplicates(session, export)
+    refuse_duplicates(session, export.files)
     attach_to = getattr(export, "attach_to", None)
     feature_source = attach_to or source
     linkage_key = keystore.active("linkage")
-    payload_key = keystore.active("payload")
-    quarantine_key = keystore.active("quarantine")
 
     batch_id = new_id("b")
     batches_dir = settings.data_dir / "batches"
@@ -176,37 +174,15 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
             raise TTPError("counts do not reconcile: rows read differ from accepted + quarantined")
         if result.accepted == 0 and not attach_to:
             raise TTPError("no row of the export was accepted: nothing to ingest (see the quarantine reasons)")
-        data_key = seal.new_data_key()
-        (tmp / PAYLOAD).write_bytes(seal.seal(data_key, payload_buffer.getvalue(), payload_aad(batch_id, "payload")))
-        wrapped_payload = seal.wrap(keystore.secret(payload_key.id), data_key, payload_aad(batch_id, "payload-key"))
-        q_key = seal.new_data_key()
-        (tmp / QUARANTINE).write_bytes(seal.seal(q_key, rejected_lines.getvalue(),
-                                                 payload_aad(batch_id, "quarantine")))
-        wrapped_q = seal.wrap(keystore.secret(quarantine_key.id), q_key, payload_aad(batch_id, "quarantine-key"))
         result.fields_dropped = dropped
-        session.add(db.Batch(
+        batch = db.Batch(
             id=batch_id, source=source, sector=export.sector, attach_to=attach_to,
             school_year=export.school_year or (min(years) if len(years) == 1 else None),
             key_id=linkage_key.id, key_version=linkage_key.version,
-            payload_key_id=payload_key.id, wrapped_payload_key=wrapped_payload,
-            quarantine_key_id=quarantine_key.id, wrapped_quarantine_key=wrapped_q,
             rows_read=result.rows_read, accepted=result.accepted, quarantined=result.quarantined,
             fields_dropped=dropped, link_kinds=dict(export.link_kinds), created_by=act.user.name,
-        ))
-        session.flush()
-        for f in export.files:
-            session.add(db.BatchFile(sha256=f.sha256, batch_id=batch_id, name=f.name, size=f.size))
-        session.flush()
-        act.objects.update({"batch": batch_id, "source": source, "key": linkage_key.id})
-        act.counts.update({"rows_read": result.rows_read, "accepted": result.accepted,
-                           "quarantined": result.quarantined})
-        act.details.update({"sector": export.sector, "files": [{"sha256": f.sha256} for f in export.files],
-                            "fields_dropped": dropped, "attach_to": attach_to})
-        act.record()
-        _pause_for_tests()
-        final = settings.batch_dir(batch_id)
-        os.replace(tmp, final)
-        _fsync_dir(batches_dir)
+        )
+        commit_batch(act, tmp, batch, export.files, payload_buffer.getvalue(), rejected_lines.getvalue())
     except connectors.ConnectorError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise TTPError(str(exc)) from None
@@ -214,6 +190,38 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return result
+
+
+def commit_batch(act: Acting, tmp: Path, batch: db.Batch, files: list, payload: bytes, rejected: bytes) -> None:
+    """Seal the payload and the rejected rows into the batch's temporary folder, add the batch and its files
+    to the acting transaction, record the event, and move the folder into place (the transaction commits
+    after: a crash leaves a temporary folder `clean_stale` removes, never a batch without its files)."""
+    settings, keystore = act.app.settings, act.app.keystore
+    payload_key, quarantine_key = keystore.active("payload"), keystore.active("quarantine")
+    data_key = seal.new_data_key()
+    (tmp / PAYLOAD).write_bytes(seal.seal(data_key, payload, payload_aad(batch.id, "payload")))
+    batch.payload_key_id = payload_key.id
+    batch.wrapped_payload_key = seal.wrap(keystore.secret(payload_key.id), data_key,
+                                          payload_aad(batch.id, "payload-key"))
+    q_key = seal.new_data_key()
+    (tmp / QUARANTINE).write_bytes(seal.seal(q_key, rejected, payload_aad(batch.id, "quarantine")))
+    batch.quarantine_key_id = quarantine_key.id
+    batch.wrapped_quarantine_key = seal.wrap(keystore.secret(quarantine_key.id), q_key,
+                                             payload_aad(batch.id, "quarantine-key"))
+    act.session.add(batch)
+    act.session.flush()
+    for f in files:
+        act.session.add(db.BatchFile(sha256=f.sha256, batch_id=batch.id, name=f.name, size=f.size))
+    act.session.flush()
+    act.objects.update({"batch": batch.id, "source": batch.source, "key": batch.key_id})
+    act.counts.update({"rows_read": batch.rows_read, "accepted": batch.accepted, "quarantined": batch.quarantined})
+    act.details.update({"sector": batch.sector, "files": [{"sha256": f.sha256} for f in files],
+                        "fields_dropped": batch.fields_dropped, "attach_to": batch.attach_to})
+    act.record()
+    _pause_for_tests()
+    batches_dir = settings.data_dir / "batches"
+    os.replace(tmp, settings.batch_dir(batch.id))
+    _fsync_dir(batches_dir)
 
 
 def _pause_for_tests() -> None:

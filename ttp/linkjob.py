@@ -18,6 +18,7 @@ from linkage.errors import LinkError
 from linkage.guidance import ingest_guidance
 from linkage.pipeline import link
 from linkage.pseudonymise import PseudonymError
+from linkage.rekey import rekey_ids
 from linkage.settings import LinkSettings
 from linkage.settings_file import changed_settings, dump_settings, parse_settings, settings_dict
 
@@ -72,7 +73,19 @@ def link_batches(session, sources: list[str]) -> list[db.Batch]:
             f"the batches were pseudonymised under different linkage key versions: {listing}; "
             "re-ingest the older exports under the current key"
         )
+    # features a supplier keyed (under a shared-secret version) never equal those the TTP keyed itself
+    secrets_used = {b.secret_version for b in batches}
+    if len(secrets_used) > 1:
+        listing = ", ".join(f"{b.id} ({_made_by(b)})" for b in batches)
+        raise TTPError(f"the batches were pseudonymised in different ways: {listing}; link deliveries made "
+                       "under one version of the suppliers' secret, or exports the TTP pseudonymised, not both")
     return list(batches)
+
+
+def _made_by(batch: db.Batch) -> str:
+    if batch.secret_version is None:
+        return "by the TTP"
+    return f"by supplier {batch.supplier}, secret v{batch.secret_version}"
 
 
 def job_batches(session, job: db.Job) -> list[db.Batch]:
@@ -227,12 +240,25 @@ def label_ids(labels: pd.DataFrame, secret: bytes, key_version: int) -> pd.Serie
     return out
 
 
-def evaluate_job(act: Acting, job: db.Job, labels: pd.DataFrame) -> dict:
-    """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys."""
+def evaluate_job(act: Acting, job: db.Job, labels: pd.DataFrame,
+                 supplier_secret: tuple[int, bytes] | None = None) -> dict:
+    """Pairwise precision/recall/F1 of a job against labels hashed the way the batches stored keys.
+
+    Labels of supplier deliveries are keyed as the suppliers keyed their records, then under the TTP's
+    layer: that needs the suppliers' `(version, secret)`, which only a synthetic demo, playing both parties,
+    holds."""
     settings = act.app.settings
     secret = act.app.keystore.secret(f"linkage-v{job.key_version}")
     labels = labels.copy()
-    labels["label_id"] = label_ids(labels, secret, job.key_version)
+    versions = {b.secret_version for b in job_batches(act.session, job)}
+    if versions == {None}:
+        labels["label_id"] = label_ids(labels, secret, job.key_version)
+    elif supplier_secret is None or versions != {supplier_secret[0]}:
+        raise TTPError(f"link job {job.id} linked supplier deliveries: their record keys were keyed with the "
+                       "suppliers' secret, which the TTP does not hold, so labels cannot be matched to them here")
+    else:
+        supplied = label_ids(labels, supplier_secret[1], supplier_secret[0])
+        labels["label_id"] = rekey_ids(supplied, secret, job.key_version, column="label_id")
     features = read_features(settings, job_batches(act.session, job))
     records = features[["record_id", "label_id", "source"]]
     person_map = pq.read_table(settings.job_dir(job.id) / PERSON_MAP).to_pandas()

@@ -28,6 +28,10 @@ def quarantined_rows(act: Acting, batch_id: str) -> list[dict]:
 
 def export_rows(act: Acting, batch_id: str, out: Path) -> int:
     """Write the original rows as CSV (the one deliberate plaintext output); returns the row count."""
+    supplier = _batch(act, batch_id).supplier
+    if supplier is not None:
+        raise TTPError(f"batch {batch_id} is a delivery of {supplier}: its rejected rows stayed there "
+                       "(`ttp supplier quarantine` opens them at the supplier); `ttp quarantine show` lists reasons")
     rows = quarantined_rows(act, batch_id)
     columns: list[str] = []
     for row in rows:

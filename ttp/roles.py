@@ -42,8 +42,14 @@ ACTIONS: dict[str, Action] = {
     "keys.retire": Action(_OP, "retire a key"),
     "keys.change-passphrase": Action(_OP, "change the keystore passphrase"),
     "keys.export-verify-key": Action(OFFICE, "export the key that verifies audit checkpoints"),
+    "keys.export-delivery-key": Action(_OP, "export the public key suppliers seal their deliveries to"),
+    # suppliers (the first pseudonymisation at the school)
+    "suppliers.add": Action(OFFICE, "register a supplier's signing key and the shared-secret version it uses"),
+    "suppliers.update": Action(OFFICE, "replace a supplier's key, or the secret version it must use (rotation)"),
+    "suppliers.list": Action(OFFICE, "list the registered suppliers", reads=True),
     # data in and linkage
-    "ingest": Action(_OP, "ingest a source export (validated, pseudonymised, bad rows quarantined)"),
+    "ingest": Action(_OP, "ingest a source export or a supplier's delivery (verified, pseudonymised, bad rows "
+                     "quarantined)"),
     "batches.list": Action(_OP, "list ingested batches", reads=True),
     "batches.show": Action(_OP, "show one batch", reads=True),
     "batches.supersede": Action(_OP, "let a corrected delivery replace an earlier batch (link jobs leave it out)"),
