@@ -14,7 +14,7 @@ import click
 from . import roles
 from .app import App, hidden_prompt, read_new_password
 from .errors import TTPError, UsageError
-from .settings import resolve
+from .settings import PRIVATE_UMASK, resolve
 
 MIN_PASSPHRASE = 12  # the keystore's passphrase guards every key: longer than a sign-in password
 
@@ -99,6 +99,7 @@ class TTPGroup(click.Group):
         return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def invoke(self, ctx):
+        previous_umask = os.umask(PRIVATE_UMASK)  # every file and folder ttp makes: its user's only
         try:
             return super().invoke(ctx)
         except TTPError as exc:
@@ -116,6 +117,8 @@ class TTPGroup(click.Group):
             if os.environ.get("TTP_DEBUG"):
                 raise
             raise Failed(f"internal error ({type(exc).__name__}); run with TTP_DEBUG=1 for details", 1) from None
+        finally:
+            os.umask(previous_umask)
 
 
 @click.group(cls=TTPGroup, context_settings={"help_option_names": ["-h", "--help"]})
