@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from .deliveries import refuse_shared_records
 from .errors import TTPError
 from .ids import new_id
 from .ingest import FEATURES
+from .staging import left_behind, move_on_commit, staging_folder
 
 PERSON_MAP = "person_map.parquet"
 PAIRS = "pairs.parquet"
@@ -93,16 +93,15 @@ def review_decisions(session) -> dict[tuple[str, str], str]:
 def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -> dict:
     """Link the named sources into persons; the job's files and row commit with its audit event."""
     settings, session = act.app.settings, act.session
+    jobs_dir = settings.data_dir / "jobs"
+    act.counts.update(left_behind(act, jobs_dir, db.Job.id))
     batches = link_batches(session, sources)
     features = read_features(settings, batches, session)
     previous_id, previous = previous_person_map(settings, session)
     result = link(features, previous=previous, reviews=review_decisions(session),
                   new_person_id=lambda: new_id("p", 8), progress=progress)
     job_id = new_id("j")
-    jobs_dir = settings.data_dir / "jobs"
-    jobs_dir.mkdir(parents=True, exist_ok=True)
-    tmp = jobs_dir / f".tmp-{os.getpid()}-{job_id}"
-    tmp.mkdir()
+    tmp = staging_folder(jobs_dir, job_id)
     try:
         person_map = result.person_map.merge(features[["record_id", "source", "export_file"]], on="record_id")
         person_map.to_parquet(tmp / PERSON_MAP, index=False)
@@ -131,7 +130,7 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -
         act.counts.update({"records": len(features), "persons": persons, "links": links, "reviews": reviews})
         act.details.update({"name": name, "sources": sorted(set(sources)), "previous_job": previous_id})
         act.record()
-        os.replace(tmp, settings.job_dir(job_id))
+        move_on_commit(session, tmp, settings.job_dir(job_id))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

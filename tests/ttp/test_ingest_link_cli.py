@@ -167,3 +167,49 @@ def test_killed_ingest_leaves_no_batch_and_a_rerun_succeeds(installed, cohort):
     again = ingest(installed, cohort, "nco")
     assert again.exit_code == 0, again.output
     assert not list((installed.data_dir / "batches").glob(".tmp-*"))
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (reaped, so no process has it until the kernel reuses it)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_link_run_cleans_what_a_killed_one_left(installed, cohort):
+    """A killed run leaves a temporary folder (of a dead process) and, before the folder moved only after the
+    commit, a job folder without a row; the next run removes both and rolls forward a committed job whose
+    folder had not been moved yet."""
+    for source in ("vve", "nco"):
+        assert ingest(installed, cohort, source).exit_code == 0
+    first = json.loads(installed.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    jobs = installed.data_dir / "jobs"
+    dead = _dead_pid()
+    uncommitted = jobs / f".tmp-{dead}-j_000000000000"
+    uncommitted.mkdir()
+    (uncommitted / "report.json").write_text("{")
+    (jobs / "j_0000000000ff").mkdir()  # renamed into place, then killed before the commit
+    os.replace(jobs / first, jobs / f".tmp-{dead}-{first}")  # committed, then killed before the move
+    second = installed.run("--as", "olga", "link", "run", "vve", "nco", "--json")
+    assert second.exit_code == 0, second.output
+    second_id = json.loads(second.stdout)["job_id"]
+    assert sorted(p.name for p in jobs.iterdir()) == sorted([first, second_id])
+    assert (jobs / first / "person_map.parquet").exists()
+    shown = json.loads(installed.run("--as", "pieter", "audit", "show", "--object", second_id, "--json").stdout)
+    assert {"left_behind_rolled_forward": 1, "left_behind_removed": 2}.items() <= \
+        shown["events"][0]["counts"].items()
+
+
+def test_a_failed_link_run_leaves_no_folder(installed, cohort, monkeypatch):
+    from ttp import linkjob
+
+    assert ingest(installed, cohort, "vve").exit_code == 0
+    assert ingest(installed, cohort, "nco").exit_code == 0
+
+    def broken(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(linkjob.json, "dumps", broken)
+    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    assert failed.exit_code == 1
+    assert list((installed.data_dir / "jobs").iterdir()) == []
