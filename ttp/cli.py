@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -116,9 +117,23 @@ class TTPGroup(click.Group):
         except Exception as exc:
             if os.environ.get("TTP_DEBUG"):
                 raise
+            full = disk_full(exc, ctx.obj.settings.data_dir if isinstance(ctx.obj, App) else None)
+            if full:
+                raise Failed(full, 1) from None
             raise Failed(f"internal error ({type(exc).__name__}); run with TTP_DEBUG=1 for details", 1) from None
         finally:
             os.umask(previous_umask)
+
+
+def disk_full(exc: BaseException, data_dir: Path | None) -> str | None:
+    """The one line for a write that found no room (ENOSPC, EDQUOT, SQLite's "disk is full"), else None."""
+    where = getattr(exc, "filename", None) or data_dir
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "disk full" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+        return f"{what}: cannot write {where} (free space, then run the command again)"
+    if "database or disk is full" in str(getattr(exc, "orig", "")):
+        return f"disk full: the database cannot grow (data directory {data_dir}; free space, then run again)"
+    return None
 
 
 @click.group(cls=TTPGroup, context_settings={"help_option_names": ["-h", "--help"]})

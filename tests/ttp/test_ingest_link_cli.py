@@ -213,3 +213,31 @@ def test_a_failed_link_run_leaves_no_folder(installed, cohort, monkeypatch):
     failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
     assert failed.exit_code == 1
     assert list((installed.data_dir / "jobs").iterdir()) == []
+
+
+def test_a_full_disk_says_disk_full_with_the_path(installed, cohort, monkeypatch):
+    import errno
+
+    import pandas as pd
+
+    assert ingest(installed, cohort, "vve").exit_code == 0
+    assert ingest(installed, cohort, "nco").exit_code == 0
+
+    def no_room(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_room)
+    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("ttp: disk full: cannot write ") and "person_map.parquet" in failed.stderr
+    assert "internal error" not in failed.stderr and len(failed.stderr.splitlines()) == 1
+    assert list((installed.data_dir / "jobs").iterdir()) == []
+
+    def no_room_unnamed(self, data, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")  # a write on an open file names no path
+
+    monkeypatch.setattr(Path, "write_text", no_room_unnamed)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", lambda self, path, **kw: Path(path).write_text(""))
+    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    assert failed.stderr == f"ttp: disk full: cannot write {installed.data_dir} (free space, then run the command " \
+                            "again)\n"
