@@ -241,3 +241,21 @@ def test_a_full_disk_says_disk_full_with_the_path(installed, cohort, monkeypatch
     failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
     assert failed.stderr == f"ttp: disk full: cannot write {installed.data_dir} (free space, then run the command " \
                             "again)\n"
+
+
+def test_what_the_docs_say_is_encrypted_at_rest_is(installed, cohort):
+    """The payload and quarantine files do not open as Parquet without the key; the features do, and the
+    docs say so rather than calling them encrypted."""
+    import pyarrow.parquet as pq
+
+    batch = json.loads(ingest(installed, cohort, "vve").stdout)["batch_id"]
+    folder = installed.data_dir / "batches" / batch
+    assert pq.read_table(folder / "features.parquet").num_rows > 0  # readable without any key
+    for sealed in ("payload.sealed", "quarantine.sealed"):
+        assert b"PAR1" not in (folder / sealed).read_bytes()
+    root = Path(__file__).resolve().parents[2]
+    privacy = " ".join((root / "docs" / "privacy.md").read_text(encoding="utf-8").split())
+    assert "They are **not encrypted at rest**: `features.parquet`" in privacy
+    assert "encrypted at rest in the data directory" not in privacy
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    assert "the keyed features are not" in readme
