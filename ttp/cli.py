@@ -776,6 +776,11 @@ def audit_verify(ctx, checkpoint_file, public_key, as_json, actor) -> None:
     elif result["ok"]:
         click.echo(f"audit log verified: {plural(result['events'], 'event')}, "
                    f"{plural(result['checkpoints'], 'checkpoint')}")
+        if result["unanchored"]:
+            first = result["anchored"] + 1
+            span = f"event {first} is" if result["unanchored"] == 1 else f"events {first}..{result['events']} are"
+            click.echo(f"{span} covered by no checkpoint: only a checkpoint kept off this machine vouches for "
+                       "them (`ttp audit verify --checkpoint kept.txt --public-key audit-key.pem`)")
     if not result["ok"]:
         problem = result["problems"][0] if result["problems"] else "verification failed"
         where = f" at event {result['first_bad_event']}" if result.get("first_bad_event") is not None else ""
