@@ -237,11 +237,11 @@ def users_pending(ctx: click.Context, as_json: bool, actor: str | None) -> None:
     Example:
       ttp users pending
     """
-    from .users import pending_users
+    from .users import asked_by, pending_users
 
     app = get_app(ctx, actor)
     with app.acting("users.pending") as act:
-        rows = [{"name": u.name, "role": u.pending_role, "asked_by": u.created_by} for u in pending_users(act.session)]
+        rows = [{"name": u.name, "role": u.pending_role, "asked_by": asked_by(u)} for u in pending_users(act.session)]
     if as_json:
         emit_json({"pending": rows})
     elif not rows:
@@ -308,6 +308,52 @@ def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
     else:
         for r in rows:
             click.echo(f"{r['name']:<24} {r['role']}")
+
+
+@users.command("role")
+@click.argument("name")
+@click.option("--role", type=click.Choice(roles.ROLES), required=True)
+@as_option
+@click.pass_context
+def users_role(ctx: click.Context, name: str, role: str, actor: str | None) -> None:
+    """Change another user's role. To privacy officer it waits for an officer other than the one who asked
+    (`ttp users approve`); a privacy officer's role is changed by another officer only.
+
+    \b
+    Example:
+      ttp users role rosa --role operator
+    """
+    from .users import change_role
+
+    app = get_app(ctx, actor)
+    with app.acting("users.role", {"user": name}) as act:
+        user = change_role(act, name, role)
+    if user.pending_role:
+        click.echo(f"{name} stays a {user.role}; the role {role} waits for a privacy officer's approval "
+                   "(`ttp users pending`)")
+    else:
+        click.echo(f"{name} is now {'an' if role[0] in 'aeiou' else 'a'} {role}")
+
+
+@users.command("remove")
+@click.argument("name")
+@as_option
+@click.pass_context
+def users_remove(ctx: click.Context, name: str, actor: str | None) -> None:
+    """Remove another user: their role, password and tokens go, their audit history stays, and the name is
+    never given to anyone else. A privacy officer is removed by another officer only.
+
+    \b
+    Example:
+      ttp users remove rosa
+    """
+    from .users import remove_user
+
+    app = get_app(ctx, actor)
+    with app.acting("users.remove", {"user": name}) as act:
+        remove_user(act, name)
+        revoked = act.counts["revoked"]
+    click.echo(f"removed {name} ({plural(revoked, 'token')} revoked; their audit history stays)")
 
 
 # --- ingest and batches --------------------------------------------------------------------------------------
