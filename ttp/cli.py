@@ -20,9 +20,9 @@ from .settings import PRIVATE_UMASK, resolve
 MIN_PASSPHRASE = 12  # the keystore's passphrase guards every key: longer than a sign-in password
 
 
-def plural(n: int, noun: str) -> str:
-    """"1 checkpoint", "2 checkpoints"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """"1 checkpoint", "2 checkpoints" ("1 batch", "2 batches" with `many`)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {many or noun + 's'}"
 
 
 def emit_json(document: dict) -> None:
@@ -354,6 +354,54 @@ def users_remove(ctx: click.Context, name: str, actor: str | None) -> None:
         remove_user(act, name)
         revoked = act.counts["revoked"]
     click.echo(f"removed {name} ({plural(revoked, 'token')} revoked; their audit history stays)")
+
+
+# --- backup and restore --------------------------------------------------------------------------------------
+
+
+@cli.command("backup")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The backup file to write (a new file; sealed under the keystore passphrase).")
+@json_option
+@as_option
+@click.pass_context
+def backup_command(ctx: click.Context, out: Path, as_json: bool, actor: str | None) -> None:
+    """Write one encrypted file with a consistent snapshot of the database, the data folders, the keystore
+    and the checkpoints, while the service runs (SQLite installations).
+
+    \b
+    Example:
+      ttp backup --out ttp-2025-01-31.ttpbackup
+    """
+    from .backup import backup
+
+    counts = backup(get_app(ctx, actor), out)
+    if as_json:
+        emit_json({"out": str(out), "counts": counts})
+    else:
+        click.echo(f"backup written to {out}: {plural(counts['events'], 'event')}, "
+                   f"{plural(counts['batches'], 'batch', 'batches')}, {plural(counts['jobs'], 'job')}, "
+                   f"{plural(counts['releases'], 'release')}")
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@as_option
+@click.pass_context
+def restore_command(ctx: click.Context, file: Path, actor: str | None) -> None:
+    """Restore a backup into a new or empty data directory; you act as an operator of the backup (its
+    token, or --as with that user's password) and the restore is audited there.
+
+    \b
+    Example:
+      ttp --data-dir ttp-data restore ttp-2025-01-31.ttpbackup --as olga
+    """
+    from .backup import restore
+
+    app = get_app(ctx, actor)
+    counts = restore(app, file)
+    click.echo(f"restored {app.settings.data_dir}: {plural(counts['events'], 'event')} and "
+                f"{plural(counts['batches'], 'batch', 'batches')} (`ttp audit verify` checks the log)")
 
 
 # --- ingest and batches --------------------------------------------------------------------------------------

@@ -47,6 +47,9 @@ ACTIONS: dict[str, Action] = {
     "keys.retire": Action(_OP, "retire a key"),
     "keys.change-passphrase": Action(_OP, "change the keystore passphrase"),
     "keys.export-verify-key": Action(OFFICE, "export the key that verifies audit checkpoints"),
+    # backup and restore
+    "backup": Action(_OP, "write an encrypted backup of the database, the data folders and the keystore (SQLite)"),
+    "restore": Action(_OP, "restore a backup into an empty data directory (as an operator of the backup)"),
     # data in and linkage
     "ingest": Action(_OP, "ingest a source export (validated, pseudonymised, bad rows quarantined)"),
     "batches.list": Action(_OP, "list ingested batches", reads=True),

@@ -259,3 +259,53 @@ def test_what_the_docs_say_is_encrypted_at_rest_is(installed, cohort):
     assert "encrypted at rest in the data directory" not in privacy
     readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
     assert "the keyed features are not" in readme
+
+
+def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same_persons(installed, cohort, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from tests.conftest import Env
+
+    out = tmp_path / "ttp.ttpbackup"
+    if not installed.database_url.startswith("sqlite"):
+        refused = installed.run("--as", "olga", "backup", "--out", str(out))
+        assert refused.exit_code == 1 and "cover SQLite installations" in refused.stderr
+        return
+    for source in ("vve", "nco"):
+        assert ingest(installed, cohort, source).exit_code == 0
+    job = json.loads(installed.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    before = pq.read_table(installed.data_dir / "jobs" / job / "person_map.parquet").to_pandas()
+    assert installed.run("--as", "rosa", "backup", "--out", str(out)).exit_code == 1  # operators only
+    made = installed.run("--as", "olga", "backup", "--out", str(out), "--json")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["counts"] == {"events": json.loads(made.stdout)["counts"]["events"],
+                                                 "batches": 2, "jobs": 1, "releases": 0}
+    sealed = out.read_bytes()
+    assert out.stat().st_mode & 0o077 == 0 and b"SQLite format" not in sealed and b"PAR1" not in sealed
+    again = installed.run("--as", "olga", "backup", "--out", str(out))
+    assert again.exit_code == 1 and "exists" in again.stderr
+
+    token = installed.token("olga")
+    shutil.rmtree(installed.data_dir)
+    Path(installed.database_url.removeprefix("sqlite:///")).unlink()
+    here = Env(data_dir=tmp_path / "restored", database_url=f"sqlite:///{tmp_path / 'restored' / 'ttp.db'}")
+    wrong = here.run("restore", str(out), env={"TTP_TOKEN": token, "TTP_PASSPHRASE": "not the passphrase"})
+    assert wrong.exit_code == 2 and wrong.stderr == f"ttp: {out}: wrong passphrase or damaged backup\n"
+    assert not here.data_dir.exists() and not list(tmp_path.glob(".restored*"))
+    done = here.run("restore", str(out), env={"TTP_TOKEN": token})
+    assert done.exit_code == 0, done.output
+    assert here.data_dir.stat().st_mode & 0o777 == 0o700
+    into_full = here.run("restore", str(out), env={"TTP_TOKEN": token})
+    assert into_full.exit_code == 1 and "is not empty" in into_full.stderr
+
+    here.tokens = {"olga": token}
+    verified = json.loads(here.run("--as", "olga", "audit", "verify", "--json").stdout)
+    assert verified["ok"] and verified["unanchored"] == 0, verified
+    restores = json.loads(here.run("--as", "olga", "audit", "show", "--action", "restore", "--json").stdout)["events"]
+    assert [(e["actor"], e["counts"]["batches"]) for e in restores] == [("olga", 2)]
+    rerun = json.loads(here.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    after = pq.read_table(here.data_dir / "jobs" / rerun / "person_map.parquet").to_pandas()
+    assert dict(zip(after["record_id"], after["person_id"], strict=True)) == \
+        dict(zip(before["record_id"], before["person_id"], strict=True))
