@@ -16,7 +16,6 @@ import re
 import shutil
 import sqlite3
 import tarfile
-import tempfile
 from pathlib import Path
 from typing import IO, cast
 
@@ -28,7 +27,7 @@ from keys.errors import SealError
 from keys.keystore import Keystore, KeystoreError
 from keys.stream import SealedReader, SealedWriter
 
-from . import auditlog, db
+from . import auditlog, db, staging
 from .app import App, read_passphrase
 from .errors import TTPError, UsageError
 from .settings import make_data_dir, resolve
@@ -76,8 +75,13 @@ def write_backup(app: App, out: Path, passphrase: str) -> dict[str, int]:
         raise TTPError(f"{out} exists: give a new file for the backup")
     if not out.parent.is_dir():
         raise TTPError(f"{out.parent}: no such folder")
-    with tempfile.TemporaryDirectory(prefix=".ttp-backup-", dir=out.parent) as work:
-        copy = Path(work) / DATABASE
+    # The copy of the database is plaintext: it stays inside the data directory (0700) while the file is
+    # written, and a copy left by a killed backup goes at the next one.
+    _remove_dead(settings.data_dir, ".backup-")
+    work = settings.data_dir / f".backup-{os.getpid()}"
+    work.mkdir()
+    try:
+        copy = work / DATABASE
         _snapshot(database, copy)
         engine = db.make_engine(f"sqlite:///{copy}")
         try:
@@ -99,9 +103,7 @@ def write_backup(app: App, out: Path, passphrase: str) -> dict[str, int]:
                     tar.add(copy, DATABASE, recursive=False)
                     for folder, names in ids.items():
                         for name in names:
-                            path = settings.data_dir / folder / name
-                            if not path.is_dir():
-                                raise TTPError(f"{path}: the folder of a {folder[:-1]} in the database is missing")
+                            path = _folder(settings.data_dir / folder, name)
                             for file in sorted(path.iterdir()):
                                 tar.add(file, f"{folder}/{name}/{file.name}", recursive=False)
                     tar.add(settings.keystore_path, KEYSTORE, recursive=False)
@@ -113,7 +115,28 @@ def write_backup(app: App, out: Path, passphrase: str) -> dict[str, int]:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return counts
+
+
+def _folder(parent: Path, name: str) -> Path:
+    """The folder of a committed row; just after its commit it may still be in staging for a moment."""
+    path = parent / name
+    if path.is_dir():
+        return path
+    staged = sorted(parent.glob(f"{staging.PREFIX}*-{name}"))
+    if staged and staged[0].is_dir():
+        return staged[0]
+    raise TTPError(f"{path}: the folder of a row in the database is missing")
+
+
+def _remove_dead(parent: Path, prefix: str) -> None:
+    """Remove `<prefix><pid>` folders in `parent` whose process is gone (left by a killed command)."""
+    for folder in parent.glob(f"{prefix}*"):
+        pid = folder.name[len(prefix):]
+        if folder.is_dir() and pid.isdigit() and not staging.alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _snapshot(database: Path, copy: Path) -> None:
@@ -144,6 +167,7 @@ def restore(app: App, source: Path) -> dict[str, int]:
         raise TTPError(f"{target} is not empty: restore into a new or empty data directory")
     passphrase = read_passphrase()
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead(target.parent, f".{target.name}.restore-")
     work = target.with_name(f".{target.name}.restore-{os.getpid()}")
     make_data_dir(work)
     restored: App | None = None

@@ -71,7 +71,7 @@ def clean(parent: Path, known_ids: Callable[[], Iterable[str]]) -> Cleaned:
             continue
         if folder.name.startswith(PREFIX):
             pid, _, object_id = folder.name[len(PREFIX):].partition("-")
-            if not pid.isdigit() or _alive(int(pid)):
+            if not pid.isdigit() or alive(int(pid)):
                 continue
             final = parent / object_id
             if object_id in known and not final.exists():
@@ -100,7 +100,8 @@ def left_behind(act: Acting, parent: Path, id_column) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process of this id exists (one of another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -278,10 +278,14 @@ def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same
     job = json.loads(installed.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
     before = pq.read_table(installed.data_dir / "jobs" / job / "person_map.parquet").to_pandas()
     assert installed.run("--as", "rosa", "backup", "--out", str(out)).exit_code == 1  # operators only
+    left = installed.data_dir / f".backup-{_dead_pid()}"  # the plaintext copy of a killed backup
+    left.mkdir()
+    (left / "ttp.db").write_bytes(b"SQLite format 3\x00")
     made = installed.run("--as", "olga", "backup", "--out", str(out), "--json")
     assert made.exit_code == 0, made.output
     assert json.loads(made.stdout)["counts"] == {"events": json.loads(made.stdout)["counts"]["events"],
                                                  "batches": 2, "jobs": 1, "releases": 0}
+    assert not left.exists() and not list(installed.data_dir.glob(".backup-*"))
     sealed = out.read_bytes()
     assert out.stat().st_mode & 0o077 == 0 and b"SQLite format" not in sealed and b"PAR1" not in sealed
     again = installed.run("--as", "olga", "backup", "--out", str(out))
