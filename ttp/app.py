@@ -265,6 +265,11 @@ class Acting:
     anchor: bool = True  # sign a checkpoint after the work (audit.verify does not over a tail it doubts)
 
     def record(self) -> db.AuditEvent:
+        # The checkpoint after this event covers the events that waited for one: say so in the event, so
+        # that anchoring them (a rewritten tail among them, perhaps) is never silent.
+        waiting = auditlog.unanchored(self.session)
+        if waiting:
+            self.counts["unanchored_before"] = waiting
         self.event = auditlog.append(
             self.session, actor=self.user.name, role=self.user.role, action=self.action, outcome=self.outcome,
             objects=self.objects, counts=self.counts, details=self.details,

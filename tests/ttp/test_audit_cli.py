@@ -132,8 +132,14 @@ def test_a_rewritten_tail_without_its_checkpoints_is_reported_and_verify_does_no
     assert again["anchored"] == first - 1 and again["unanchored"] == doc["unanchored"] + 1  # + the verify event
     said = logged.run("--as", "pieter", "audit", "verify").stdout
     assert f"events {first}..{again['events'] + 1} are covered by no checkpoint" in said
+    # the next command's checkpoint covers them: its event says how many waited, so that is never silent
+    assert logged.run("--as", "olga", "users", "list").exit_code == 0
     shown = json.loads(logged.run("--as", "pieter", "audit", "show", "--action", "audit.verify", "--json").stdout)
     assert shown["events"][-1]["counts"]["unanchored"] == again["unanchored"] + 1
+    listed = json.loads(logged.run("--as", "pieter", "audit", "show", "--action", "users.list", "--json").stdout)
+    assert listed["events"][-1]["counts"]["unanchored_before"] == again["unanchored"] + 2
+    assert "unanchored_before" not in listed["events"][-2]["counts"]  # an ordinary command: nothing waited
+    assert verify(logged)["unanchored"] == 0
 
 
 def test_replaced_checkpoint_is_caught(logged):
