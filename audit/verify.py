@@ -31,9 +31,17 @@ class Verification:
     checkpoints: list[Checkpoint] = field(default_factory=list)
     """The checkpoints whose signature verified."""
 
+    @property
+    def unanchored(self) -> int:
+        """Events after the last checkpoint that matches: nothing on this machine vouches for them. A tail
+        rewritten together with the checkpoints that covered it looks just like this; only a checkpoint
+        kept elsewhere (a witness's) tells the two apart."""
+        return self.events - self.anchored
+
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "events": self.events, "first_bad_event": self.first_bad_event,
-                "problems": list(self.problems), "anchored": self.anchored, "root": self.root.hex(),
+                "problems": list(self.problems), "anchored": self.anchored, "unanchored": self.unanchored,
+                "root": self.root.hex(),
                 "checkpoints": [{"origin": c.origin, "size": c.size, "root": c.root.hex(), "time": c.time,
                                  "signer": c.signers[0] if c.signers else None} for c in self.checkpoints]}
 

@@ -6,6 +6,7 @@ import codecs
 import hashlib
 from pathlib import Path
 
+from . import limits
 from .errors import ConnectorError
 from .export import ExportFile
 
@@ -41,6 +42,7 @@ def fingerprint(
         size = path.stat().st_size
         if size == 0:
             raise ConnectorError(f"{path.name}: file is empty")
+        limits.check_file_size(path, size)
         candidates = ["utf-8-sig", "cp1252", "latin-1"] if encoding == "auto" else [encoding]
         candidates = ["utf-8-sig" if c == "utf-8" else c for c in candidates if c]
         decoders = {c: codecs.getincrementaldecoder(c)() for c in candidates}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import limits
 from .codes import DEFAULT_SEX_CODES, code_table
 from .errors import ConnectorError
 from .export import Chunk, Export
@@ -66,6 +67,7 @@ def open_tabular(paths: list[Path], profile: Profile, school_year: str | None = 
     for path in files:
         if xlsx:
             record, encoding = fingerprint(path, binary_ok=True)
+            limits.check_xlsx_unpacked(path)
             header, delimiter = _xlsx_header(path, profile.sheet), ""
         else:
             record, encoding = fingerprint(path, profile.encoding)
@@ -175,6 +177,7 @@ def _csv_frames(plan: _Plan, rows: int) -> Iterator[pd.DataFrame]:
             skip_blank_lines=True,
         )
         with reader:
+            read = 0
             while True:
                 with warnings.catch_warnings():
                     # pandas only warns when a data row is longer than the header; that loses data
@@ -182,11 +185,23 @@ def _csv_frames(plan: _Plan, rows: int) -> Iterator[pd.DataFrame]:
                     frame = next(reader, None)
                 if frame is None:
                     return
+                limits.check_rows(plan.path, read + len(frame))
+                _check_fields(plan.path, frame, read + 1)
+                read += len(frame)
                 yield frame
     except pd.errors.ParserWarning:
         raise ConnectorError(f"{plan.path.name}: malformed CSV: a row has more fields than the header") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeError, OverflowError) as exc:
         raise ConnectorError(f"{plan.path.name}: malformed CSV: {_parser_reason(exc)}") from None
+
+
+def _check_fields(path: Path, frame: pd.DataFrame, first_row: int) -> None:
+    """Refuse a chunk with a field longer than the limit, naming the first such row."""
+    for column in frame.columns:
+        lengths = frame[column].str.len()
+        if len(lengths) and lengths.max() > limits.LIMITS.field_chars:
+            position = int(lengths.to_numpy().argmax())
+            limits.check_field(path, first_row + position, int(lengths.iloc[position]))
 
 
 def _parser_reason(exc: Exception) -> str:
@@ -270,8 +285,13 @@ def _xlsx_frames(plan: _Plan, profile: Profile, rows: int) -> Iterator[pd.DataFr
         source = _workbook_rows(book, profile.sheet, plan.path)
         next(source, None)
         batch: list[list[str]] = []
-        for values in source:
+        most = limits.LIMITS.field_chars
+        for row_number, values in enumerate(source, start=1):
+            limits.check_rows(plan.path, row_number, xlsx=True)
             cells = [_cell(v, profile.date_format) for v in values[:width]]
+            longest = max(map(len, cells), default=0)
+            if longest > most:
+                limits.check_field(plan.path, row_number, longest)
             if not any(c.strip() for c in cells):
                 continue
             batch.append(cells + [""] * (width - len(cells)))

@@ -6,7 +6,8 @@ File layout (all integers unsigned, big-endian), the whole header authenticated 
     | salt (16) | nonce (12) | AES-256-GCM(ciphertext + tag) of the UTF-8 JSON body
 
 The file key is scrypt(passphrase NFC-normalised, UTF-8; salt; N >= 2^15, r=8, p=1). Every write is atomic
-(temp file, fsync, rename) and keeps the previous file as `<name>.bak`.
+(temp file, fsync, rename) and keeps the previous file as `<name>.bak`, except a change of passphrase: then
+the backup is the new file too, so no file opens with the old passphrase.
 """
 
 from __future__ import annotations
@@ -162,11 +163,12 @@ class Keystore:
         return retired
 
     def change_passphrase(self, new_passphrase: str) -> None:
-        """Re-encrypt the keystore under a new passphrase (fresh salt); the old file is kept as `.bak`."""
+        """Re-encrypt the keystore under a new passphrase (fresh salt). The `.bak` becomes a copy of the new
+        file: whoever learnt the old passphrase (the reason to change it) must find no file it opens."""
         salt = secrets.token_bytes(16)
         self._file_key = derive_file_key(new_passphrase, salt, SCRYPT_LOG2N, SCRYPT_R, SCRYPT_P)
         self._params = (SCRYPT_LOG2N, SCRYPT_R, SCRYPT_P, salt)
-        self._save()
+        self._save(keep_previous=False)
 
     def signing_key(self) -> Ed25519PrivateKey:
         """The active audit-signing key."""
@@ -213,16 +215,17 @@ class Keystore:
         items = [asdict(e) | {"secret": self._secrets[e.id].hex()} for e in self.entries()]
         return json.dumps({"format": FORMAT_VERSION, "entries": items}, sort_keys=True).encode("utf-8")
 
-    def _save(self, *, create: bool = False) -> None:
+    def _save(self, *, create: bool = False, keep_previous: bool = True) -> None:
         log2n, r, p, salt = self._params
         nonce = secrets.token_bytes(12)
         header = _HEADER.pack(MAGIC, FORMAT_VERSION, log2n, r, p, salt, nonce)
         blob = header + AESGCM(self._file_key).encrypt(nonce, self._body(), header)
-        _write_atomic(self._path, blob, create=create)
+        _write_atomic(self._path, blob, create=create, keep_previous=keep_previous)
 
 
-def _write_atomic(path: Path, data: bytes, *, create: bool) -> None:
-    """Write via a synced temp file and a rename; keep the previous file as `<name>.bak`."""
+def _write_atomic(path: Path, data: bytes, *, create: bool, keep_previous: bool = True) -> None:
+    """Write via a synced temp file and a rename; keep the previous file as `<name>.bak` (without
+    `keep_previous`: the new data, which replaces any older backup)."""
     directory = path.parent
     tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
@@ -240,7 +243,7 @@ def _write_atomic(path: Path, data: bytes, *, create: bool) -> None:
         else:
             if path.exists():
                 backup_tmp = directory / f".{path.name}.{secrets.token_hex(6)}.bak.tmp"
-                shutil.copyfile(path, backup_tmp)
+                shutil.copyfile(path if keep_previous else tmp, backup_tmp)
                 os.chmod(backup_tmp, 0o600)
                 os.replace(backup_tmp, path.with_name(path.name + ".bak"))
             os.replace(tmp, path)

@@ -63,7 +63,11 @@ def verify(app: App, kept_checkpoint: Path | None, public_key_file: Path | None)
         texts = _checkpoint_texts(app, act.session)
         result = audit_verify.verify_log(events, texts, keys)
         act.outcome = "ok" if result.ok else "tampered"
-        act.counts.update({"events": result.events, "checkpoints": len(result.checkpoints)})
+        act.counts.update({"events": result.events, "checkpoints": len(result.checkpoints),
+                           "unanchored": result.unanchored})
+        # Signing now would anchor, unseen, whatever no checkpoint covered (a rewritten tail as well): leave
+        # that to the next command, with this event saying how many events were unanchored when verified.
+        act.anchor = result.unanchored == 0
         if result.first_bad_event is not None:
             act.details["first_bad_event"] = result.first_bad_event
     doc = result.to_dict()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from audit import checkpoint as audit_checkpoint
@@ -75,6 +75,14 @@ def append(
     session.add(row)
     session.flush()
     return row
+
+
+def unanchored(session: Session) -> int:
+    """How many events no checkpoint covers yet (taken under the append lock, so it holds until commit)."""
+    lock(session)
+    last_seq = session.scalar(select(func.max(AuditEvent.seq))) or 0
+    last_size = session.scalar(select(func.max(AuditCheckpoint.size))) or 0
+    return max(0, last_seq - last_size)
 
 
 def event_dict(row: AuditEvent) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -14,14 +15,14 @@ import click
 from . import roles
 from .app import App, hidden_prompt, read_new_password
 from .errors import TTPError, UsageError
-from .settings import resolve
+from .settings import PRIVATE_UMASK, resolve
 
 MIN_PASSPHRASE = 12  # the keystore's passphrase guards every key: longer than a sign-in password
 
 
-def plural(n: int, noun: str) -> str:
-    """"1 checkpoint", "2 checkpoints"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """"1 checkpoint", "2 checkpoints" ("1 batch", "2 batches" with `many`)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {many or noun + 's'}"
 
 
 def emit_json(document: dict) -> None:
@@ -99,6 +100,7 @@ class TTPGroup(click.Group):
         return super().parse_args(ctx, hoist_global_options(list(args)))
 
     def invoke(self, ctx):
+        previous_umask = os.umask(PRIVATE_UMASK)  # every file and folder ttp makes: its user's only
         try:
             return super().invoke(ctx)
         except TTPError as exc:
@@ -115,7 +117,23 @@ class TTPGroup(click.Group):
         except Exception as exc:
             if os.environ.get("TTP_DEBUG"):
                 raise
+            full = disk_full(exc, ctx.obj.settings.data_dir if isinstance(ctx.obj, App) else None)
+            if full:
+                raise Failed(full, 1) from None
             raise Failed(f"internal error ({type(exc).__name__}); run with TTP_DEBUG=1 for details", 1) from None
+        finally:
+            os.umask(previous_umask)
+
+
+def disk_full(exc: BaseException, data_dir: Path | None) -> str | None:
+    """The one line for a write that found no room (ENOSPC, EDQUOT, SQLite's "disk is full"), else None."""
+    where = getattr(exc, "filename", None) or data_dir
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "disk full" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+        return f"{what}: cannot write {where} (free space, then run the command again)"
+    if "database or disk is full" in str(getattr(exc, "orig", "")):
+        return f"disk full: the database cannot grow (data directory {data_dir}; free space, then run again)"
+    return None
 
 
 @click.group(cls=TTPGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -219,11 +237,11 @@ def users_pending(ctx: click.Context, as_json: bool, actor: str | None) -> None:
     Example:
       ttp users pending
     """
-    from .users import pending_users
+    from .users import asked_by, pending_users
 
     app = get_app(ctx, actor)
     with app.acting("users.pending") as act:
-        rows = [{"name": u.name, "role": u.pending_role, "asked_by": u.created_by} for u in pending_users(act.session)]
+        rows = [{"name": u.name, "role": u.pending_role, "asked_by": asked_by(u)} for u in pending_users(act.session)]
     if as_json:
         emit_json({"pending": rows})
     elif not rows:
@@ -290,6 +308,100 @@ def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
     else:
         for r in rows:
             click.echo(f"{r['name']:<24} {r['role']}")
+
+
+@users.command("role")
+@click.argument("name")
+@click.option("--role", type=click.Choice(roles.ROLES), required=True)
+@as_option
+@click.pass_context
+def users_role(ctx: click.Context, name: str, role: str, actor: str | None) -> None:
+    """Change another user's role. To privacy officer it waits for an officer other than the one who asked
+    (`ttp users approve`); a privacy officer's role is changed by another officer only.
+
+    \b
+    Example:
+      ttp users role rosa --role operator
+    """
+    from .users import change_role
+
+    app = get_app(ctx, actor)
+    with app.acting("users.role", {"user": name}) as act:
+        user = change_role(act, name, role)
+    if user.pending_role:
+        click.echo(f"{name} stays a {user.role}; the role {role} waits for a privacy officer's approval "
+                   "(`ttp users pending`)")
+    else:
+        click.echo(f"{name} is now {'an' if role[0] in 'aeiou' else 'a'} {role}")
+
+
+@users.command("remove")
+@click.argument("name")
+@as_option
+@click.pass_context
+def users_remove(ctx: click.Context, name: str, actor: str | None) -> None:
+    """Remove another user: their role, password and tokens go, their audit history stays, and the name is
+    never given to anyone else. A privacy officer is removed by another officer only.
+
+    \b
+    Example:
+      ttp users remove rosa
+    """
+    from .users import remove_user
+
+    app = get_app(ctx, actor)
+    with app.acting("users.remove", {"user": name}) as act:
+        remove_user(act, name)
+        revoked = act.counts["revoked"]
+    click.echo(f"removed {name} ({plural(revoked, 'token')} revoked; their audit history stays)")
+
+
+# --- backup and restore --------------------------------------------------------------------------------------
+
+
+@cli.command("backup")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The backup file to write (a new file; sealed under the keystore passphrase).")
+@json_option
+@as_option
+@click.pass_context
+def backup_command(ctx: click.Context, out: Path, as_json: bool, actor: str | None) -> None:
+    """Write one encrypted file with a consistent snapshot of the database, the data folders, the keystore
+    and the checkpoints, while the service runs (SQLite installations).
+
+    \b
+    Example:
+      ttp backup --out ttp-2025-01-31.ttpbackup
+    """
+    from .backup import backup
+
+    counts = backup(get_app(ctx, actor), out)
+    if as_json:
+        emit_json({"out": str(out), "counts": counts})
+    else:
+        click.echo(f"backup written to {out}: {plural(counts['events'], 'event')}, "
+                   f"{plural(counts['batches'], 'batch', 'batches')}, {plural(counts['jobs'], 'job')}, "
+                   f"{plural(counts['releases'], 'release')}")
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@as_option
+@click.pass_context
+def restore_command(ctx: click.Context, file: Path, actor: str | None) -> None:
+    """Restore a backup into a new or empty data directory; you act as an operator of the backup (its
+    token, or --as with that user's password) and the restore is audited there.
+
+    \b
+    Example:
+      ttp --data-dir ttp-data restore ttp-2025-01-31.ttpbackup --as olga
+    """
+    from .backup import restore
+
+    app = get_app(ctx, actor)
+    counts = restore(app, file)
+    click.echo(f"restored {app.settings.data_dir}: {plural(counts['events'], 'event')} and "
+                f"{plural(counts['batches'], 'batch', 'batches')} (`ttp audit verify` checks the log)")
 
 
 # --- ingest and batches --------------------------------------------------------------------------------------
@@ -1121,6 +1233,11 @@ def audit_verify(ctx, checkpoint_file, public_key, as_json, actor) -> None:
     elif result["ok"]:
         click.echo(f"audit log verified: {plural(result['events'], 'event')}, "
                    f"{plural(result['checkpoints'], 'checkpoint')}")
+        if result["unanchored"]:
+            first = result["anchored"] + 1
+            span = f"event {first} is" if result["unanchored"] == 1 else f"events {first}..{result['events']} are"
+            click.echo(f"{span} covered by no checkpoint: only a checkpoint kept off this machine vouches for "
+                       "them (`ttp audit verify --checkpoint kept.txt --public-key audit-key.pem`)")
     if not result["ok"]:
         problem = result["problems"][0] if result["problems"] else "verification failed"
         where = f" at event {result['first_bad_event']}" if result.get("first_bad_event") is not None else ""

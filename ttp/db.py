@@ -42,6 +42,7 @@ class User(Base):
     created_by: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(Text)
     pending_role: Mapped[str | None] = mapped_column(String(32))  # privacy-officer, until an officer approves
+    pending_by: Mapped[str | None] = mapped_column(String(100))  # who asked for it (None: created_by asked)
 
 
 class Batch(Base):

@@ -25,7 +25,7 @@ from .demo.region import generate_region
 from .ingest import open_source
 from .progress import Progress
 from .roles import PRIVACY_OFFICER, RESEARCHER
-from .settings import resolve
+from .settings import make_data_dir, resolve
 from .setup import initialise
 from .suppliers import add_supplier, delivery_key_pem, receive_delivery
 from .supply import make_delivery, write_new
@@ -66,7 +66,7 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         else data_dir.parent / "release"
     if (data_dir / "keystore.ttpkeys").exists():
         raise exporting.TTPError(f"{data_dir} holds a ttp installation already: give an empty --data-dir")
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(data_dir)
     made_passphrase = not os.environ.get("TTP_PASSPHRASE")
     if made_passphrase:
         passphrase = secrets.token_urlsafe(24)

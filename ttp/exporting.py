@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import shutil
 import threading
 from collections import OrderedDict
@@ -36,6 +35,7 @@ from .app import Acting
 from .errors import Conflict, Forbidden, NotFound, TTPError, UsageError
 from .ids import new_id
 from .persons import PersonsFrame
+from .staging import left_behind, move_on_commit, staging_folder
 
 __all__ = ["TTPError"]
 
@@ -462,18 +462,15 @@ def make_release(act: Acting, request_id: str, out: Path | None, prepared: Prepa
         raise TTPError(f"{out} is not empty: give a new folder for the release")
     fresh = prepared is not None and prepared.state == _release_state(act.session, row)
     act.details["prepared"] = fresh
-    doc = produce_release(act, row, prepared.protected if fresh and prepared else None)
+    doc = produce_release(act, row, prepared.protected if fresh and prepared else None, out)
     act.record()
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in doc["files"]:
-            (out / name).write_bytes((act.app.settings.release_dir(doc["release_id"]) / name).read_bytes())
-        doc["out"] = str(out)
     return doc
 
 
-def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | None = None) -> dict:
-    """The release of an approved request: files in the data directory, its row, the request released.
+def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | None = None,
+                    out: Path | None = None) -> dict:
+    """The release of an approved request: files in the data directory (and a copy in `out`), its row, the
+    request released.
 
     The table is protected together with every release made before it; when it cannot be, nothing is
     written and the refusal (with the earlier releases involved) is kept in the request's check for the
@@ -494,8 +491,8 @@ def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | No
     metadata = _metadata(row, policy_row, job, release_id, created_at)
     files = render(protected, metadata)
     stored = act.app.settings.release_dir(release_id)
-    tmp = stored.with_name(f".tmp-{os.getpid()}-{release_id}")
-    tmp.mkdir(parents=True)
+    act.counts.update(left_behind(act, stored.parent, db.Release.id))
+    tmp = staging_folder(stored.parent, release_id)
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
@@ -518,11 +515,18 @@ def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | No
         if protected.constrained_by:
             act.details["constrained_by"] = protected.constrained_by
         act.session.flush()
-        os.replace(tmp, stored)
+        move_on_commit(act.session, tmp, stored)  # the data directory's copy appears once the row commits
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                (out / name).write_bytes(data)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"release_id": release_id, "request_id": row.id, "files": sorted(files), "suppressed": suppressed}
+    doc = {"release_id": release_id, "request_id": row.id, "files": sorted(files), "suppressed": suppressed}
+    if out is not None:
+        doc["out"] = str(out)
+    return doc
 
 
 def _reason_counts(protected: ProtectedTable) -> dict[str, int]:

@@ -23,6 +23,7 @@ from . import db
 from .app import Acting
 from .errors import TTPError
 from .ids import new_id
+from .staging import left_behind, move_on_commit, staging_folder
 
 FEATURES = "features.parquet"
 PAYLOAD = "payload.sealed"
@@ -63,29 +64,6 @@ def payload_aad(batch_id: str, what: str) -> bytes:
     return f"ttp/{what}/{batch_id}".encode()
 
 
-def clean_stale(batches_dir: Path) -> None:
-    """Remove temporary batch folders left by an ingest that was killed (its process is gone)."""
-    if not batches_dir.exists():
-        return
-    for folder in batches_dir.glob(".tmp-*"):
-        try:
-            pid = int(folder.name.split("-")[1])
-        except (IndexError, ValueError):
-            continue
-        if not _alive(pid):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def open_source(paths: list[Path], profile: Path | None, fmt: str | None, school_year: str | None):
     """Open an export with its profile or format; every problem is one line, before any row is read."""
     if (profile is None) == (fmt is None):
@@ -120,10 +98,8 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
 
     batch_id = new_id("b")
     batches_dir = settings.data_dir / "batches"
-    batches_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(batches_dir)
-    tmp = batches_dir / f".tmp-{os.getpid()}-{batch_id}"
-    tmp.mkdir()
+    act.counts.update(left_behind(act, batches_dir, db.Batch.id))
+    tmp = staging_folder(batches_dir, batch_id)
     result = IngestResult(batch_id=batch_id, source=source, sector=export.sector, key_id=linkage_key.id)
     result.files = [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in export.files]
     dropped: dict[str, dict[str, int]] = {}
@@ -195,7 +171,7 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
 def commit_batch(act: Acting, tmp: Path, batch: db.Batch, files: list, payload: bytes, rejected: bytes) -> None:
     """Seal the payload and the rejected rows into the batch's temporary folder, add the batch and its files
     to the acting transaction, record the event, and move the folder into place (the transaction commits
-    after: a crash leaves a temporary folder `clean_stale` removes, never a batch without its files)."""
+    after: a crash leaves a temporary folder the next command cleans (`staging`), never a batch without its files)."""
     settings, keystore = act.app.settings, act.app.keystore
     payload_key, quarantine_key = keystore.active("payload"), keystore.active("quarantine")
     data_key = seal.new_data_key()
@@ -219,9 +195,7 @@ def commit_batch(act: Acting, tmp: Path, batch: db.Batch, files: list, payload: 
                         "fields_dropped": batch.fields_dropped, "attach_to": batch.attach_to})
     act.record()
     _pause_for_tests()
-    batches_dir = settings.data_dir / "batches"
-    os.replace(tmp, settings.batch_dir(batch.id))
-    _fsync_dir(batches_dir)
+    move_on_commit(act.session, tmp, settings.batch_dir(batch.id))
 
 
 def _pause_for_tests() -> None:
@@ -235,14 +209,6 @@ def _pause_for_tests() -> None:
         print("paused", flush=True)
         while True:
             signal.pause()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def open_payload(keystore, batch: db.Batch, batch_dir: Path) -> pd.DataFrame:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from .deliveries import refuse_shared_records
 from .errors import TTPError
 from .ids import new_id
 from .ingest import FEATURES
+from .staging import left_behind, move_on_commit, staging_folder
 
 PERSON_MAP = "person_map.parquet"
 PAIRS = "pairs.parquet"
@@ -135,6 +135,8 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
     The settings used are kept with the job as a complete settings file, and named in the report."""
     settings, session = act.app.settings, act.session
     link_settings = link_settings or LinkSettings()
+    jobs_dir = settings.data_dir / "jobs"
+    act.counts.update(left_behind(act, jobs_dir, db.Job.id))
     batches = link_batches(session, sources)
     features = read_features(settings, batches, session)
     previous_id, previous = previous_person_map(settings, session)
@@ -146,10 +148,7 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
     settings_text = dump_settings(link_settings)
     changed = changed_settings(link_settings)
     job_id = new_id("j")
-    jobs_dir = settings.data_dir / "jobs"
-    jobs_dir.mkdir(parents=True, exist_ok=True)
-    tmp = jobs_dir / f".tmp-{os.getpid()}-{job_id}"
-    tmp.mkdir()
+    tmp = staging_folder(jobs_dir, job_id)
     try:
         person_map = result.person_map.merge(features[["record_id", "source", "export_file"]], on="record_id")
         person_map.to_parquet(tmp / PERSON_MAP, index=False)
@@ -186,7 +185,7 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
                             "settings_sha256": hashlib.sha256(settings_text.encode()).hexdigest(),
                             "settings_changed": changed})
         act.record()
-        os.replace(tmp, settings.job_dir(job_id))
+        move_on_commit(session, tmp, settings.job_dir(job_id))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -9,6 +9,7 @@ PRIVACY_OFFICER = "privacy-officer"
 RESEARCHER = "researcher"
 ROLES = (OPERATOR, PRIVACY_OFFICER, RESEARCHER)
 PENDING = "pending"  # a user whose privacy-officer role waits for another officer's approval: no rights yet
+REMOVED = "removed"  # a removed user: no rights, no credentials; the row stays so the name is never reused
 
 ANY = ROLES
 OFFICE = (OPERATOR, PRIVACY_OFFICER)
@@ -33,6 +34,10 @@ ACTIONS: dict[str, Action] = {
     "users.approve": Action(_PO, "approve another user's privacy-officer role"),
     "users.deny": Action(_PO, "deny another user's privacy-officer role"),
     "users.list": Action(ANY, "list users and their roles", reads=True),
+    "users.role": Action(OFFICE, "change a user's role (to privacy officer: waits for another officer; "
+                                 "from it: an officer only)"),
+    "users.remove": Action(OFFICE, "remove a user: no rights, no credentials, audit history kept "
+                                   "(a privacy officer: by an officer only)"),
     "users.passwd": Action(ANY, "set a password (one's own, or a first one: the README says whose)"),
     "users.token": Action(ANY, "make an API token for oneself"),
     "users.token.revoke": Action(ANY, "revoke tokens, end web sessions (one's own; an officer or operator: anyone's)"),
@@ -47,6 +52,9 @@ ACTIONS: dict[str, Action] = {
     "suppliers.add": Action(OFFICE, "register a supplier's signing key and the shared-secret version it uses"),
     "suppliers.update": Action(OFFICE, "replace a supplier's key, or the secret version it must use (rotation)"),
     "suppliers.list": Action(OFFICE, "list the registered suppliers", reads=True),
+    # backup and restore
+    "backup": Action(_OP, "write an encrypted backup of the database, the data folders and the keystore (SQLite)"),
+    "restore": Action(_OP, "restore a backup into an empty data directory (as an operator of the backup)"),
     # data in and linkage
     "ingest": Action(_OP, "ingest a source export or a supplier's delivery (verified, pseudonymised, bad rows "
                      "quarantined)"),

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "./ttp-data"
+PRIVATE_UMASK = 0o077  # what ttp writes (database, Parquet, reports, releases) is for its own user only
+
+
+def make_data_dir(path: Path) -> None:
+    """Create the data directory (and its parents) and make it its owner's only (0700): it holds password
+    hashes and the true counts behind suppressed cells."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
 
 
 @dataclass(frozen=True)

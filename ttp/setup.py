@@ -9,6 +9,7 @@ from .app import App, default_user, login_name, read_passphrase
 from .credentials import hash_password, validate_new_password
 from .errors import TTPError
 from .roles import OPERATOR
+from .settings import make_data_dir
 
 
 def initialise(app: App, operator: str | None, password: str | None) -> str:
@@ -18,7 +19,7 @@ def initialise(app: App, operator: str | None, password: str | None) -> str:
     if settings.keystore_path.exists():
         raise TTPError(f"a keystore exists already at {settings.keystore_path}: refusing to overwrite it")
     name = operator or default_user() or login_name()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings.data_dir)
     current = db.current_revision(app.engine)
     if current is not None:
         raise TTPError("the database holds a ttp schema already: use another database or data directory")

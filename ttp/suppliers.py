@@ -34,7 +34,8 @@ from . import db
 from .app import Acting
 from .errors import Conflict, TTPError
 from .ids import new_id
-from .ingest import FEATURES, IngestResult, clean_stale, commit_batch, refuse_duplicates
+from .ingest import FEATURES, IngestResult, commit_batch, refuse_duplicates
+from .staging import left_behind, staging_folder
 from .supply import FEATURES_PART, PAYLOAD_PART, REJECTS_PART
 
 DEFAULT_MAX_AGE_DAYS = 14
@@ -215,10 +216,8 @@ def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) ->
 
     batch_id = new_id("b")
     batches_dir = settings.data_dir / "batches"
-    batches_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(batches_dir)
-    tmp = batches_dir / f".tmp-{os.getpid()}-{batch_id}"
-    tmp.mkdir()
+    act.counts.update(left_behind(act, batches_dir, db.Batch.id))
+    tmp = staging_folder(batches_dir, batch_id)
     try:
         writer = FeatureWriter(tmp / FEATURES, bloom.as_metadata(), linkage_key.version)
         writer.write(layered)

@@ -8,7 +8,7 @@ from . import db
 from .app import Acting
 from .credentials import hash_password, new_token, revoke_tokens, validate_new_password
 from .errors import TTPError
-from .roles import OPERATOR, PENDING, PRIVACY_OFFICER, ROLES
+from .roles import OPERATOR, PENDING, PRIVACY_OFFICER, REMOVED, ROLES
 
 
 def add_user(act: Acting, name: str, role: str) -> db.User:
@@ -48,12 +48,74 @@ def grant_role(act: Acting, name: str, approve: bool) -> db.User:
     user = act.session.get(db.User, name)
     if user is None or user.pending_role is None:
         raise TTPError(f"no role waits for approval for {name!r}: `ttp users pending` shows them")
-    if act.user.name in (user.created_by, user.name):
+    if act.user.name in (asked_by(user), user.name):
         raise TTPError("four eyes: a role is approved by a privacy officer other than the one who asked for it")
     act.details.update({"user": name, "role": user.pending_role, "decision": "approve" if approve else "deny"})
     if approve:
         user.role = user.pending_role
-    user.pending_role = None
+    user.pending_role = user.pending_by = None
+    return user
+
+
+def asked_by(user: db.User) -> str | None:
+    """Who asked for a user's pending role: the one who changed the role, else the one who added the user."""
+    return user.pending_by or user.created_by
+
+
+def _other_user(act: Acting, name: str, verb: str) -> db.User:
+    """A user other than the acting one, not removed; an officer is changed by an officer only."""
+    user = act.session.get(db.User, name)
+    if user is None or user.role == REMOVED:
+        raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
+    if user.name == act.user.name:
+        raise TTPError(f"four eyes: your own role is {verb} by someone else")
+    if user.role == PRIVACY_OFFICER and act.user.role != PRIVACY_OFFICER:
+        raise TTPError(f"a privacy officer's role is {verb} by another privacy officer, never by an operator")
+    return user
+
+
+def _refuse_last(act: Acting, user: db.User, verb: str) -> None:
+    """Never leave the installation without an operator. (The last privacy officer needs no rule: only
+    another officer changes or removes one.)"""
+    if user.role == OPERATOR:
+        left = act.session.scalars(select(db.User.name).where(db.User.role == OPERATOR,
+                                                              db.User.name != user.name)).first()
+        if left is None:
+            raise TTPError(f"{user.name} is the last operator: add another before this one is {verb}")
+
+
+def change_role(act: Acting, name: str, role: str) -> db.User:
+    """Change another user's role. To privacy officer it waits for an officer other than the one who asked
+    (except while the installation has none); from it only an officer changes it. Ends the user's web
+    sessions, so the new role applies at once."""
+    if role not in ROLES:
+        raise TTPError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    user = _other_user(act, name, "changed")
+    if role in (user.role, user.pending_role):
+        raise TTPError(f"{name} is a {role} already" if role == user.role else
+                       f"{name}'s role {role} waits for approval already (`ttp users pending`)")
+    _refuse_last(act, user, "changed")
+    before = user.role
+    waits = role == PRIVACY_OFFICER and bool(_officers(act.session))
+    if waits:
+        user.pending_role, user.pending_by = role, act.user.name
+    else:
+        user.role, user.pending_role, user.pending_by = role, None, None
+    act.counts["web_sessions_ended"] = end_sessions(act.session, name)
+    act.details.update({"user": name, "role_before": before, "new_role": role, "pending": waits})
+    return user
+
+
+def remove_user(act: Acting, name: str) -> db.User:
+    """Remove another user: no role, no password, tokens revoked, web sessions ended. The row stays (role
+    `removed`), so the name in the audit log, requests and policies keeps meaning this user, and is never
+    given to someone else."""
+    user = _other_user(act, name, "removed")
+    _refuse_last(act, user, "removed")
+    act.details.update({"user": name, "role_before": user.role})
+    act.counts["revoked"] = revoke_tokens(act.session, name)
+    act.counts["web_sessions_ended"] = end_sessions(act.session, name)
+    user.role, user.pending_role, user.pending_by, user.password_hash = REMOVED, None, None, None
     return user
 
 
@@ -62,7 +124,7 @@ def set_password(act: Acting, name: str, password: str) -> None:
     officer that of another privacy officer (so an operator can never sign in as an officer). Ends the
     user's web sessions."""
     user = act.session.get(db.User, name)
-    if user is None:
+    if user is None or user.role == REMOVED:
         raise TTPError(f"unknown user {name!r}: `ttp users list` shows them")
     if act.user.name != name:
         officer = PRIVACY_OFFICER in (user.role, user.pending_role)

@@ -217,3 +217,61 @@ def test_attribute_lists_put_any_attribute_name_on_a_canonical_list(tmp_path):
     assert dropped == {("attr:advies", "not in code list"): 1}
     with pytest.raises(ConnectorError, match="attribute_codes.advies.PRO"):
         parse_profile(text.replace('"praktijkonderwijs"', '"pro"'))
+
+
+@pytest.fixture
+def small_limits(monkeypatch):
+    """Limits small enough to reach in a test (the real ones are gigabytes and millions of rows)."""
+    from connectors import limits
+
+    small = limits.Limits(file_bytes=4_000, xlsx_bytes=20_000, xlsx_unpacked_bytes=60_000, rows=50, field_chars=100)
+    monkeypatch.setattr(limits, "LIMITS", small)
+    return small
+
+
+def test_a_csv_past_the_limits_is_refused_in_one_line(tmp_path, small_limits):
+    with pytest.raises(ConnectorError, match=r"^big.csv: file of [\d,]+ bytes is larger than the limit of 4,000"):
+        open_export(write_csv(tmp_path / "big.csv", [GOOD] * 100), profile=vve_profile())
+    rows = [GOOD.replace("1;", f"{i};", 1) for i in range(60)]
+    export = open_export(write_csv(tmp_path / "rows.csv", rows), profile=vve_profile())
+    with pytest.raises(ConnectorError, match=r"^rows.csv: more than 50 rows \(the limit for one file\)$"):
+        read_all(export, rows=20)
+    wide = GOOD.replace("Jérôme", "J" * 101)
+    export = open_export(write_csv(tmp_path / "field.csv", [GOOD.replace("1;", "2;", 1), wide]), profile=vve_profile())
+    with pytest.raises(ConnectorError, match=r"^field.csv: row 2: a field of 101 characters, more than the limit"):
+        read_all(export)
+
+
+def test_an_xlsx_past_the_limits_is_refused_in_one_line(tmp_path, small_limits):
+    openpyxl = pytest.importorskip("openpyxl")
+    profile = vve_profile(format="xlsx")
+
+    def workbook(name: str, rows: list[list]) -> object:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(VVE_HEADER.split(";"))
+        for row in rows:
+            sheet.append(row)
+        path = tmp_path / name
+        book.save(path)
+        return path
+
+    good = [1, "Jansen", None, "Piet", "04-03-2019", "M", "1234AB", None, "ja"]
+    blank = [None] * 9
+    many = workbook("many.xlsx", [good] + [blank] * 60)  # blank rows count too: a sheet of empties is no escape
+    with pytest.raises(ConnectorError, match=r"^many.xlsx: more than 50 rows"):
+        read_all(open_export(many, profile=profile))
+    wide = workbook("wide.xlsx", [good, [2, "Smit", None, "E" * 101, None, "V", None, None, None]])
+    with pytest.raises(ConnectorError, match=r"^wide.xlsx: row 2: a field of 101 characters"):
+        read_all(open_export(wide, profile=profile))
+    bomb = workbook("bomb.xlsx", [[3, "X" * 30_000, None, "Y" * 30_000, None, None, None, None, None]])
+    assert bomb.stat().st_size < small_limits.xlsx_bytes
+    with pytest.raises(ConnectorError, match=r"^bomb.xlsx: workbook unpacks to [\d,]+ bytes, more than the limit"):
+        open_export(bomb, profile=profile)
+
+
+def test_the_default_limits_hold_a_national_export_and_stop_a_hostile_one():
+    from connectors.limits import LIMITS, XLSX_ROWS
+
+    assert LIMITS.rows >= 2_000_000 and LIMITS.field_chars >= 1_000  # every mbo student; a long address
+    assert LIMITS.field_chars < 60_000_000 // 1000 and min(LIMITS.rows, XLSX_ROWS) < 4_000_000

@@ -88,6 +88,60 @@ def test_truncated_tail_with_its_checkpoints_is_caught_by_the_outside_file(logge
     assert doc["first_bad_event"] is not None and doc["first_bad_event"] <= last - 2
 
 
+def _rewrite_tail(env, first: int) -> None:
+    """What an attacker with the database and the data directory (not the signing key) can do: change event
+    `first`, chain every later event again, and delete the checkpoints that covered any of them, in the
+    database and in the outside file."""
+    from audit.event import chain, stored_leaf_bytes
+    from ttp.auditlog import outside_checkpoints
+
+    engine = create_engine(env.database_url)
+    with engine.begin() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM audit_events ORDER BY seq"))]
+        prev = bytes.fromhex(rows[first - 2]["hash"])
+        for row in rows[first - 1:]:
+            if row["seq"] == first:
+                row["actor"] = "mallory"
+            row["prev_hash"], row["hash"] = prev.hex(), chain(prev, stored_leaf_bytes(row)).hex()
+            conn.execute(text("UPDATE audit_events SET actor = :actor, prev_hash = :prev_hash, hash = :hash "
+                              "WHERE seq = :seq"), row)
+            prev = bytes.fromhex(row["hash"])
+        conn.execute(text("DELETE FROM audit_checkpoints WHERE size >= :s"), {"s": first})
+    engine.dispose()
+    outside = env.data_dir / "audit" / "checkpoints.log"
+    kept = [note for note in outside_checkpoints(outside) if int(note.splitlines()[1]) < first]
+    outside.write_text("".join(note.rstrip("\n") + "\n\n" for note in kept), encoding="utf-8")
+
+
+def test_a_rewritten_tail_without_its_checkpoints_is_reported_and_verify_does_not_anchor_it(logged, tmp_path):
+    """The machine alone cannot tell a rewritten tail from events not yet checkpointed; verify says how many
+    events no checkpoint covers, and its own checkpoint does not anchor them; a witness's kept checkpoint
+    catches the rewrite."""
+    pem, kept = tmp_path / "key.pem", tmp_path / "kept.txt"
+    assert logged.run("--as", "pieter", "keys", "export-verify-key", "--out", str(pem)).exit_code == 0
+    kept.write_text(logged.run("--as", "pieter", "audit", "checkpoint").stdout, encoding="utf-8")
+    first = verify(logged)["events"] - 2
+    _rewrite_tail(logged, first)
+    witness = logged.run("audit", "verify", "--checkpoint", str(kept), "--public-key", str(pem),
+                         env={"TTP_PASSPHRASE": ""})
+    assert witness.exit_code == 1 and "does NOT verify" in witness.stderr
+    doc = verify(logged)
+    assert doc["ok"] and doc["anchored"] == first - 1
+    assert doc["unanchored"] == doc["events"] - first + 1 >= 3
+    again = verify(logged)
+    assert again["anchored"] == first - 1 and again["unanchored"] == doc["unanchored"] + 1  # + the verify event
+    said = logged.run("--as", "pieter", "audit", "verify").stdout
+    assert f"events {first}..{again['events'] + 1} are covered by no checkpoint" in said
+    # the next command's checkpoint covers them: its event says how many waited, so that is never silent
+    assert logged.run("--as", "olga", "users", "list").exit_code == 0
+    shown = json.loads(logged.run("--as", "pieter", "audit", "show", "--action", "audit.verify", "--json").stdout)
+    assert shown["events"][-1]["counts"]["unanchored"] == again["unanchored"] + 1
+    listed = json.loads(logged.run("--as", "pieter", "audit", "show", "--action", "users.list", "--json").stdout)
+    assert listed["events"][-1]["counts"]["unanchored_before"] == again["unanchored"] + 2
+    assert "unanchored_before" not in listed["events"][-2]["counts"]  # an ordinary command: nothing waited
+    assert verify(logged)["unanchored"] == 0
+
+
 def test_replaced_checkpoint_is_caught(logged):
     sql(logged, "UPDATE audit_checkpoints SET text = replace(text, 'ttp.audit/v1', 'ttp.audit/v2') WHERE id = 2")
     doc = verify(logged)

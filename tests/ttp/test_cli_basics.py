@@ -199,3 +199,71 @@ def test_every_action_the_cli_and_the_web_run_is_declared_once():
         if route.path in public:
             continue
         assert tuple(extra[ROLES_KEY]) == allowed(extra[ACTION_KEY]), route.path
+
+
+def test_remove_a_user_keeps_their_history_and_their_name(installed):
+    assert installed.run("--as", "rosa", "users", "list").exit_code == 0  # rosa has acted, with a token
+    removed = installed.run("--as", "olga", "users", "remove", "rosa")
+    assert removed.exit_code == 0, removed.output
+    assert removed.stdout == "removed rosa (1 token revoked; their audit history stays)\n"
+    gone = installed.run("--as", "rosa", "users", "list")
+    assert gone.exit_code == 2 and "not a valid API token" in gone.stderr
+    listed = json.loads(installed.run("--as", "olga", "users", "list", "--json").stdout)["users"]
+    assert {u["name"]: u["role"] for u in listed}["rosa"] == "removed"
+    history = json.loads(installed.run("--as", "pieter", "audit", "show", "--actor", "rosa", "--json").stdout)
+    assert [e["action"] for e in history["events"]] == ["users.list"]
+    again = installed.run("--as", "olga", "users", "add", "rosa", "--role", "researcher")
+    assert again.exit_code == 1 and "exists already" in again.stderr  # the name keeps meaning that user
+    assert installed.run("--as", "olga", "users", "passwd", "rosa",
+                         env={"TTP_NEW_PASSWORD": "a new password for rosa"}).exit_code == 1
+    shown = json.loads(installed.run("--as", "pieter", "audit", "show", "--action", "users.remove", "--json").stdout)
+    event = shown["events"][-1]
+    assert (event["actor"], event["details"]["user"], event["details"]["role_before"]) == ("olga", "rosa", "researcher")
+
+
+def test_removal_refuses_oneself_an_officer_by_an_operator_and_the_last_operator(installed):
+    cases = [("olga", "olga", "your own role is removed by someone else"),
+             ("olga", "pieter", "by another privacy officer, never by an operator"),
+             ("pieter", "olga", "olga is the last operator"),
+             ("olga", "nobody", "unknown user 'nobody'"),
+             ("rosa", "olga", "rosa is a researcher")]
+    for actor, name, message in cases:
+        refused = installed.run("--as", actor, "users", "remove", name)
+        assert refused.exit_code == 1 and message in refused.stderr, (actor, name, refused.stderr)
+
+
+def test_change_a_role_and_four_eyes_on_the_officer_role(installed):
+    assert installed.run("--as", "rosa", "keys", "list").exit_code == 1
+    promoted = installed.run("--as", "olga", "users", "role", "rosa", "--role", "operator")
+    assert promoted.stdout == "rosa is now an operator\n"
+    assert installed.run("--as", "rosa", "keys", "list").exit_code == 0  # at once, with the same token
+    asked = installed.run("--as", "olga", "users", "role", "rosa", "--role", "privacy-officer")
+    assert asked.exit_code == 0 and "waits for a privacy officer's approval" in asked.stdout
+    pending = json.loads(installed.run("--as", "pieter", "users", "pending", "--json").stdout)["pending"]
+    assert pending == [{"name": "rosa", "role": "privacy-officer", "asked_by": "olga"}]
+    assert installed.run("--as", "rosa", "keys", "list").exit_code == 0  # an operator until approved
+    assert installed.run("--as", "pieter", "users", "approve", "rosa").exit_code == 0
+    assert installed.run("--as", "rosa", "keys", "list").exit_code == 1  # now an officer, not an operator
+    # an officer asks for another one: that officer may not approve it, the user may not either
+    assert installed.run("--as", "olga", "users", "add", "sam", "--role", "researcher").exit_code == 0
+    assert installed.run("--as", "pieter", "users", "role", "sam", "--role", "privacy-officer").exit_code == 0
+    own = installed.run("--as", "pieter", "users", "approve", "sam")
+    assert own.exit_code == 1 and "four eyes" in own.stderr
+    assert installed.run("--as", "rosa", "users", "approve", "sam").exit_code == 0
+    # demoting an officer: an operator may not; another officer may; never the last one
+    refused = installed.run("--as", "olga", "users", "role", "sam", "--role", "researcher")
+    assert refused.exit_code == 1 and "never by an operator" in refused.stderr
+    assert installed.run("--as", "rosa", "users", "role", "sam", "--role", "researcher").exit_code == 0
+    assert installed.run("--as", "rosa", "users", "role", "pieter", "--role", "researcher").exit_code == 0
+    operator_only = installed.run("--as", "olga", "users", "role", "rosa", "--role", "researcher")
+    assert operator_only.exit_code == 1 and "never by an operator" in operator_only.stderr
+    last = installed.run("--as", "rosa", "users", "role", "olga", "--role", "researcher")
+    assert last.exit_code == 1 and "olga is the last operator" in last.stderr
+    same = installed.run("--as", "olga", "users", "role", "sam", "--role", "researcher")
+    assert same.exit_code == 1 and "sam is a researcher already" in same.stderr
+    roles = {u["name"]: u["role"] for u in json.loads(installed.run("--as", "olga", "users", "list", "--json").stdout)
+             ["users"]}
+    assert roles == {"olga": "operator", "pieter": "researcher", "rosa": "privacy-officer", "sam": "researcher"}
+    changes = json.loads(installed.run("--as", "rosa", "audit", "show", "--action", "users.role", "--json").stdout)
+    assert [(e["details"]["user"], e["details"]["new_role"], e["outcome"]) for e in changes["events"]
+            if e["outcome"] == "ok"][:2] == [("rosa", "operator", "ok"), ("rosa", "privacy-officer", "ok")]

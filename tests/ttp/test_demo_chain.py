@@ -36,6 +36,29 @@ def test_demo_release_reproduces_and_the_log_verifies(demo_run):
     assert json.loads(audit.stdout)["ok"] is True
 
 
+def test_everything_ttp_wrote_is_its_owners_only(demo_run):
+    """Data directory, database, Parquet, reports, keystore and the release: no group or world bits, whatever
+    the umask of the process that ran the demo (this test process's, 022 unless someone changed it)."""
+    env, summary = demo_run
+    paths = [env.data_dir, *env.data_dir.rglob("*"), Path(summary["release_dir"]),
+             *Path(summary["release_dir"]).rglob("*")]
+    assert any(p.suffix == ".parquet" for p in paths) and any(p.name == "ttp.db" for p in paths)
+    loose = [f"{p.relative_to(env.data_dir.parent)} {p.stat().st_mode & 0o777:o}" for p in paths
+             if p.stat().st_mode & 0o077]
+    assert not loose, loose
+
+
+def test_the_cli_restores_the_callers_umask(env):
+    import os
+
+    before = os.umask(0o022)
+    try:
+        env.run("users", "list")  # fails (no installation), through the group's invoke
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(before)
+
+
 def test_privacy_nothing_identifying_is_written_or_printed(demo_run, tmp_path):
     env, summary = demo_run
     cohort = Path(summary["cohort_dir"])

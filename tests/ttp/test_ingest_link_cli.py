@@ -167,3 +167,149 @@ def test_killed_ingest_leaves_no_batch_and_a_rerun_succeeds(installed, cohort):
     again = ingest(installed, cohort, "nco")
     assert again.exit_code == 0, again.output
     assert not list((installed.data_dir / "batches").glob(".tmp-*"))
+
+
+def _dead_pid() -> int:
+    """The id of a process that has ended (reaped, so no process has it until the kernel reuses it)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_link_run_cleans_what_a_killed_one_left(installed, cohort):
+    """A killed run leaves a temporary folder (of a dead process) and, before the folder moved only after the
+    commit, a job folder without a row; the next run removes both and rolls forward a committed job whose
+    folder had not been moved yet."""
+    for source in ("vve", "nco"):
+        assert ingest(installed, cohort, source).exit_code == 0
+    first = json.loads(installed.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    jobs = installed.data_dir / "jobs"
+    dead = _dead_pid()
+    uncommitted = jobs / f".tmp-{dead}-j_000000000000"
+    uncommitted.mkdir()
+    (uncommitted / "report.json").write_text("{")
+    (jobs / "j_0000000000ff").mkdir()  # renamed into place, then killed before the commit
+    os.replace(jobs / first, jobs / f".tmp-{dead}-{first}")  # committed, then killed before the move
+    second = installed.run("--as", "olga", "link", "run", "vve", "nco", "--json")
+    assert second.exit_code == 0, second.output
+    second_id = json.loads(second.stdout)["job_id"]
+    assert sorted(p.name for p in jobs.iterdir()) == sorted([first, second_id])
+    assert (jobs / first / "person_map.parquet").exists()
+    shown = json.loads(installed.run("--as", "pieter", "audit", "show", "--object", second_id, "--json").stdout)
+    assert {"left_behind_rolled_forward": 1, "left_behind_removed": 2}.items() <= \
+        shown["events"][0]["counts"].items()
+
+
+def test_a_failed_link_run_leaves_no_folder(installed, cohort, monkeypatch):
+    from ttp import linkjob
+
+    assert ingest(installed, cohort, "vve").exit_code == 0
+    assert ingest(installed, cohort, "nco").exit_code == 0
+
+    def broken(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(linkjob.json, "dumps", broken)
+    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    assert failed.exit_code == 1
+    assert list((installed.data_dir / "jobs").iterdir()) == []
+
+
+def test_a_full_disk_says_disk_full_with_the_path(installed, cohort, monkeypatch):
+    import errno
+
+    import pandas as pd
+
+    assert ingest(installed, cohort, "vve").exit_code == 0
+    assert ingest(installed, cohort, "nco").exit_code == 0
+
+    def no_room(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_room)
+    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith("ttp: disk full: cannot write ") and "person_map.parquet" in failed.stderr
+    assert "internal error" not in failed.stderr and len(failed.stderr.splitlines()) == 1
+    assert list((installed.data_dir / "jobs").iterdir()) == []
+
+    def no_room_unnamed(self, data, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")  # a write on an open file names no path
+
+    monkeypatch.setattr(Path, "write_text", no_room_unnamed)
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", lambda self, path, **kw: Path(path).write_text(""))
+    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    assert failed.stderr == f"ttp: disk full: cannot write {installed.data_dir} (free space, then run the command " \
+                            "again)\n"
+
+
+def test_what_the_docs_say_is_encrypted_at_rest_is(installed, cohort):
+    """The payload and quarantine files do not open as Parquet without the key; the features do, and the
+    docs say so rather than calling them encrypted."""
+    import pyarrow.parquet as pq
+
+    batch = json.loads(ingest(installed, cohort, "vve").stdout)["batch_id"]
+    folder = installed.data_dir / "batches" / batch
+    assert pq.read_table(folder / "features.parquet").num_rows > 0  # readable without any key
+    for sealed in ("payload.sealed", "quarantine.sealed"):
+        assert b"PAR1" not in (folder / sealed).read_bytes()
+    root = Path(__file__).resolve().parents[2]
+    privacy = " ".join((root / "docs" / "privacy.md").read_text(encoding="utf-8").split())
+    assert "They are **not encrypted at rest**: `features.parquet`" in privacy
+    assert "encrypted at rest in the data directory" not in privacy
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    assert "the keyed features are not" in readme
+
+
+def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same_persons(installed, cohort, tmp_path):
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from tests.conftest import Env
+
+    out = tmp_path / "ttp.ttpbackup"
+    if not installed.database_url.startswith("sqlite"):
+        refused = installed.run("--as", "olga", "backup", "--out", str(out))
+        assert refused.exit_code == 1 and "cover SQLite installations" in refused.stderr
+        return
+    for source in ("vve", "nco"):
+        assert ingest(installed, cohort, source).exit_code == 0
+    job = json.loads(installed.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    before = pq.read_table(installed.data_dir / "jobs" / job / "person_map.parquet").to_pandas()
+    assert installed.run("--as", "rosa", "backup", "--out", str(out)).exit_code == 1  # operators only
+    left = installed.data_dir / f".backup-{_dead_pid()}"  # the plaintext copy of a killed backup
+    left.mkdir()
+    (left / "ttp.db").write_bytes(b"SQLite format 3\x00")
+    made = installed.run("--as", "olga", "backup", "--out", str(out), "--json")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["counts"] == {"events": json.loads(made.stdout)["counts"]["events"],
+                                                 "batches": 2, "jobs": 1, "releases": 0}
+    assert not left.exists() and not list(installed.data_dir.glob(".backup-*"))
+    sealed = out.read_bytes()
+    assert out.stat().st_mode & 0o077 == 0 and b"SQLite format" not in sealed and b"PAR1" not in sealed
+    again = installed.run("--as", "olga", "backup", "--out", str(out))
+    assert again.exit_code == 1 and "exists" in again.stderr
+
+    token = installed.token("olga")
+    shutil.rmtree(installed.data_dir)
+    Path(installed.database_url.removeprefix("sqlite:///")).unlink()
+    here = Env(data_dir=tmp_path / "restored", database_url=f"sqlite:///{tmp_path / 'restored' / 'ttp.db'}")
+    wrong = here.run("restore", str(out), env={"TTP_TOKEN": token, "TTP_PASSPHRASE": "not the passphrase"})
+    assert wrong.exit_code == 2 and wrong.stderr == f"ttp: {out}: wrong passphrase or damaged backup\n"
+    assert not here.data_dir.exists() and not list(tmp_path.glob(".restored*"))
+    done = here.run("restore", str(out), env={"TTP_TOKEN": token})
+    assert done.exit_code == 0, done.output
+    assert here.data_dir.stat().st_mode & 0o777 == 0o700
+    into_full = here.run("restore", str(out), env={"TTP_TOKEN": token})
+    assert into_full.exit_code == 1 and "is not empty" in into_full.stderr
+
+    here.tokens = {"olga": token}
+    verified = json.loads(here.run("--as", "olga", "audit", "verify", "--json").stdout)
+    assert verified["ok"] and verified["unanchored"] == 0, verified
+    restores = json.loads(here.run("--as", "olga", "audit", "show", "--action", "restore", "--json").stdout)["events"]
+    assert [(e["actor"], e["counts"]["batches"]) for e in restores] == [("olga", 2)]
+    rerun = json.loads(here.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    after = pq.read_table(here.data_dir / "jobs" / rerun / "person_map.parquet").to_pandas()
+    assert dict(zip(after["record_id"], after["person_id"], strict=True)) == \
+        dict(zip(before["record_id"], before["person_id"], strict=True))
