@@ -155,6 +155,9 @@ class School(Base):
     name: Mapped[str | None] = mapped_column(Text)
     municipality: Mapped[str | None] = mapped_column(String(100))
     board: Mapped[str | None] = mapped_column(String(32))
+    place: Mapped[str | None] = mapped_column(String(100))
+    municipality_name: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(100))
 
 
 class AuditEvent(Base):

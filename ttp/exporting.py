@@ -668,6 +668,9 @@ _VESTIGING = ("VESTIGINGSNUMMER", "VESTIGINGSCODE")
 _MUNICIPALITY = ("GEMEENTENUMMER", "GEMEENTECODE", "GEMEENTENAAM", "GEMEENTE")  # the CBS code when given
 _BOARD = ("BEVOEGD GEZAG NUMMER", "BEVOEGD GEZAG")
 _NAME = ("VESTIGINGSNAAM", "INSTELLINGSNAAM")
+_PLACE = ("PLAATSNAAM", "VESTIGINGSPLAATS")
+_MUNICIPALITY_NAME = ("GEMEENTENAAM",)
+_PROVINCE = ("PROVINCIE",)
 
 
 def _column(header: Sequence[str], names: tuple[str, ...]) -> str | None:
@@ -690,6 +693,8 @@ def import_schools(act: Acting, path: Path) -> int:
     if brin is None:
         raise TTPError(f"{path}: no BRIN NUMMER column: not DUO's school register layout")
     muni, board, name = _column(header, _MUNICIPALITY), _column(header, _BOARD), _column(header, _NAME)
+    words = {"place": _column(header, _PLACE), "municipality_name": _column(header, _MUNICIPALITY_NAME),
+             "province": _column(header, _PROVINCE)}
     n = 0
     for rec in reader:
         code = (rec.get(brin) or "").strip().upper()
@@ -704,6 +709,8 @@ def import_schools(act: Acting, path: Path) -> int:
         place = (rec.get(muni) or "").strip() if muni else ""
         school.municipality = place.zfill(4) if place.isdigit() else (place or None)
         school.board = (rec.get(board) or "").strip() if board else None
+        for field, column in words.items():
+            setattr(school, field, ((rec.get(column) or "").strip() or None) if column else None)
         act.session.add(school)
         n += 1
     act.details["file_sha256"] = hashlib.sha256(raw).hexdigest()

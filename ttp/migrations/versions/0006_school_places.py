@@ -1,0 +1,26 @@
+"""the school register keeps a school's place, municipality name and province (for feedback reports)
+
+Revision ID: 0006_school_places
+Revises: 0005
+Create Date: 2026-11-30
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_school_places"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("schools", sa.Column("place", sa.String(100), nullable=True))
+    op.add_column("schools", sa.Column("municipality_name", sa.String(100), nullable=True))
+    op.add_column("schools", sa.Column("province", sa.String(100), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("schools", "province")
+    op.drop_column("schools", "municipality_name")
+    op.drop_column("schools", "place")
