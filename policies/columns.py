@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from policies.conditions import missing as missing_values
@@ -46,7 +47,7 @@ def with_derived(persons: pd.DataFrame, policy: Policy, names: list[str]) -> pd.
         missing = [c for c in derived.columns() if c not in persons.columns]
         if missing:
             continue  # compute_table names the missing column
-        inputs = [persons[derived.inputs[role]] for role in indicator.inputs]
+        inputs: list[pd.Series | np.ndarray] = [persons[derived.inputs[role]] for role in indicator.inputs]
         if derived.condition:
             outcome = parse_condition(derived.condition)
             inputs += [outcome.evaluate(persons), ~missing_values(persons[outcome.column]).to_numpy()]
