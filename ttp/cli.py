@@ -1287,6 +1287,41 @@ def factsheet(ctx, release_id, out, actor) -> None:
     click.echo(f"wrote {out}")
 
 
+@cli.command()
+@click.argument("school", required=False)
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The report (.pdf, or .png for its first page); with --all a folder.")
+@click.option("--all", "every", is_flag=True, help="Every school of the board given by --board.")
+@click.option("--board", help="The board (bevoegd gezag number) whose schools --all renders.")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@as_option
+@click.pass_context
+def feedback(ctx, school, out, every, board, lang, actor) -> None:
+    """Render a school's feedback report from the released feedback round (docs/feedback.md).
+
+    \b
+    Examples:
+      ttp feedback 01QW00 --out 01QW00.pdf
+      ttp feedback --all --board 65388 --out reports/
+    """
+    from .feedback import feedback_board, feedback_one
+    from .progress import Progress
+
+    if every == bool(school) or every != bool(board):
+        raise click.UsageError("give one SCHOOL, or --all with --board")
+    app = get_app(ctx, actor)
+    if school:
+        with app.acting("feedback", {}) as act:
+            report = feedback_one(act, school, out, lang)
+        click.echo(f"wrote {out}: {report.school.code}, from {len(report.sources)} release(s)")
+        return
+    progress = Progress()
+    with app.acting("feedback", {}) as act:
+        written = feedback_board(act, board, out, lang, progress)
+    progress.done()
+    click.echo(f"wrote {len(written)} report(s) to {out}")
+
+
 # --- demo ----------------------------------------------------------------------------------------------------
 
 

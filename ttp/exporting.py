@@ -148,6 +148,11 @@ def _releases(session, before_seq: int | None = None) -> list[db.Release]:
     return list(session.scalars(query))
 
 
+def releases_in_order(session) -> list[db.Release]:
+    """Every release, oldest first (the feedback reports read the newest of each kind)."""
+    return _releases(session)
+
+
 def _record(act: Acting, release: db.Release, table: Table) -> ReleaseRecord:
     """A release's stored record; a release made before joint protection is read back from its table.csv."""
     stored = release.released_table
@@ -715,6 +720,17 @@ def import_schools(act: Acting, path: Path) -> int:
         n += 1
     act.details["file_sha256"] = hashlib.sha256(raw).hexdigest()
     return n
+
+
+def get_school(session, code: str) -> db.School | None:
+    """A school of the register by BRIN + vestiging (`01QW00`; a bare BRIN is its main site, `00`)."""
+    code = code.strip().upper()
+    return session.get(db.School, code if len(code) == 6 else code + "00")
+
+
+def schools_of_board(session, board: str) -> list[db.School]:
+    """The register's schools of one board (bevoegd gezag), by code."""
+    return list(session.scalars(select(db.School).where(db.School.board == board.strip()).order_by(db.School.brin)))
 
 
 def _utf8(raw: bytes) -> bool:

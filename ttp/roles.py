@@ -82,6 +82,7 @@ ACTIONS: dict[str, Action] = {
     "release.show": Action(ANY, "show a release (a researcher: their own)", reads=True),
     "release.download": Action(ANY, "download a file of a release (a researcher: their own)"),
     "factsheet": Action(ANY, "render the factsheet of a release (a researcher: their own)"),
+    "feedback": Action(OFFICE, "render a school's feedback report, or every school of a board's, from released tables"),
     # the audit log
     "audit.show": Action(OFFICE, "read the audit log (on the web: one event per sign-in session)"),
     "audit.verify": Action(OFFICE, "verify the audit log's chain and checkpoints"),
