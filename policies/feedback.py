@@ -123,8 +123,10 @@ class Indicator:
 
 FEEDBACK_INDICATORS = (
     Indicator("havo_vwo", {"nl": "Havo/vwo in leerjaar 3", "en": "Havo/vwo in year 3 of secondary school"},
-              {"nl": "Deel van de oud-leerlingen dat in leerjaar 3 van het voortgezet onderwijs havo of vwo volgt.",
-               "en": "Share of former pupils in havo or vwo in year 3 of secondary school."},
+              {"nl": "Deel van de oud-leerlingen dat in leerjaar 3 van het voortgezet onderwijs havo of vwo volgt "
+                     "(van wie het niveau in leerjaar 3 en het advies bekend zijn).",
+               "en": "Share of former pupils in havo or vwo in year 3 of secondary school (of those whose level "
+                     "in year 3 and advice are known)."},
               reference="havo_vwo_expected"),
     Indicator("below_advice", {"nl": "Onder het advies in leerjaar 3", "en": "Below the advice in year 3"},
               {"nl": "Deel van de oud-leerlingen dat in leerjaar 3 op een lager niveau zit dan het "

@@ -21,6 +21,8 @@ TEXT: dict[str, dict[str, str]] = {
         "hidden": "te weinig leerlingen om te tonen", "absent": "niet in de tabellen",
         "clamped": "{} (niet precies getoond)",
         "trend": "Per cohort (schooljaar in groep 8)",
+        "same": "gelijk aan uw school",
+        "gaps": "Een jaar zonder punt: te weinig leerlingen om te tonen.",
         "pooled": "Per jaar te weinig leerlingen: de school is per drie cohorten samengenomen.",
         "no_trend": "Te weinig jaren met genoeg leerlingen om een ontwikkeling van de school te tonen.",
         "reference": "Vergeleken met scholen met dezelfde leerlingen (naar leerlinggewicht)",
@@ -45,6 +47,8 @@ TEXT: dict[str, dict[str, str]] = {
         "hidden": "too few pupils to show", "absent": "not in the tables",
         "clamped": "{} (not shown exactly)",
         "trend": "Per cohort (school year in groep 8)",
+        "same": "the same as your school",
+        "gaps": "A year without a point: too few pupils to show.",
         "pooled": "Too few pupils per year: the school is shown per three cohorts together.",
         "no_trend": "Too few years with enough pupils to show how the school develops.",
         "reference": "Against schools with the same pupils (by pupil weight)",
@@ -157,14 +161,19 @@ def _trend(fig: Page, section: Section, rect: tuple[float, float, float, float],
     ax = fig.add_axes(rect)
     cohorts = list(dict.fromkeys(c for series in section.trend.values() for c, _ in series))
     xs = range(len(cohorts))
+    drawn: dict[str, list[float]] = {}
     for level in LEVEL_ORDER:
         series = dict(section.trend.get(level, []))
-        if not series:
-            continue
         values = [_value(series[c].share) if c in series else math.nan for c in cohorts]
+        if all(math.isnan(v) for v in values):
+            continue  # no line, no legend entry
         school = level == "school"
+        label = t[level]
+        if not school and values == drawn.get("school"):
+            label += f" ({t['same']})"  # a line hidden under the school's: say why it is not seen
+        drawn[level] = values
         ax.plot(xs, values, color=SERIES[level], linewidth=2.4 if school else 1.2, marker="o",
-                markersize=5 if school else 3, zorder=3 if school else 2, label=t[level])
+                markersize=5 if school else 3, zorder=3 if school else 2, label=label)
         if school:
             for x, v in zip(xs, values, strict=True):
                 if not math.isnan(v):
@@ -185,10 +194,15 @@ def _value(figure: Figure) -> float:
 
 def _trend_note(section: Section, lang: str) -> str | None:
     t = TEXT[lang]
-    shown = sum(p.share.shown for _, p in section.trend.get("school", []))
+    points = section.trend.get("school", [])
+    shown = sum(p.share.shown for _, p in points)
     if section.pooled_trend:
-        return t["pooled"] if shown else t["no_trend"]
-    return t["no_trend"] if shown < 3 else None
+        note = t["pooled"] if shown else t["no_trend"]
+    else:
+        note = t["no_trend"] if shown < 3 else ""
+    if shown and shown < len(points):
+        note = f"{note} {t['gaps']}".strip()
+    return note or None
 
 
 def _reference(fig: Page, ref: Reference, top: float, lang: str) -> float:
