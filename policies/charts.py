@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 
 import matplotlib
@@ -21,8 +22,13 @@ SERIES = {"school": ACCENT, "board": "#e07b39", "municipality": "#3f9c35", "prov
 matplotlib.rcParams.update({
     "font.family": "DejaVu Sans", "font.size": 9, "axes.edgecolor": MUTED, "axes.labelcolor": INK,
     "xtick.color": MUTED, "ytick.color": MUTED, "axes.spines.top": False, "axes.spines.right": False,
-    "pdf.fonttype": 42, "svg.hashsalt": "ttp",
+    "svg.hashsalt": "ttp",
+    # PDF text in the standard Helvetica every reader has: nothing to embed, so no font subsetting per
+    # file (it took two thirds of a report's time), and the words stay copyable
+    "pdf.use14corefonts": True,
 })
+# DejaVu Sans (for PNG) is no PDF core font: the PDF falls back to Helvetica, as meant, without a warning
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
 def page() -> Figure:

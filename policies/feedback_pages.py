@@ -10,7 +10,7 @@ from matplotlib.figure import Figure as Page
 from matplotlib.patches import Rectangle
 
 from policies.charts import ACCENT, INK, LIGHT, MUTED, SERIES, page, pdf_bytes, png_bytes
-from policies.feedback import Figure, Reference, Released, Report, Section
+from policies.feedback import Figure, Indicator, Reference, Released, Report, Section
 
 TEXT: dict[str, dict[str, str]] = {
     "nl": {
@@ -23,7 +23,8 @@ TEXT: dict[str, dict[str, str]] = {
         "trend": "Per cohort (schooljaar in groep 8)",
         "same": "gelijk aan uw school",
         "gaps": "Een jaar zonder punt: te weinig leerlingen om te tonen.",
-        "pooled": "Per jaar te weinig leerlingen: de school is per drie cohorten samengenomen.",
+        "pooled": ("Per jaar te weinig leerlingen: de school is in blokken van drie cohorten samengenomen "
+                   "(het oudste blok kan korter zijn)."),
         "no_trend": "Te weinig jaren met genoeg leerlingen om een ontwikkeling van de school te tonen.",
         "reference": "Vergeleken met scholen met dezelfde leerlingen (naar leerlinggewicht)",
         "expected": "verwacht", "your": "uw school", "band": "95%-band",
@@ -49,7 +50,8 @@ TEXT: dict[str, dict[str, str]] = {
         "trend": "Per cohort (school year in groep 8)",
         "same": "the same as your school",
         "gaps": "A year without a point: too few pupils to show.",
-        "pooled": "Too few pupils per year: the school is shown per three cohorts together.",
+        "pooled": ("Too few pupils per year: the school is shown in blocks of three cohorts together (the oldest "
+                   "block may be shorter)."),
         "no_trend": "Too few years with enough pupils to show how the school develops.",
         "reference": "Against schools with the same pupils (by pupil weight)",
         "expected": "expected", "your": "your school", "band": "95% band",
@@ -264,14 +266,15 @@ def _sources_height(report: Report) -> float:
     return 0.05 + 0.013 * (len(report.sources) + 2)
 
 
-def _sources(fig: Page, sources: list[Released], lang: str) -> None:
+def _sources(fig: Page, sources: list[Released], indicators: list[Indicator], lang: str) -> None:
     t = TEXT[lang]
     y = 0.03 + 0.013 * (len(sources) + 2)
     fig.text(0.06, y, t["sources"], fontsize=7, color=INK, fontweight="bold")
     for table in sources:
         y -= 0.013
         kind = SOURCE_KINDS[lang].get(_source_kind(table), "")
-        fig.text(0.06, y, f"{table.release_id}  {kind}", fontsize=7, color=MUTED)
+        what = next((i.title[lang] for i in indicators if i.measure in table.measures), "")
+        fig.text(0.06, y, f"{table.release_id}   {what}, {kind}", fontsize=7, color=MUTED)
     fig.text(0.06, y - 0.015, t["footer"], fontsize=7, color=MUTED)
 
 
@@ -288,7 +291,7 @@ def report_pages(report: Report, lang: str = "nl") -> list[Page]:
             pages.append(fig)
             y = 0.95
         y = _section(fig, section, y, lang)
-    _sources(pages[-1], report.sources, lang)
+    _sources(pages[-1], report.sources, [s.indicator for s in report.sections], lang)
     return pages
 
 

@@ -58,7 +58,7 @@ def test_a_small_school_gets_its_pooled_cohorts_and_the_report_says_so():
     assert havo.pooled_trend and havo.levels["school"].share.value == 41.1
     assert havo.reference is not None and havo.reference.expected.source[0] == "rel_pooled"
     words = " ".join(pdf_words(report_pdf(report)).split())  # wrapped lines joined
-    assert "drie cohorten samengenomen" in words and "te weinig leerlingen om te tonen" in words
+    assert "blokken van drie cohorten samengenomen" in words and "te weinig leerlingen om te tonen" in words
     assert "Basisschool Het Palet" in words and "Venlo" in words
 
 
