@@ -187,21 +187,24 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(roles.ROLES), required=True)
+@click.option("--school", "schools", multiple=True, help="Role school: a BRIN + vestiging it reads the feedback of "
+              "(repeat for more).")
 @as_option
 @click.pass_context
-def users_add(ctx: click.Context, name: str, role: str, actor: str | None) -> None:
+def users_add(ctx: click.Context, name: str, role: str, schools: tuple[str, ...], actor: str | None) -> None:
     """Add a user with a role (operators only). A privacy officer waits for another officer's approval
-    (`ttp users approve`), except the installation's first one.
+    (`ttp users approve`), except the installation's first one; a school team is bound to its schools.
 
     \b
-    Example:
+    Examples:
       ttp users add pia --role privacy-officer
+      ttp users add regenboog --role school --school 01QW00
     """
     from .users import add_user
 
     app = get_app(ctx, actor)
     with app.acting("users.add", {"user": name}) as act:
-        user = add_user(act, name, role)
+        user = add_user(act, name, role, list(schools))
     if user.pending_role:
         click.echo(f"added {name}; the role {role} waits for a privacy officer's approval (`ttp users pending`)")
     else:

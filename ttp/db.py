@@ -42,6 +42,7 @@ class User(Base):
     created_by: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(Text)
     pending_role: Mapped[str | None] = mapped_column(String(32))  # privacy-officer, until an officer approves
+    schools: Mapped[str | None] = mapped_column(Text)  # role school: its BRIN-vestigingen, space-separated
 
 
 class Batch(Base):

@@ -15,6 +15,7 @@ from . import db
 from .app import Acting
 from .errors import NotFound, TTPError
 from .exporting import get_school, releases_in_order, schools_of_board
+from .users import schools_of
 
 LEVEL_DIMENSIONS = ("school", "board", "municipality")
 
@@ -111,3 +112,25 @@ def feedback_board(act: Acting, board: str, out_dir: Path, lang: str,
                         "releases": sorted({t.release_id for t in tables}), "lang": lang})
     act.counts["reports"] = len(written)
     return written
+
+
+def own_schools(act: Acting) -> list[dict]:
+    """A school user's schools: code, name and place from the register, and whether the round shows them."""
+    tables = round_tables(act)
+    shown = {c for t in tables if t.dimensions[0] == "school" for c in t.categories("school")}
+    out = []
+    for code in schools_of(act.user):
+        school = get_school(act.session, code)
+        out.append({"code": code, "name": (school.name or "").title() if school else "",
+                    "place": (school.place or "").title() if school else "", "ready": code in shown})
+    return out
+
+
+def own_report(act: Acting, code: str, lang: str) -> bytes:
+    """The PDF report of one of a school user's own schools; any other school is unknown to them."""
+    code = code.strip().upper()
+    if code not in schools_of(act.user):
+        raise NotFound(f"unknown school {code!r}")
+    report = school_report(act, code)
+    act.details.update({"school": code, "releases": [t.release_id for t in report.sources], "lang": lang})
+    return report_pdf(report, lang)

@@ -1,4 +1,4 @@
-"""The three roles, and every action with the roles that may run it: declared once, for the CLI and the web."""
+"""The roles, and every action with the roles that may run it: declared once, for the CLI and the web."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from dataclasses import dataclass
 OPERATOR = "operator"
 PRIVACY_OFFICER = "privacy-officer"
 RESEARCHER = "researcher"
-ROLES = (OPERATOR, PRIVACY_OFFICER, RESEARCHER)
+SCHOOL = "school"  # a school team, bound to its BRIN-vestigingen: reads their feedback reports, nothing else
+ROLES = (OPERATOR, PRIVACY_OFFICER, RESEARCHER, SCHOOL)
 PENDING = "pending"  # a user whose privacy-officer role waits for another officer's approval: no rights yet
 
-ANY = ROLES
+ANY = (OPERATOR, PRIVACY_OFFICER, RESEARCHER)  # every role that works with requests and releases
+EVERYONE = ROLES  # one's own account and the start page
 OFFICE = (OPERATOR, PRIVACY_OFFICER)
 
 
@@ -33,9 +35,10 @@ ACTIONS: dict[str, Action] = {
     "users.approve": Action(_PO, "approve another user's privacy-officer role"),
     "users.deny": Action(_PO, "deny another user's privacy-officer role"),
     "users.list": Action(ANY, "list users and their roles", reads=True),
-    "users.passwd": Action(ANY, "set a password (one's own, or a first one: the README says whose)"),
-    "users.token": Action(ANY, "make an API token for oneself"),
-    "users.token.revoke": Action(ANY, "revoke tokens, end web sessions (one's own; an officer or operator: anyone's)"),
+    "users.passwd": Action(EVERYONE, "set a password (one's own, or a first one: the README says whose)"),
+    "users.token": Action(EVERYONE, "make an API token for oneself"),
+    "users.token.revoke": Action(EVERYONE,
+                                 "revoke tokens, end web sessions (one's own; an officer or operator: anyone's)"),
     # keys
     "keys.list": Action(_OP, "list the keys", reads=True),
     "keys.rotate": Action(_OP, "make a new key for a purpose"),
@@ -82,6 +85,8 @@ ACTIONS: dict[str, Action] = {
     "release.show": Action(ANY, "show a release (a researcher: their own)", reads=True),
     "release.download": Action(ANY, "download a file of a release (a researcher: their own)"),
     "factsheet": Action(ANY, "render the factsheet of a release (a researcher: their own)"),
+    "feedback.own": Action((SCHOOL,), "the list of one's own schools and their feedback reports", reads=True),
+    "feedback.download": Action((SCHOOL,), "download the feedback report of one's own school"),
     "feedback": Action(OFFICE, "render a school's feedback report, or every school of a board's, from released tables"),
     # the audit log
     "audit.show": Action(OFFICE, "read the audit log (on the web: one event per sign-in session)"),
@@ -91,8 +96,8 @@ ACTIONS: dict[str, Action] = {
     "audit.prove": Action(OFFICE, "prove that one event is in the log"),
     "audit.export": Action(OFFICE, "export the audit log with its checkpoints"),
     # the web's own pages
-    "web.home": Action(ANY, "the start page", reads=True),
-    "web.me": Action(ANY, "who the API token belongs to", reads=True),
+    "web.home": Action(EVERYONE, "the start page", reads=True),
+    "web.me": Action(EVERYONE, "who the API token belongs to", reads=True),
 }
 
 
@@ -111,8 +116,8 @@ def allowed(name: str) -> tuple[str, ...]:
 
 def role_table() -> str:
     """The actions and their roles as a Markdown table (the one in docs/roles.md is this)."""
-    short = {OPERATOR: "operator", PRIVACY_OFFICER: "officer", RESEARCHER: "researcher"}
-    lines = ["| action | operator | officer | researcher | what |", "|---|:-:|:-:|:-:|---|"]
+    short = {OPERATOR: "operator", PRIVACY_OFFICER: "officer", RESEARCHER: "researcher", SCHOOL: "school"}
+    lines = ["| action | operator | officer | researcher | school | what |", "|---|:-:|:-:|:-:|:-:|---|"]
     for name, act in ACTIONS.items():
         marks = " | ".join("yes" if role in act.roles else "" for role in short)
         lines.append(f"| `{name}` | {marks} | {act.what} |")

@@ -1,4 +1,5 @@
-"""the school register keeps a school's place, municipality name and province (for feedback reports)
+"""the school register keeps a school's place, municipality name and province (for feedback reports); a
+user of role school is bound to its BRIN-vestigingen
 
 Revision ID: 0006_school_places
 Revises: 0005
@@ -18,9 +19,11 @@ def upgrade() -> None:
     op.add_column("schools", sa.Column("place", sa.String(100), nullable=True))
     op.add_column("schools", sa.Column("municipality_name", sa.String(100), nullable=True))
     op.add_column("schools", sa.Column("province", sa.String(100), nullable=True))
+    op.add_column("users", sa.Column("schools", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("users", "schools")
     op.drop_column("schools", "province")
     op.drop_column("schools", "municipality_name")
     op.drop_column("schools", "place")
