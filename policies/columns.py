@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from policies.conditions import missing as missing_values
 from policies.conditions import parse_condition
 from policies.indicators import INDICATORS
 from policies.policy import Policy
@@ -30,7 +32,7 @@ def source_columns(policy: Policy, request: Request) -> list[str]:
     out: list[str] = []
     for name in named_columns(policy, request):
         derived = policy.derived.get(name)
-        out += list(derived.inputs.values()) if derived is not None else [name]
+        out += derived.columns() if derived is not None else [name]
     return list(dict.fromkeys(out))
 
 
@@ -42,8 +44,12 @@ def with_derived(persons: pd.DataFrame, policy: Policy, names: list[str]) -> pd.
         if derived is None or name in persons.columns:
             continue
         indicator = INDICATORS[derived.indicator]
-        missing = [c for c in derived.inputs.values() if c not in persons.columns]
+        missing = [c for c in derived.columns() if c not in persons.columns]
         if missing:
             continue  # compute_table names the missing column
-        added[name] = indicator.compute(*(persons[derived.inputs[role]] for role in indicator.inputs))
+        inputs: list[pd.Series | np.ndarray] = [persons[derived.inputs[role]] for role in indicator.inputs]
+        if derived.condition:
+            outcome = parse_condition(derived.condition)
+            inputs += [outcome.evaluate(persons), ~missing_values(persons[outcome.column]).to_numpy()]
+        added[name] = indicator.compute(*inputs)
     return persons.assign(**added) if added else persons

@@ -107,17 +107,34 @@ def early_leavers(records: pd.DataFrame, year: str) -> pd.Series:
     return leaver.map({True: "ja", False: "nee"}).astype(object)
 
 
+def expected_share(background: pd.Series, hit: np.ndarray, known: np.ndarray) -> pd.Series:
+    """Indirect standardisation: per person, the percentage meeting an outcome among everyone with a known
+    outcome who shares the person's background (e.g. pupil weight), so the mean over a school's pupils is
+    the share the school would have if its pupils did as well as all pupils of their background; missing
+    where the background is unknown or nobody with it has a known outcome.
+
+    `hit`: the outcome met (bool per person); `known`: the outcome known (hit implies known)."""
+    key = background.astype(object).map(lambda v: None if pd.isna(v) or str(v).strip() == "" else str(v))
+    frame = pd.DataFrame({"key": key.to_numpy(), "hit": np.asarray(hit, bool), "known": np.asarray(known, bool)})
+    counted = frame[frame["known"] & frame["key"].notna()]
+    rates = counted.groupby("key")["hit"].mean() * 100.0
+    return pd.Series(key.map(rates).astype(float).to_numpy(), index=background.index)
+
+
 @dataclass(frozen=True)
 class Indicator:
-    """A named indicator: its inputs (by role), its categories (None: numeric), its computation."""
+    """A named indicator: its inputs (by role), its categories (None: numeric), its computation; an
+    indicator over an outcome (`condition`) gets the outcome met and known per person after its inputs."""
 
     inputs: tuple[str, ...]
     categories: tuple[str, ...] | None
     compute: Callable[..., pd.Series]
+    condition: bool = False
 
 
 INDICATORS: dict[str, Indicator] = {
     "advice_position": Indicator(("advice", "level"), POSITIONS, advice_position),
     "change": Indicator(("first", "second"), None, change),
+    "expected_share": Indicator(("background",), None, expected_share, condition=True),
     "level_change": Indicator(("first", "second"), ("down", "same", "up"), level_change),
 }

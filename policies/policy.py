@@ -88,6 +88,7 @@ class Derived(_Strict):
 
     indicator: str
     inputs: dict[str, str]
+    condition: str | None = None  # the outcome, for an indicator over one (expected_share)
     label: str | None = None
 
     @model_validator(mode="after")
@@ -99,7 +100,17 @@ class Derived(_Strict):
             raise ValueError(f"indicator {self.indicator} takes the inputs {', '.join(known.inputs)}")
         for column in self.inputs.values():
             _moment_ok(column)
+        if known.condition and not self.condition:
+            raise ValueError(f"indicator {self.indicator} needs a condition (its outcome)")
+        if not known.condition and self.condition:
+            raise ValueError(f"indicator {self.indicator} takes no condition")
+        if self.condition:
+            _moment_ok(parse_condition(self.condition).column)
         return self
+
+    def columns(self) -> list[str]:
+        """The persons columns it is computed from: its inputs and its condition's column."""
+        return list(self.inputs.values()) + ([parse_condition(self.condition).column] if self.condition else [])
 
 
 def _moment_ok(column: str | None) -> None:

@@ -205,21 +205,24 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(roles.ROLES), required=True)
+@click.option("--school", "schools", multiple=True, help="Role school: a BRIN + vestiging it reads the feedback of "
+              "(repeat for more).")
 @as_option
 @click.pass_context
-def users_add(ctx: click.Context, name: str, role: str, actor: str | None) -> None:
+def users_add(ctx: click.Context, name: str, role: str, schools: tuple[str, ...], actor: str | None) -> None:
     """Add a user with a role (operators only). A privacy officer waits for another officer's approval
-    (`ttp users approve`), except the installation's first one.
+    (`ttp users approve`), except the installation's first one; a school team is bound to its schools.
 
     \b
-    Example:
+    Examples:
       ttp users add pia --role privacy-officer
+      ttp users add regenboog --role school --school 01QW00
     """
     from .users import add_user
 
     app = get_app(ctx, actor)
     with app.acting("users.add", {"user": name}) as act:
-        user = add_user(act, name, role)
+        user = add_user(act, name, role, list(schools))
     if user.pending_role:
         click.echo(f"added {name}; the role {role} waits for a privacy officer's approval (`ttp users pending`)")
     else:
@@ -1765,6 +1768,41 @@ def factsheet(ctx, release_id, out, actor) -> None:
     with app.acting("factsheet", {"release": release_id}) as act:
         render_factsheet(act, release_id, out)
     click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.argument("school", required=False)
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The report (.pdf, or .png for its first page); with --all a folder.")
+@click.option("--all", "every", is_flag=True, help="Every school of the board given by --board.")
+@click.option("--board", help="The board (bevoegd gezag number) whose schools --all renders.")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
+@as_option
+@click.pass_context
+def feedback(ctx, school, out, every, board, lang, actor) -> None:
+    """Render a school's feedback report from the released feedback round (docs/feedback.md).
+
+    \b
+    Examples:
+      ttp feedback 01QW00 --out 01QW00.pdf
+      ttp feedback --all --board 65388 --out reports/
+    """
+    from .feedback import feedback_board, feedback_one
+    from .progress import Progress
+
+    if every == bool(school) or every != bool(board):
+        raise click.UsageError("give one SCHOOL, or --all with --board")
+    app = get_app(ctx, actor)
+    if school:
+        with app.acting("feedback", {}) as act:
+            report = feedback_one(act, school, out, lang)
+        click.echo(f"wrote {out}: {report.school.code}, from {len(report.sources)} release(s)")
+        return
+    progress = Progress()
+    with app.acting("feedback", {}) as act:
+        written = feedback_board(act, board, out, lang, progress)
+    progress.done()
+    click.echo(f"wrote {len(written)} report(s) to {out}")
 
 
 # --- demo ----------------------------------------------------------------------------------------------------

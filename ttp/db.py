@@ -43,6 +43,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     pending_role: Mapped[str | None] = mapped_column(String(32))  # privacy-officer, until an officer approves
     pending_by: Mapped[str | None] = mapped_column(String(100))  # who asked for it (None: created_by asked)
+    schools: Mapped[str | None] = mapped_column(Text)  # role school: its BRIN-vestigingen, space-separated
 
 
 class Batch(Base):
@@ -183,6 +184,9 @@ class School(Base):
     name: Mapped[str | None] = mapped_column(Text)
     municipality: Mapped[str | None] = mapped_column(String(100))
     board: Mapped[str | None] = mapped_column(String(32))
+    place: Mapped[str | None] = mapped_column(String(100))
+    municipality_name: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(100))
 
 
 class AuditEvent(Base):

@@ -148,6 +148,11 @@ def _releases(session, before_seq: int | None = None) -> list[db.Release]:
     return list(session.scalars(query))
 
 
+def releases_in_order(session) -> list[db.Release]:
+    """Every release, oldest first (the feedback reports read the newest of each kind)."""
+    return _releases(session)
+
+
 def _record(act: Acting, release: db.Release, table: Table) -> ReleaseRecord:
     """A release's stored record; a release made before joint protection is read back from its table.csv."""
     stored = release.released_table
@@ -672,6 +677,9 @@ _VESTIGING = ("VESTIGINGSNUMMER", "VESTIGINGSCODE")
 _MUNICIPALITY = ("GEMEENTENUMMER", "GEMEENTECODE", "GEMEENTENAAM", "GEMEENTE")  # the CBS code when given
 _BOARD = ("BEVOEGD GEZAG NUMMER", "BEVOEGD GEZAG")
 _NAME = ("VESTIGINGSNAAM", "INSTELLINGSNAAM")
+_PLACE = ("PLAATSNAAM", "VESTIGINGSPLAATS")
+_MUNICIPALITY_NAME = ("GEMEENTENAAM",)
+_PROVINCE = ("PROVINCIE",)
 
 
 def _column(header: Sequence[str], names: tuple[str, ...]) -> str | None:
@@ -694,6 +702,8 @@ def import_schools(act: Acting, path: Path) -> int:
     if brin is None:
         raise TTPError(f"{path}: no BRIN NUMMER column: not DUO's school register layout")
     muni, board, name = _column(header, _MUNICIPALITY), _column(header, _BOARD), _column(header, _NAME)
+    words = {"place": _column(header, _PLACE), "municipality_name": _column(header, _MUNICIPALITY_NAME),
+             "province": _column(header, _PROVINCE)}
     n = 0
     for rec in reader:
         code = (rec.get(brin) or "").strip().upper()
@@ -708,10 +718,23 @@ def import_schools(act: Acting, path: Path) -> int:
         place = (rec.get(muni) or "").strip() if muni else ""
         school.municipality = place.zfill(4) if place.isdigit() else (place or None)
         school.board = (rec.get(board) or "").strip() if board else None
+        for field, column in words.items():
+            setattr(school, field, ((rec.get(column) or "").strip() or None) if column else None)
         act.session.add(school)
         n += 1
     act.details["file_sha256"] = hashlib.sha256(raw).hexdigest()
     return n
+
+
+def get_school(session, code: str) -> db.School | None:
+    """A school of the register by BRIN + vestiging (`01QW00`; a bare BRIN is its main site, `00`)."""
+    code = code.strip().upper()
+    return session.get(db.School, code if len(code) == 6 else code + "00")
+
+
+def schools_of_board(session, board: str) -> list[db.School]:
+    """The register's schools of one board (bevoegd gezag), by code."""
+    return list(session.scalars(select(db.School).where(db.School.board == board.strip()).order_by(db.School.brin)))
 
 
 def _utf8(raw: bytes) -> bool:

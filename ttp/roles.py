@@ -1,4 +1,4 @@
-"""The three roles, and every action with the roles that may run it: declared once, for the CLI and the web."""
+"""The roles, and every action with the roles that may run it: declared once, for the CLI and the web."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from dataclasses import dataclass
 OPERATOR = "operator"
 PRIVACY_OFFICER = "privacy-officer"
 RESEARCHER = "researcher"
-ROLES = (OPERATOR, PRIVACY_OFFICER, RESEARCHER)
+SCHOOL = "school"  # a school team, bound to its BRIN-vestigingen: reads their feedback reports, nothing else
+ROLES = (OPERATOR, PRIVACY_OFFICER, RESEARCHER, SCHOOL)
 PENDING = "pending"  # a user whose privacy-officer role waits for another officer's approval: no rights yet
 REMOVED = "removed"  # a removed user: no rights, no credentials; the row stays so the name is never reused
 
-ANY = ROLES
+ANY = (OPERATOR, PRIVACY_OFFICER, RESEARCHER)  # every role that works with requests and releases
+EVERYONE = ROLES  # one's own account and the start page
 OFFICE = (OPERATOR, PRIVACY_OFFICER)
 
 
@@ -38,9 +40,10 @@ ACTIONS: dict[str, Action] = {
                                  "from it: an officer only)"),
     "users.remove": Action(OFFICE, "remove a user: no rights, no credentials, audit history kept "
                                    "(a privacy officer: by an officer only)"),
-    "users.passwd": Action(ANY, "set a password (one's own, or a first one: the README says whose)"),
-    "users.token": Action(ANY, "make an API token for oneself"),
-    "users.token.revoke": Action(ANY, "revoke tokens, end web sessions (one's own; an officer or operator: anyone's)"),
+    "users.passwd": Action(EVERYONE, "set a password (one's own, or a first one: the README says whose)"),
+    "users.token": Action(EVERYONE, "make an API token for oneself"),
+    "users.token.revoke": Action(EVERYONE,
+                                 "revoke tokens, end web sessions (one's own; an officer or operator: anyone's)"),
     # keys
     "keys.list": Action(_OP, "list the keys", reads=True),
     "keys.rotate": Action(_OP, "make a new key for a purpose"),
@@ -96,6 +99,9 @@ ACTIONS: dict[str, Action] = {
     "release.show": Action(ANY, "show a release (a researcher: their own)", reads=True),
     "release.download": Action(ANY, "download a file of a release (a researcher: their own)"),
     "factsheet": Action(ANY, "render the factsheet of a release (a researcher: their own)"),
+    "feedback.own": Action((SCHOOL,), "the list of one's own schools and their feedback reports", reads=True),
+    "feedback.download": Action((SCHOOL,), "download the feedback report of one's own school"),
+    "feedback": Action(OFFICE, "render a school's feedback report, or every school of a board's, from released tables"),
     # the audit log
     "audit.show": Action(OFFICE, "read the audit log (on the web: one event per sign-in session)"),
     "audit.verify": Action(OFFICE, "verify the audit log's chain and checkpoints"),
@@ -104,8 +110,8 @@ ACTIONS: dict[str, Action] = {
     "audit.prove": Action(OFFICE, "prove that one event is in the log"),
     "audit.export": Action(OFFICE, "export the audit log with its checkpoints"),
     # the web's own pages
-    "web.home": Action(ANY, "the start page", reads=True),
-    "web.me": Action(ANY, "who the API token belongs to", reads=True),
+    "web.home": Action(EVERYONE, "the start page", reads=True),
+    "web.me": Action(EVERYONE, "who the API token belongs to", reads=True),
 }
 
 
@@ -124,8 +130,8 @@ def allowed(name: str) -> tuple[str, ...]:
 
 def role_table() -> str:
     """The actions and their roles as a Markdown table (the one in docs/roles.md is this)."""
-    short = {OPERATOR: "operator", PRIVACY_OFFICER: "officer", RESEARCHER: "researcher"}
-    lines = ["| action | operator | officer | researcher | what |", "|---|:-:|:-:|:-:|---|"]
+    short = {OPERATOR: "operator", PRIVACY_OFFICER: "officer", RESEARCHER: "researcher", SCHOOL: "school"}
+    lines = ["| action | operator | officer | researcher | school | what |", "|---|:-:|:-:|:-:|:-:|---|"]
     for name, act in ACTIONS.items():
         marks = " | ".join("yes" if role in act.roles else "" for role in short)
         lines.append(f"| `{name}` | {marks} | {act.what} |")

@@ -8,24 +8,35 @@ from . import db
 from .app import Acting
 from .credentials import hash_password, new_token, revoke_tokens, validate_new_password
 from .errors import TTPError
-from .roles import OPERATOR, PENDING, PRIVACY_OFFICER, REMOVED, ROLES
+from .roles import OPERATOR, PENDING, PRIVACY_OFFICER, REMOVED, ROLES, SCHOOL
 
 
-def add_user(act: Acting, name: str, role: str) -> db.User:
+def add_user(act: Acting, name: str, role: str, schools: list[str] | None = None) -> db.User:
     """Add a user in the acting transaction; a taken name or an unknown role is refused. A privacy officer
-    waits for another officer's approval (`grant_role`), except the installation's first one."""
+    waits for another officer's approval (`grant_role`), except the installation's first one. A user of
+    role school is bound to one or more BRIN-vestigingen of the register (`schools`), and only they."""
     if role not in ROLES:
         raise TTPError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    codes = [c.strip().upper() for c in schools or [] if c.strip()]
+    if role == SCHOOL and not codes:
+        raise TTPError("a user of role school needs its school(s): --school BRIN+vestiging, e.g. 01QW00")
+    if role != SCHOOL and codes:
+        raise TTPError("--school binds a user of role school only")
+    for code in codes:
+        if len(code) != 6 or act.session.get(db.School, code) is None:
+            raise TTPError(f"unknown school {code!r}: a BRIN + vestiging of the school register (`ttp schools import`)")
     if not name or len(name) > 100 or any(c.isspace() for c in name):
         raise TTPError("a user name is 1 to 100 characters without spaces")
     if act.session.get(db.User, name) is not None:
         raise TTPError(f"user {name!r} exists already")
     waits = role == PRIVACY_OFFICER and _officers(act.session)
     user = db.User(name=name, role=PENDING if waits else role, pending_role=role if waits else None,
-                   created_by=act.user.name)
+                   created_by=act.user.name, schools=" ".join(codes) or None)
     act.session.add(user)
     act.session.flush()
     act.details.update({"user": name, "new_role": role, "pending": bool(waits)})
+    if codes:
+        act.details["schools"] = codes
     return user
 
 
@@ -91,6 +102,9 @@ def change_role(act: Acting, name: str, role: str) -> db.User:
     if role not in ROLES:
         raise TTPError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     user = _other_user(act, name, "changed")
+    if SCHOOL in (role, user.role) and role != user.role:
+        raise TTPError("a school user is bound to its schools: remove the user and add one with the new role "
+                       "(`ttp users remove`, `ttp users add NAME --role ... [--school CODE]`)")
     if role in (user.role, user.pending_role):
         raise TTPError(f"{name} is a {role} already" if role == user.role else
                        f"{name}'s role {role} waits for approval already (`ttp users pending`)")
@@ -167,3 +181,8 @@ def end_sessions(session, name: str) -> int:
     """End every web session of a user (after a password change or a token revoke)."""
     result = session.execute(delete(db.WebSession).where(db.WebSession.user_name == name))
     return int(result.rowcount or 0)
+
+
+def schools_of(user: db.User) -> list[str]:
+    """The BRIN-vestigingen a user of role school is bound to (none for any other role)."""
+    return (user.schools or "").split() if user.role == SCHOOL else []

@@ -69,3 +69,12 @@ def persons(n: int, schools: int = 6, seed: int = 0, skew: float = 1.0) -> pd.Da
 def request(dimensions: list[str], measures: list[str] | None = None, **extra: object) -> Request:
     return Request(policy="test", purpose="test", population=extra.pop("population", ["po"]),  # type: ignore[arg-type]
                    dimensions=dimensions, measures=measures or ["pupils"], **extra)
+
+
+def pdf_words(pdf: bytes) -> str:
+    """The text of every page of a PDF, as a reader's copy and paste would give it."""
+    import io
+
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages)

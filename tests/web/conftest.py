@@ -14,8 +14,9 @@ from tests.conftest import _pg_schema, postgres_url
 PASSPHRASE = "web tests passphrase"
 PASSWORD = "a long enough password"
 USERS = {"operator1": "operator", "officer1": "privacy-officer", "officer2": "privacy-officer",
-         "researcher1": "researcher", "researcher2": "researcher"}
-ROLE_USER = {"operator": "operator1", "privacy-officer": "officer1", "researcher": "researcher1"}
+         "researcher1": "researcher", "researcher2": "researcher", "school1": "school", "school2": "school"}
+ROLE_USER = {"operator": "operator1", "privacy-officer": "officer1", "researcher": "researcher1",
+             "school": "school1"}
 
 
 @dataclass
@@ -85,8 +86,11 @@ def make_web(base: Path) -> Iterator[Web]:
         tokens = {}
         hashed = hash_password(PASSWORD)
         with app.session() as session:
+            po = sorted(s.brin for s in session.query(db.School) if s.name and s.name.startswith("BASISSCHOOL"))
+            bound = {"school1": po[0], "school2": po[1]}  # each school team its own school
             for name, role in USERS.items():
-                user = session.get(db.User, name) or db.User(name=name, role=role, created_by="operator1")
+                user = session.get(db.User, name) or db.User(name=name, role=role, created_by="operator1",
+                                                             schools=bound.get(name))
                 user.password_hash = hashed
                 session.add(user)
                 session.flush()

@@ -172,3 +172,14 @@ def test_language_switch_and_accept_language(browser, server):
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("text=New request").count() >= 1
     context.close()
+
+
+def test_a_school_team_sees_only_its_feedback_page(browser, server):
+    context, page, errors = _sign_in(browser, server, "school1", lang="nl")
+    page.click("nav >> text=Terugkoppeling")
+    page.wait_for_url(server + "/feedback")
+    assert page.locator("table tbody tr").count() == 1  # its own school, no other
+    page.screenshot(path=str(ARTIFACTS / "school-feedback.png"), full_page=True)
+    assert page.goto(server + "/requests").status == 403
+    assert not errors, errors
+    context.close()

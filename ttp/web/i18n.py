@@ -20,6 +20,17 @@ NL = {
     "operator": "beheerder",
     "privacy-officer": "privacyfunctionaris",
     "researcher": "onderzoeker",
+    "school": "school",
+    "Feedback": "Terugkoppeling",
+    "The feedback report of your school: its figures beside its board, its municipality and the province, over "
+    "the cohorts, made from approved, released tables only.":
+        "Het terugkoppelingsrapport van uw school: haar cijfers naast die van uw bestuur, uw gemeente en de "
+        "provincie, over de cohorten, alleen uit goedgekeurde, vrijgegeven tabellen.",
+    "School": "School",
+    "Place": "Plaats",
+    "Report": "Rapport",
+    "Download the report (PDF)": "Rapport downloaden (pdf)",
+    "No feedback round shows this school yet.": "Nog geen terugkoppelingsronde toont deze school.",
     "New request": "Nieuwe aanvraag",
     "My requests": "Mijn aanvragen",
     "Requests": "Aanvragen",

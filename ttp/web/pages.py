@@ -23,6 +23,7 @@ from .deps import (
     allow,
     audit_export_download,
     check_role,
+    language,
     page_user,
     prepared_release,
     render,
@@ -101,6 +102,28 @@ def home(request: Request, user: User) -> Response:
     with acting(request, user, "web.home"):
         pass
     return render(request, user, "home.html")
+
+
+# --- school -----------------------------------------------------------------------------------------------------
+
+
+@router.get("/feedback", openapi_extra=allow("feedback.own"))
+def feedback_page(request: Request, user: User) -> Response:
+    from ..feedback import own_schools
+
+    with acting(request, user, "feedback.own") as act:
+        schools = own_schools(act)
+    return render(request, user, "feedback.html", schools=schools)
+
+
+@router.get("/feedback/{code}.pdf", openapi_extra=allow("feedback.download"))
+def feedback_download(request: Request, user: User, code: str) -> Response:
+    from ..feedback import own_report
+
+    with acting(request, user, "feedback.download") as act:
+        data = own_report(act, code, language(request))
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="feedback-{code.upper()[:6]}.pdf"'})
 
 
 # --- researcher -------------------------------------------------------------------------------------------------

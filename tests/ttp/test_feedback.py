@@ -1,0 +1,157 @@
+"""`ttp feedback` on the demo: the feedback round released, a school's Dutch report made from it alone."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from policies.feedback import SchoolInfo, build_report, read_released
+from tests.policies.helpers import pdf_words
+
+OPS, OFFICER, RESEARCHER = "operator1", "officer1", "researcher1"
+ROOT = Path(__file__).resolve().parents[2]
+ROUND = sorted((ROOT / "policies" / "examples" / "requests").glob("feedback_*.toml"))
+ARTIFACTS = ROOT / "test-artifacts" / "feedback"
+
+
+def release(env, path: Path, out: Path) -> str:
+    submitted = env.run("--as", RESEARCHER, "request", "submit", str(path), "--json")
+    assert submitted.exit_code == 0, submitted.output
+    rid = json.loads(submitted.stdout)["request_id"]
+    assert env.run("--as", OFFICER, "request", "approve", rid, "--reason", "feedback round").exit_code == 0
+    made = env.run("--as", OPS, "release", rid, "--out", str(out / path.stem), "--json")
+    assert made.exit_code == 0, made.output
+    return json.loads(made.stdout)["release_id"]
+
+
+@pytest.fixture(scope="module")
+def round_(demo_env, tmp_path_factory):
+    env, summary = demo_env
+    out = tmp_path_factory.mktemp("round")
+    released = [release(env, path, out) for path in ROUND]
+    schools = list(csv.DictReader(open(Path(summary["cohort_dir"]) / "schools.csv", encoding="utf-8"),
+                                  delimiter=";"))
+    first_po = next(r for r in schools if r["SOORT ONDERWIJS"] == "Basisonderwijs")
+    return env, released, first_po
+
+
+def released_cells(env, release_id: str) -> dict:
+    """What a release shows, read straight from its files (not through the code under test)."""
+    folder = env.data_dir / "releases" / release_id
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    dims, measures = meta["request"]["dimensions"], meta["request"]["measures"]
+    rows = list(csv.reader(io.StringIO((folder / "table.csv").read_text(encoding="utf-8").split("\n\n")[0])))
+    return {(tuple(r[:len(dims)]), m): v for r in rows[1:] for m, v in zip(measures, r[len(dims):], strict=True)}
+
+
+def numbers_in(text: str) -> list[str]:
+    return re.findall(r"\d+(?:,\d+)?", text)
+
+
+def test_a_schools_report_is_a_dutch_pdf_with_its_name_its_board_and_the_province(round_, tmp_path):
+    env, released, school = round_
+    code = school["BRIN NUMMER"] + school["VESTIGINGSNUMMER"][-2:]
+    out = tmp_path / "school.pdf"
+    result = env.run("--as", OPS, "feedback", code, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    words = pdf_words(out.read_bytes())
+    assert school["VESTIGINGSNAAM"].title() in words and school["PLAATSNAAM"].title() in words
+    for phrase in ("Terugkoppeling", "Uw bestuur", "Provincie", "Havo/vwo in leerjaar 3",
+                   "Onder het advies in leerjaar 3", "Per cohort", "leerlinggewicht", "Bronnen"):
+        assert phrase.lower() in words.lower(), phrase
+    assert all(rid in words for rid in released)  # the report names the releases it was made from
+    assert "te weinig leerlingen om te tonen" in words  # the small demo suppresses: said in words
+    events = json.loads(env.run("--as", OFFICER, "audit", "show", "--json").stdout)["events"]
+    last = [e for e in events if e["action"] == "feedback"][-1]
+    assert last["outcome"] == "ok" and last["details"]["school"] == code
+
+
+def test_every_number_in_a_report_was_released_and_shown(round_, tmp_path):
+    """No number on the page that the releases do not show: each released figure is the cell of its
+    release (never a suppressed one), the band is computed from released figures, the rest are labels."""
+    env, released, _ = round_
+    cells = {rid: released_cells(env, rid) for rid in released}
+    school_tables = [rid for rid, path in zip(released, ROUND, strict=True) if "_schools" in path.stem]
+    schools = {k[0][0] for rid in school_tables for k in cells[rid]} - {"Total"}
+    cohorts = {k[0][1] for rid in released for k in cells[rid]}
+    checked = 0
+    for code in sorted(schools):
+        out = tmp_path / f"{code}.pdf"
+        assert env.run("--as", OPS, "feedback", code, "--out", str(out)).exit_code == 0
+        words = pdf_words(out.read_bytes())
+        report = report_of(env, released, code)
+        allowed = set()
+        for figure in report.figures():
+            if figure.source is not None:
+                rid, key, measure = figure.source
+                shown = cells[rid][(key, measure)]
+                if figure.value is None:
+                    assert figure.suppressed == (shown == "x")
+                    continue
+                assert shown != "x" and float(shown) == figure.value, (figure, shown)
+            else:
+                if figure.value is None:
+                    continue
+                assert figure.inputs and all(i.source is not None and i.value is not None for i in figure.inputs)
+            allowed |= {f"{figure.value:.1f}".replace(".", ","), str(int(figure.value))}
+        labels = " ".join([code, *released, *cohorts, report.school.board or ""])
+        allowed |= set(numbers_in(labels)) | {"0", "25", "50", "75", "100", "3", "95", "8"}  # axis, "leerjaar 3",
+        # "95 van de 100", "groep 8"
+        for number in numbers_in(words):
+            assert number in allowed, f"{code}: {number} on the page is no released figure"
+        checked += 1
+    assert checked == len(schools) >= 3
+
+
+def report_of(env, released, code):
+    from ttp import db
+    from ttp.app import App
+    from ttp.settings import resolve
+
+    app = App(settings=resolve(env.data_dir, env.database_url))
+    with app.session() as session:
+        s = session.get(db.School, code)
+        info = SchoolInfo(s.brin, s.name, s.place, s.board, s.municipality, s.municipality_name, s.province)
+    tables = []
+    for rid in released:
+        folder = env.data_dir / "releases" / rid
+        meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+        tables.append(read_released(rid, rid, meta, (folder / "table.csv").read_text(encoding="utf-8")))
+    return build_report(info, tables)
+
+
+def test_every_school_of_a_board_in_english_with_a_png_of_a_page(round_, tmp_path):
+    env, released, school = round_
+    board = school["BEVOEGD GEZAG NUMMER"]
+    result = env.run("--as", OFFICER, "feedback", "--all", "--board", board, "--out", str(tmp_path / "r"),
+                     "--lang", "en")
+    assert result.exit_code == 0, result.output
+    written = sorted((tmp_path / "r").glob("*.pdf"))
+    assert written and f"wrote {len(written)} report(s)" in result.stdout
+    words = pdf_words(written[0].read_bytes())
+    assert "feedback to the school" in words.lower() and "Your board" in words
+    assert "terugkoppeling" not in words.lower()
+    code = school["BRIN NUMMER"] + school["VESTIGINGSNUMMER"][-2:]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    png = ARTIFACTS / "school-report.png"
+    assert env.run("--as", OPS, "feedback", code, "--out", str(png)).exit_code == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("args", "who", "message"), [
+    (["99ZZ00"], OPS, "unknown school '99ZZ00'"),
+    (["--all", "--board", "1"], OPS, "board '1'"),
+    (["01QW00"], RESEARCHER, "is a researcher"),
+    (["01QW00", "--all", "--board", "1"], OPS, "give one SCHOOL, or --all with --board"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(round_, tmp_path, args, who, message):
+    env, _, _ = round_
+    out = tmp_path / "x.pdf"
+    result = env.run("--as", who, "feedback", *args, "--out", str(out))
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert "Traceback" not in result.output and not out.exists()

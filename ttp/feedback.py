@@ -1,0 +1,136 @@
+"""`ttp feedback`: a school's report, or every school of a board, from the feedback round's releases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from policies.feedback import Released, Report, SchoolInfo, build_report, read_released
+from policies.feedback_pages import LANGUAGES, report_pdf, report_png
+
+from . import db
+from .app import Acting
+from .errors import NotFound, TTPError
+from .exporting import get_school, releases_in_order, schools_of_board
+from .users import schools_of
+
+LEVEL_DIMENSIONS = ("school", "board", "municipality")
+
+
+def round_tables(act: Acting) -> list[Released]:
+    """The released tables a feedback report can use (per school, board or municipality and cohort), oldest
+    first, read from the release store and checked against the sums recorded when they were released."""
+    out = []
+    for release in releases_in_order(act.session):
+        folder = act.app.settings.release_dir(release.id)
+        try:
+            meta_bytes = (folder / "metadata.json").read_bytes()
+            request = json.loads(meta_bytes)["request"]
+        except (OSError, ValueError, KeyError):
+            continue  # a release of the first format, or its files gone: verify says so, a report skips it
+        dims = tuple(request.get("dimensions", []))
+        if len(dims) != 2 or dims[0] not in LEVEL_DIMENSIONS or dims[1] != "school_year" or request.get("groups"):
+            continue
+        table_bytes = (folder / "table.csv").read_bytes()
+        for name, data in (("metadata.json", meta_bytes), ("table.csv", table_bytes)):
+            if release.files.get(name) != hashlib.sha256(data).hexdigest():
+                raise TTPError(f"release {release.id}: its {name} is not what was released "
+                               "(`ttp release verify` says more)")
+        out.append(read_released(release.id, release.request_id, json.loads(meta_bytes),
+                                 table_bytes.decode("utf-8")))
+    return out
+
+
+def _info(school: db.School) -> SchoolInfo:
+    return SchoolInfo(school.brin, school.name, school.place, school.board, school.municipality,
+                      school.municipality_name, school.province)
+
+
+def school_report(act: Acting, code: str, tables: list[Released] | None = None) -> Report:
+    """The report of one school of the register; refused when the round's tables do not show it."""
+    school = get_school(act.session, code)
+    if school is None:
+        raise NotFound(f"unknown school {code!r}: not in the school register (`ttp schools import`)")
+    tables = round_tables(act) if tables is None else tables
+    report = build_report(_info(school), tables)
+    if not report.sections:
+        raise TTPError("no feedback round has been released: release the requests "
+                       "policies/examples/requests/feedback_*.toml first (docs/feedback.md)")
+    if not any(school.brin in t.categories("school") for t in tables if t.dimensions[0] == "school"):
+        raise TTPError(f"school {school.brin} is not in the feedback round's tables (no pupils of it there)")
+    return report
+
+
+def write_report(report: Report, out: Path, lang: str) -> None:
+    """The report as PDF, or as a PNG of its first page when `out` ends in .png; written whole or not at all."""
+    if lang not in LANGUAGES:
+        raise TTPError(f"unknown language {lang!r}: one of {', '.join(LANGUAGES)}")
+    data = report_png(report, lang) if out.suffix.lower() == ".png" else report_pdf(report, lang)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TTPError(f"cannot write {out}: {exc.strerror}") from None
+
+
+def feedback_one(act: Acting, code: str, out: Path, lang: str) -> Report:
+    """One school's report to `out`; the audit event names the school and the releases it used."""
+    report = school_report(act, code)
+    write_report(report, out, lang)
+    act.details.update({"school": report.school.code, "releases": [t.release_id for t in report.sources],
+                        "lang": lang})
+    return report
+
+
+def feedback_board(act: Acting, board: str, out_dir: Path, lang: str,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
+    """Every school of a board that the round's tables show, one file per school (`<code>.pdf`) in `out_dir`."""
+    tables = round_tables(act)
+    shown = {c for t in tables if t.dimensions[0] == "school" for c in t.categories("school")}
+    schools = [s for s in schools_of_board(act.session, board) if s.brin in shown]
+    if not schools:
+        raise TTPError(f"board {board!r}: none of its schools is in the feedback round's tables"
+                       " (or the board is not in the school register)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise TTPError(f"{out_dir} is a file: --all writes one report per school into a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for number, school in enumerate(schools, start=1):
+        if progress:
+            progress(f"feedback {school.brin}", number - 1, len(schools))
+        path = out_dir / f"{school.brin}.pdf"
+        write_report(build_report(_info(school), tables), path, lang)
+        written.append(path)
+    if progress:
+        progress("feedback", len(schools), len(schools))
+    act.details.update({"board": board, "schools": [s.brin for s in schools],
+                        "releases": sorted({t.release_id for t in tables}), "lang": lang})
+    act.counts["reports"] = len(written)
+    return written
+
+
+def own_schools(act: Acting) -> list[dict]:
+    """A school user's schools: code, name and place from the register, and whether the round shows them."""
+    tables = round_tables(act)
+    shown = {c for t in tables if t.dimensions[0] == "school" for c in t.categories("school")}
+    out = []
+    for code in schools_of(act.user):
+        school = get_school(act.session, code)
+        out.append({"code": code, "name": (school.name or "").title() if school else "",
+                    "place": (school.place or "").title() if school else "", "ready": code in shown})
+    return out
+
+
+def own_report(act: Acting, code: str, lang: str) -> bytes:
+    """The PDF report of one of a school user's own schools; any other school is unknown to them."""
+    code = code.strip().upper()
+    if code not in schools_of(act.user):
+        raise NotFound(f"unknown school {code!r}")
+    report = school_report(act, code)
+    act.details.update({"school": code, "releases": [t.release_id for t in report.sources], "lang": lang})
+    return report_pdf(report, lang)
