@@ -8,7 +8,7 @@ from typing import Any, Literal, cast
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-SECTORS = ("vve", "po", "vo", "mbo", "nco")
+SECTORS = ("vve", "po", "vo", "mbo")
 
 
 class CanonicalRecord(BaseModel):

@@ -297,7 +297,7 @@ def users_list(ctx: click.Context, as_json: bool, actor: str | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--source", metavar="NAME", help="Source name, e.g. vve, po, vo, mbo, nco (a delivery names its own).")
+@click.option("--source", metavar="NAME", help="Source name, e.g. vve, po, vo, mbo (a delivery names its own).")
 @click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Profile TOML for CSV/XLSX.")
 @click.option("--format", "fmt", type=click.Choice(["edexml"]), help="A format that needs no profile.")
 @click.option("--school-year", metavar="YYYY-YYYY", help="School year when the export does not say.")
@@ -506,7 +506,7 @@ def link_run(ctx, sources, name, settings_file, as_json, actor) -> None:
 
     \b
     Examples:
-      ttp link run vve po vo mbo nco --name cohort-2007
+      ttp link run vve po vo mbo --name cohort-2007
       ttp link run febrl_a febrl_b --settings febrl.toml
     """
     from .linkjob import load_link_settings, run_link

@@ -42,7 +42,7 @@ HISTORY_FILES = [EXAMPLES / "requests" / name for name in (
     "school_advice_havo_vwo.toml", "school_weight_havo_vwo.toml", "advice_position_by_school.toml",
     "test_growth_by_vve.toml")]
 
-LINKED = ["vve", "po", "vo", "mbo", "nco"]
+LINKED = ["vve", "po", "vo", "mbo"]
 
 
 def _say(line: str) -> None:

@@ -18,7 +18,7 @@ def demo_run(demo_env):
 
 def test_demo_runs_the_whole_chain(demo_run):
     env, summary = demo_run
-    assert set(summary["records_by_source"]) == {"vve", "po", "po_toets", "vo", "mbo", "nco"}
+    assert set(summary["records_by_source"]) == {"vve", "po", "po_toets", "vo", "mbo"}
     assert summary["f1"] >= 0.95, summary
     assert summary["audit_ok"] is True
     release = Path(summary["release_dir"])
