@@ -930,6 +930,106 @@ def suppliers_list(ctx, as_json, actor) -> None:
             click.echo(f"{r['name']:<24} {r['fingerprint']}  secret v{r['secret_version']}")
 
 
+@cli.group()
+def recipients() -> None:
+    """Designated recipients (CBS): suppliers seal identities to them; the TTP forwards them unread."""
+
+
+@recipients.command("add")
+@click.argument("name")
+@click.option("--public-key", "public_key", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The recipient's X25519 public key (PEM).")
+@json_option
+@as_option
+@click.pass_context
+def recipients_add(ctx, name, public_key, as_json, actor) -> None:
+    """Register a designated recipient's public key (audited; in force once another officer approves).
+
+    \b
+    Example:
+      ttp recipients add cbs --public-key cbs.pem
+    """
+    from .recipients import add_recipient
+
+    app = get_app(ctx, actor)
+    try:
+        pem = public_key.read_bytes()
+    except OSError as exc:
+        raise TTPError(f"{public_key}: cannot read ({exc.strerror})") from None
+    with app.acting("recipients.add", {"recipient": name}) as act:
+        doc = add_recipient(act, name, pem)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"recipient {doc['name']} registered (key {doc['fingerprint']}); a second privacy officer "
+                   f"approves it: ttp recipients approve {doc['name']}")
+
+
+def _decide_recipient(ctx, name: str, approve: bool, as_json: bool, actor: str | None) -> None:
+    from .recipients import decide_recipient
+
+    app = get_app(ctx, actor)
+    with app.acting("recipients.approve" if approve else "recipients.deny", {"recipient": name}) as act:
+        doc = decide_recipient(act, name, approve)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"recipient {doc['name']} {doc['status']} (key {doc['fingerprint']})")
+
+
+@recipients.command("approve")
+@click.argument("name")
+@json_option
+@as_option
+@click.pass_context
+def recipients_approve(ctx, name, as_json, actor) -> None:
+    """Approve a designated recipient another user added (four eyes).
+
+    \b
+    Example:
+      ttp recipients approve cbs
+    """
+    _decide_recipient(ctx, name, True, as_json, actor)
+
+
+@recipients.command("deny")
+@click.argument("name")
+@json_option
+@as_option
+@click.pass_context
+def recipients_deny(ctx, name, as_json, actor) -> None:
+    """Deny a pending designated recipient.
+
+    \b
+    Example:
+      ttp recipients deny cbs
+    """
+    _decide_recipient(ctx, name, False, as_json, actor)
+
+
+@recipients.command("list")
+@json_option
+@as_option
+@click.pass_context
+def recipients_list(ctx, as_json, actor) -> None:
+    """List the designated recipients with their key fingerprints and status.
+
+    \b
+    Example:
+      ttp recipients list --json
+    """
+    from .recipients import list_recipients
+
+    app = get_app(ctx, actor)
+    with app.acting("recipients.list") as act:
+        rows = list_recipients(act)
+    if as_json:
+        emit_json({"recipients": rows})
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<24} {r['fingerprint']}  {r['status']}")
+
+
 def _supplier_passphrase(confirm: bool = False) -> str:
     """The supplier key's passphrase from `TTP_SUPPLIER_PASSPHRASE`, else a hidden prompt."""
     value = os.environ.get("TTP_SUPPLIER_PASSPHRASE")
@@ -1055,9 +1155,12 @@ def supplier_quarantine(delivery_file, key_file, out) -> None:
 @click.option("--ttp-key", "ttp_key", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="The TTP's delivery key (PEM, from `ttp keys export-delivery-key`).")
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The delivery file.")
+@click.option("--recipient", "recipient_specs", multiple=True, metavar="NAME=PEM",
+              help="A designated recipient (CBS) and its X25519 public key: each record's BSN (or the fields CBS "
+                   "links on) is sealed to it; the TTP forwards these unread. Repeatable.")
 @json_option
 def supply(paths, source, profile, fmt, school_year, supplier_name, key_file, secret_file, ttp_key, out,
-           as_json) -> None:
+           recipient_specs, as_json) -> None:
     """Pseudonymise an export at the school into one signed delivery sealed to the TTP.
 
     The same validation and pseudonymiser as `ttp ingest`, keyed with the suppliers' shared secret;
@@ -1068,16 +1171,19 @@ def supply(paths, source, profile, fmt, school_year, supplier_name, key_file, se
     Example:
       ttp supply po/ --format edexml --source po --supplier obs-de-linde --key obs-de-linde.key \\
           --secret region-secret-v1.json --ttp-key ttp-delivery.pem --out po.delivery
+      ttp supply vo.csv --profile vo.toml --source vo --supplier vo-1 --key vo-1.key \\
+          --secret region-secret-v1.json --ttp-key ttp-delivery.pem --recipient cbs=cbs.pem --out vo.delivery
     """
     from .ingest import open_source
-    from .supply import make_delivery, read_shared_secret, read_supplier_key, read_ttp_key
+    from .supply import make_delivery, read_recipients, read_shared_secret, read_supplier_key, read_ttp_key
 
     secret = read_shared_secret(secret_file)
+    designated = read_recipients(list(recipient_specs))
     recipient = read_ttp_key(ttp_key)
     signer = read_supplier_key(key_file, _supplier_passphrase())
     export = open_source(list(paths), profile, fmt, school_year)
     result = make_delivery(export, source=source, supplier=supplier_name, secret=secret, signer=signer,
-                           ttp_key=recipient, out=out)
+                           ttp_key=recipient, out=out, recipients=designated)
     if as_json:
         emit_json(result.as_json())
     else:
@@ -1086,6 +1192,8 @@ def supply(paths, source, profile, fmt, school_year, supplier_name, key_file, se
                    f"{result.quarantine_file or 'no file: none rejected'})")
         for reason, n in result.reasons.items():
             click.echo(f"  {n} row(s): {reason}")
+        for name, n in result.identities.items():
+            click.echo(f"  {n} identit(ies) sealed to {name} (the TTP cannot open them)")
 
 
 # --- audit -------------------------------------------------------------------------------------------------

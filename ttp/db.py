@@ -84,6 +84,19 @@ class Supplier(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Recipient(Base):
+    """A designated recipient (CBS) that suppliers seal identities to; usable once a second officer approved it."""
+
+    __tablename__ = "recipients"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    public_key: Mapped[str] = mapped_column(Text)  # X25519, PEM
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # pending, active, denied
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
 class Delivery(Base):
     """A delivery id once ingested: a second delivery with the same id is a replay."""
 

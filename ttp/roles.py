@@ -47,6 +47,12 @@ ACTIONS: dict[str, Action] = {
     "suppliers.add": Action(OFFICE, "register a supplier's signing key and the shared-secret version it uses"),
     "suppliers.update": Action(OFFICE, "replace a supplier's key, or the secret version it must use (rotation)"),
     "suppliers.list": Action(OFFICE, "list the registered suppliers", reads=True),
+    # designated recipients (CBS): identities sealed to them travel through the TTP unread
+    "recipients.add": Action(OFFICE, "register a designated recipient's public key (in force after a second "
+                             "officer approves)"),
+    "recipients.approve": Action(_PO, "approve another user's designated recipient"),
+    "recipients.deny": Action(_PO, "deny a designated recipient"),
+    "recipients.list": Action(OFFICE, "list the designated recipients", reads=True),
     # data in and linkage
     "ingest": Action(_OP, "ingest a source export or a supplier's delivery (verified, pseudonymised, bad rows "
                      "quarantined)"),
