@@ -214,11 +214,14 @@ def test_the_check_is_no_oracle_about_other_researchers_releases(web):
     from ttp.persons import build_persons
 
     with app.session() as session:
-        frame = build_persons(app, session, session.get(db.Job, web.summary["job_id"]))
+        frame = build_persons(app, session, session.get(db.Job, web.summary["job_id"]),
+                              ["po.grade@repeats", "vo.grade@repeats"])
     pupils = frame[frame["in_vve"].eq(True) & frame["in_po"].eq(True) & frame["in_vo"].eq(True)
                    & frame["vve.vve_indicatie"].isin(["ja", "nee"]) & frame["po.school_year"].notna()]
     candidates = []
-    for dimension, column in (("advice", "po.advies"), ("school", "po.brin"), ("sex", "po.sex")):
+    for dimension, column in (("advice", "po.advies"), ("school", "po.brin"), ("sex", "po.sex"),
+                              ("weight", "po.gewicht"), ("repeated_po", "po.grade@repeats"),
+                              ("repeated_vo", "vo.grade@repeats")):
         values = pupils[column].astype(object).where(pupils[column].notna(), None)
         counts, missing = values.value_counts(), int(values.isna().sum())
         candidates += [(counts[v] + missing, dimension, [k for k in counts.index if k != v]) for v in counts.index]
