@@ -1620,6 +1620,9 @@ def release_make(ctx, request_id, out, as_json, actor) -> None:
     doc = release_request(get_app(ctx.find_root(), actor), request_id, out)
     if as_json:
         emit_json(doc)
+    elif doc.get("kind") == "cbs-delivery":
+        click.echo(f"release {doc['release_id']} for {doc['recipient']} (project {doc['project']}) written to {out}: "
+                   f"{doc['persons']} persons, {doc['identities']} sealed identities, signed manifest")
     else:
         click.echo(f"release {doc['release_id']} written to {out} ({doc['suppressed']} cell(s) suppressed)")
 

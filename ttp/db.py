@@ -97,6 +97,21 @@ class Recipient(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+class RecipientRelease(Base):
+    """A microdata delivery made for a designated recipient (a `cbs-delivery` request), its files' sums."""
+
+    __tablename__ = "recipient_releases"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), unique=True)
+    recipient: Mapped[str] = mapped_column(ForeignKey("recipients.name"))
+    project: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    files: Mapped[dict] = mapped_column(JSON)
+    persons: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Delivery(Base):
     """A delivery id once ingested: a second delivery with the same id is a replay."""
 

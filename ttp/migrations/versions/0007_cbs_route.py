@@ -1,6 +1,7 @@
-"""designated recipients (CBS): the public keys suppliers seal identities to, approved by a second officer
+"""the CBS route: designated recipients (the public keys suppliers seal identities to, approved by a second
+officer) and the microdata deliveries made for them
 
-Revision ID: 0007_recipients
+Revision ID: 0007_cbs_route
 Revises: 0006_supplier_kit
 Create Date: 2026-11-30
 """
@@ -8,7 +9,7 @@ Create Date: 2026-11-30
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_recipients"
+revision = "0007_cbs_route"
 down_revision = "0006_supplier_kit"
 branch_labels = None
 depends_on = None
@@ -25,7 +26,20 @@ def upgrade() -> None:
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("decided_by", sa.String(100), nullable=True),
     )
+    op.create_table(
+        "recipient_releases",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("request_id", sa.String(32), sa.ForeignKey("requests.id"), nullable=False, unique=True),
+        sa.Column("recipient", sa.String(100), sa.ForeignKey("recipients.name"), nullable=False),
+        sa.Column("project", sa.String(64), nullable=False),
+        sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=False),
+        sa.Column("files", sa.JSON(), nullable=False),
+        sa.Column("persons", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("recipient_releases")
     op.drop_table("recipients")
