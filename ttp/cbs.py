@@ -24,6 +24,7 @@ from keys.delivery import canonical
 from keys.derive import project_pseudonyms
 from policies import lifecycle
 from policies.errors import PoliciesError, StateError
+from policies.external import disclosure_problems, parse_external
 from policies.microdata import (
     KIND,
     MicrodataRequest,
@@ -132,9 +133,9 @@ def produce_delivery(act: Acting, row: db.Request, out: Path | None) -> dict:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         sums = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
-        act.session.add(db.RecipientRelease(id=release_id, request_id=row.id, recipient=recipient.name,
-                                            project=request.project, job_id=job.id, files=sums, persons=persons,
-                                            created_by=act.user.name))
+        act.session.add(db.RecipientRelease(id=release_id, kind="delivery", request_id=row.id,
+                                            recipient=recipient.name, project=request.project, job_id=job.id,
+                                            files=sums, size=persons, created_by=act.user.name))
         row.status, row.updated_at = "released", db.utcnow()
         act.objects.update({"request": row.id, "release": release_id, "job": job.id, "recipient": recipient.name})
         act.counts.update({"persons": persons, "identities": blobs})
@@ -208,3 +209,79 @@ def read_release(folder: Path) -> tuple[bytes, bytes, dict[str, bytes]]:
     except (OSError, ValueError, KeyError, TypeError):
         raise TTPError(f"{folder}: not a complete recipient release (manifest.json, manifest.sig and its files)") \
             from None
+
+
+# --- results back: tables out of the recipient's output check ------------------------------------------------
+
+EXTERNAL_TABLE, EXTERNAL_META = "table.csv", "external.json"
+
+
+def import_external(act: Acting, path: Path, recipient_name: str, delivery_id: str, title: str) -> dict:
+    """Import a table that came out of the recipient's environment as an external release, after ttp's own
+    disclosure rules (the threshold of the delivery's policy) passed on every cell; refused in one line."""
+    from .exporting import get_policy
+
+    delivery = act.session.get(db.RecipientRelease, delivery_id)
+    if delivery is None or delivery.kind != "delivery":
+        raise TTPError(f"unknown delivery {delivery_id!r}: an external table comes back from a cbs-delivery "
+                       "release (`ttp release list` shows them)")
+    if delivery.recipient != recipient_name:
+        raise TTPError(f"delivery {delivery_id} went to {delivery.recipient}, not to {recipient_name}")
+    active_recipient(act.session, recipient_name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TTPError(f"{path}: cannot read ({exc.strerror})") from None
+    request_row = act.session.get(db.Request, delivery.request_id)
+    if request_row is None:
+        raise TTPError(f"delivery {delivery_id}: its request is gone")
+    policy_row = get_policy(act.session, request_row.policy_name, request_row.policy_version)
+    threshold = load_policy(policy_row.text, policy_row.name).disclosure.min_cell_count
+    act.objects.update({"recipient": recipient_name, "release": delivery_id})
+    act.details.update({"sha256": hashlib.sha256(data).hexdigest(), "policy": policy_row.name,
+                        "policy_version": policy_row.version, "threshold": threshold})
+    try:
+        table = parse_external(data)
+    except PoliciesError as exc:
+        raise TTPError(f"{path}: {exc}") from None
+    problems = disclosure_problems(table, threshold)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise TTPError(f"{path}: {problems[0]}{more}: not imported")
+    release_id = new_id("ext")
+    meta = {"release_id": release_id, "external": True, "recipient": recipient_name, "project": delivery.project,
+            "derived_from": delivery_id, "title": title, "policy": policy_row.name,
+            "policy_version": policy_row.version, "threshold": threshold, "labels": list(table.labels),
+            "counts": list(table.counts), "rows": len(table.rows), "imported_by": act.user.name,
+            "imported": db.utcnow().isoformat()}
+    files = {EXTERNAL_TABLE: data, EXTERNAL_META: canonical(meta)}
+    stored = act.app.settings.release_dir(release_id)
+    tmp = stored.with_name(f".tmp-{os.getpid()}-{release_id}")
+    tmp.mkdir(parents=True)
+    try:
+        for name, blob in files.items():
+            (tmp / name).write_bytes(blob)
+        sums = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+        act.session.add(db.RecipientRelease(id=release_id, kind="external", recipient=recipient_name,
+                                            project=delivery.project, derived_from=delivery_id, title=title,
+                                            files=sums, size=len(table.rows), created_by=act.user.name))
+        act.objects["external"] = release_id
+        act.counts.update({"rows": len(table.rows), "cells": len(table.rows) * len(table.counts)})
+        act.details["files"] = sums
+        act.session.flush()
+        act.record()
+        os.replace(tmp, stored)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+def recipient_releases(act: Acting) -> list[dict]:
+    """The deliveries made for recipients and the external tables that came back, oldest first."""
+    from sqlalchemy import select
+
+    rows = act.session.scalars(select(db.RecipientRelease).order_by(db.RecipientRelease.created_at))
+    return [{"release_id": r.id, "kind": r.kind, "external": r.kind == "external", "recipient": r.recipient,
+             "project": r.project, "request_id": r.request_id, "derived_from": r.derived_from, "title": r.title,
+             "size": r.size, "created_at": r.created_at.isoformat()} for r in rows]

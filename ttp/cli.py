@@ -1671,17 +1671,53 @@ def release_list(ctx, as_json, actor) -> None:
     Example:
       ttp release list
     """
+    from .cbs import recipient_releases
     from .exporting import list_releases
 
     app = get_app(ctx.find_root(), actor)
     with app.acting("release.list") as act:
         rows = list_releases(act)
+        # microdata for a recipient and the tables that came back: an operator's or officer's business
+        routed = recipient_releases(act) if act.user.role != "researcher" else []
     if as_json:
-        emit_json({"releases": rows})
+        emit_json({"releases": rows, "recipient_releases": routed})
     else:
         for r in rows:
             click.echo(f"#{r['seq']:<4} {r['release_id']}  {r['request_id']}  {r['requester']:<12} {r['policy']}"
                        f"  {r['created_at']}")
+        for r in routed:
+            what = (f"external table from {r['recipient']} ({r['title']}), from {r['derived_from']}"
+                    if r["external"] else f"microdata for {r['recipient']}, request {r['request_id']}")
+            click.echo(f"{r['kind']:<8} {r['release_id']}  project {r['project']}: {what}  {r['created_at']}")
+
+
+@release.command("import")
+@click.argument("table", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--recipient", required=True, metavar="NAME", help="The recipient whose environment made the table.")
+@click.option("--delivery", "delivery_id", required=True, metavar="RELEASE",
+              help="The cbs-delivery release the table was computed from.")
+@click.option("--title", required=True, help="What the table shows (kept with it).")
+@json_option
+@as_option
+@click.pass_context
+def release_import(ctx, table, recipient, delivery_id, title, as_json, actor) -> None:
+    """Import a table that came out of the recipient's output check as an external release, after ttp's own
+    disclosure rules passed on every cell (layout: docs/nco.md).
+
+    \b
+    Example:
+      ttp release import doorstroom.csv --recipient cbs --delivery rel_0a1b2c3d4e5f --title "advice by vo level"
+    """
+    from .cbs import import_external
+
+    app = get_app(ctx.find_root(), actor)
+    with app.acting("release.import", {"recipient": recipient}) as act:
+        doc = import_external(act, table, recipient, delivery_id, title)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"external release {doc['release_id']} from {recipient} imported: {doc['rows']} rows, every "
+                   f"count at least {doc['threshold']} or 0 (policy {doc['policy']} v{doc['policy_version']})")
 
 
 @release.command("show")

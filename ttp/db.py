@@ -98,16 +98,20 @@ class Recipient(Base):
 
 
 class RecipientRelease(Base):
-    """A microdata delivery made for a designated recipient (a `cbs-delivery` request), its files' sums."""
+    """A microdata delivery made for a designated recipient (kind `delivery`, a `cbs-delivery` request), or a
+    table that came back from its environment (kind `external`, imported); its files' sums."""
 
     __tablename__ = "recipient_releases"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("requests.id"), unique=True, nullable=True)
     recipient: Mapped[str] = mapped_column(ForeignKey("recipients.name"))
     project: Mapped[str] = mapped_column(String(64))
-    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    derived_from: Mapped[str | None] = mapped_column(ForeignKey("recipient_releases.id"), nullable=True)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
     files: Mapped[dict] = mapped_column(JSON)
-    persons: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)  # persons of a delivery, rows of an external table
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

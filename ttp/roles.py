@@ -90,6 +90,8 @@ ACTIONS: dict[str, Action] = {
     "release.pending": Action(_OP, "the approved requests whose release is still to be made", reads=True),
     "release": Action(_OP, "compute, protect and write the release of an approved request"),
     "release.verify": Action(OFFICE, "recompute releases and compare their bytes"),
+    "release.import": Action(OFFICE, "import a table from a recipient's environment as an external release "
+                             "(ttp's disclosure rules checked on it)"),
     "release.list": Action(ANY, "list releases (a researcher: their own)", reads=True),
     "release.show": Action(ANY, "show a release (a researcher: their own)", reads=True),
     "release.download": Action(ANY, "download a file of a release (a researcher: their own)"),

@@ -1,5 +1,5 @@
 """the CBS route: designated recipients (the public keys suppliers seal identities to, approved by a second
-officer) and the microdata deliveries made for them
+officer), the microdata deliveries made for them and the tables that came back (external releases)
 
 Revision ID: 0007_cbs_route
 Revises: 0006_supplier_kit
@@ -29,12 +29,15 @@ def upgrade() -> None:
     op.create_table(
         "recipient_releases",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("request_id", sa.String(32), sa.ForeignKey("requests.id"), nullable=False, unique=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("request_id", sa.String(32), sa.ForeignKey("requests.id"), nullable=True, unique=True),
         sa.Column("recipient", sa.String(100), sa.ForeignKey("recipients.name"), nullable=False),
         sa.Column("project", sa.String(64), nullable=False),
-        sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=False),
+        sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=True),
+        sa.Column("derived_from", sa.String(32), sa.ForeignKey("recipient_releases.id"), nullable=True),
+        sa.Column("title", sa.Text(), nullable=True),
         sa.Column("files", sa.JSON(), nullable=False),
-        sa.Column("persons", sa.Integer(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.String(100), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
