@@ -81,7 +81,7 @@ def cohort(n: int, seed: int = 7) -> pd.DataFrame:
     return pd.DataFrame({
         "export_file": school, "school": [s[:6] for s in school], "row_number": np.arange(1, n + 1),
         "record_key": np.char.add("L", np.arange(n).astype(str)).astype(object), "bsn": bsn,
-        "onderwijsnummer": onr, "nco_id": None, "bsn4": [b[-4:] for b in bsn], "family_name": fam,
+        "onderwijsnummer": onr, "bsn4": [b[-4:] for b in bsn], "family_name": fam,
         "name_prefix": None, "given_names": given_names,
         "preferred_name": np.where(rng.random(n) < 0.3, g1, None),
         "initials": None, "birth_date": dates, "sex": rng.choice(np.array(["M", "F"], dtype=object), n),

@@ -40,7 +40,7 @@ class Profile(BaseModel):
     delimiter: str = "auto"
     encoding: str = "auto"
     date_format: str = "%Y-%m-%d"
-    sector: Literal["vve", "po", "vo", "mbo", "nco"]
+    sector: Literal["vve", "po", "vo", "mbo"]
     earliest_birth_date: date | None = None
     latest_birth_date: date | None = None
     school_year: str | None = None

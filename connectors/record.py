@@ -8,7 +8,7 @@ from typing import Any, Literal, cast
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-SECTORS = ("vve", "po", "vo", "mbo", "nco")
+SECTORS = ("vve", "po", "vo", "mbo")
 
 
 class CanonicalRecord(BaseModel):
@@ -23,7 +23,6 @@ class CanonicalRecord(BaseModel):
     record_key: str = Field(description="The source's own key of the record (pupil key); required.")
     bsn: str | None = Field(None, description="Burgerservicenummer, 9 digits, passed the 11-test.")
     onderwijsnummer: str | None = Field(None, description="Onderwijsnummer, 9 digits starting with 10.")
-    nco_id: str | None = Field(None, description="Identifier in the NCO reference file.")
     bsn4: str | None = Field(None, description="Last four digits of BSN or onderwijsnummer (weak feature).")
     family_name: str | None = Field(None, description="Achternaam as written (may carry the tussenvoegsel).")
     name_prefix: str | None = Field(None, description="Tussenvoegsel / voorvoegsel, e.g. 'van der'.")

@@ -27,7 +27,7 @@ from .record import ATTR_PREFIX, CANONICAL_FIELDS, FIXED_ATTRIBUTES, LINK_PREFIX
 #: The earliest plausible birth date when the profile sets none: pupils for the school sectors, adults too
 #: in mbo (BBL, VAVO and adult education keep learners born decades back).
 EARLIEST_BIRTH_DATE: dict[str, date] = {
-    "vve": date(1990, 1, 1), "po": date(1990, 1, 1), "vo": date(1990, 1, 1), "nco": date(1990, 1, 1),
+    "vve": date(1990, 1, 1), "po": date(1990, 1, 1), "vo": date(1990, 1, 1),
     "mbo": date(1920, 1, 1),
 }
 

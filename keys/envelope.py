@@ -8,6 +8,7 @@ open, verify or load is one opaque `EnvelopeError` whose message names no secret
 from __future__ import annotations
 
 import hashlib
+import json
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hpke, serialization
@@ -99,3 +100,25 @@ def private_seed(key: Ed25519PrivateKey) -> bytes:
     """The 32 raw bytes of an Ed25519 private key (to derive the supplier's own sealing key from)."""
     return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                              serialization.NoEncryption())
+
+
+RELEASE_SIGNED = b"ttp/recipient-release/v1\x00"
+
+
+def sign_release(key: Ed25519PrivateKey, manifest: bytes) -> bytes:
+    """The TTP's signature over a recipient release's manifest (which names every file by its SHA-256)."""
+    return sign(key, RELEASE_SIGNED + bytes(manifest))
+
+
+def verify_release(key: Ed25519PublicKey, manifest: bytes, signature: bytes, files: dict[str, bytes]) -> None:
+    """At the recipient: the manifest is the TTP's and every file is the one it names (`EnvelopeError` if not)."""
+    verify(key, signature, RELEASE_SIGNED + bytes(manifest))
+    try:
+        named = {str(f["name"]): str(f["sha256"]) for f in json.loads(manifest.decode("utf-8"))["files"]}
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise EnvelopeError("the release manifest is damaged") from None
+    if set(named) != set(files):
+        raise EnvelopeError("the release holds other files than its manifest names")
+    for name, data in files.items():
+        if hashlib.sha256(data).hexdigest() != named[name]:
+            raise EnvelopeError(f"{name} is not the file the signed manifest names")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from linkage.errors import LinkError
 
-HASH_COLUMNS = ("bsn", "onr", "nco", "bsn4", "fam", "fam_a", "fam_b", "prefix", "given", "given1", "pref",
+HASH_COLUMNS = ("bsn", "onr", "bsn4", "fam", "fam_a", "fam_b", "prefix", "given", "given1", "pref",
                 "init", "dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y", "pc", "pc4")
 BLOOM_COLUMNS = ("fam_bf", "given_bf", "pref_bf")
 

@@ -210,7 +210,7 @@ def _in_key_order(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndar
     return idx[order], key[idx][order]
 
 
-NUMBER_KEYS = ("bsn", "onr", "nco")
+NUMBER_KEYS = ("bsn", "onr")
 RICHNESS_KEYS = ("fam", "given1", "pref", "pc", "sex")
 
 

@@ -88,7 +88,7 @@ def cluster(file_code: np.ndarray, numbers: dict[str, np.ndarray], left: np.ndar
 
     Links are taken strongest first (a one-to-one assignment between any two export files falls out
     of this); a link that would put two records of one export file, two different numbers of one kind
-    (BSN, onderwijsnummer, NCO id) or a pair rejected in review into one person is refused, which is
+    (BSN, onderwijsnummer) or a pair rejected in review into one person is refused, which is
     the same as splitting such a cluster at its weakest link. A `strong` link (a shared number, a
     near-certain probability) may join two records of one export file: a child registered twice.
     """

@@ -33,7 +33,6 @@ def comparisons_for(arrays: FeatureArrays, settings: LinkSettings) -> list[Compa
     out = [
         Comparison("bsn", ("different", "same"), fixed_m=number_m),
         Comparison("onderwijsnummer", ("different", "same"), fixed_m=number_m),
-        Comparison("nco_id", ("different", "same"), fixed_m=number_m),
         Comparison("bsn4", ("different", "same"),
                    fixed_m=(settings.bsn4_disagree_m, 1 - settings.bsn4_disagree_m)),
         Comparison("family_name", ("other", *dl, "part", "exact"), tf="family_name" in settings.tf_adjust),
@@ -176,8 +175,6 @@ def compare(arrays: FeatureArrays, il: np.ndarray, ir: np.ndarray, comparisons: 
             cols.append(_number(arrays, "bsn", il, ir))
         elif c.name == "onderwijsnummer":
             cols.append(_number(arrays, "onr", il, ir))
-        elif c.name == "nco_id":
-            cols.append(_number(arrays, "nco", il, ir))
         elif c.name == "bsn4":
             lvl = _number(arrays, "bsn4", il, ir)
             lvl[_both(arrays.column("bsn")[il], arrays.column("bsn")[ir])] = MISSING  # the full BSN decides

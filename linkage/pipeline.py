@@ -39,7 +39,7 @@ from linkage.settings import LinkSettings, missing_features
 
 Progress = Callable[[str, int, int | None], None]
 VERDICTS = ["accept", "reject"]  # reviewed code 1 = accept, 2 = reject (0 = not reviewed)
-NUMBER_COMPARISONS = {"bsn": "bsn", "onderwijsnummer": "onr", "nco_id": "nco"}
+NUMBER_COMPARISONS = {"bsn": "bsn", "onderwijsnummer": "onr"}
 
 
 @dataclass
@@ -196,10 +196,10 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     e_left = np.r_[cands.left[linked], np.array(extra_l, np.int64)]
     e_right = np.r_[cands.right[linked], np.array(extra_r, np.int64)]
     e_strength = np.r_[strength[linked], np.full(len(extra_l), 1e9)]
-    numbers = {k: arrays.column(k) for k in ("bsn", "onr", "nco")}
+    numbers = {k: arrays.column(k) for k in ("bsn", "onr")}
     strong = (deterministic & ~contradicted) | (prob >= settings.within_file_probability) | accepted
     e_strong = np.r_[strong[linked], np.ones(len(extra_l), bool)]
-    # twins stay apart also through other records (a nameless NCO record links to either twin), when
+    # twins stay apart also through other records (a nameless record links to either twin), when
     # the given names were really comparable (not a roepnaam-only record against a given-names-only one)
     g1, pr = arrays.column("given1") != 0, arrays.column("pref") != 0
     comparable = (g1[cands.left] & g1[cands.right]) | (pr[cands.left] & pr[cands.right])

@@ -34,7 +34,7 @@ from linkage import normalise as nz
 from linkage.bloom import BloomEncoder, BloomParams
 
 PSEUDONYM_SCHEME = "hmac-sha256/v1"
-HASH_COLUMNS = ("bsn", "onr", "nco", "bsn4", "fam", "fam_a", "fam_b", "prefix", "given", "given1", "pref",
+HASH_COLUMNS = ("bsn", "onr", "bsn4", "fam", "fam_a", "fam_b", "prefix", "given", "given1", "pref",
                 "init", "dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y", "pc", "pc4")
 BLOOM_COLUMNS = ("fam_bf", "given_bf", "pref_bf")
 DOMAINS = {"fam_a": "fam", "fam_b": "fam", "given1": "firstname", "pref": "firstname", "dob_swap": "dob",
@@ -42,7 +42,7 @@ DOMAINS = {"fam_a": "fam", "fam_b": "fam", "given1": "firstname", "pref": "first
 LINK_KINDS = ("string", "number", "code")
 # Columns whose distinct raw values nearly always normalise to distinct strings: keyed per distinct raw
 # value without a second round of de-duplication (which would cost more than the few HMACs it saves).
-DISTINCT_AFTER_NORMALISING = frozenset({"bsn", "onr", "nco", "given", "pc"})
+DISTINCT_AFTER_NORMALISING = frozenset({"bsn", "onr", "given", "pc"})
 
 
 class PseudonymError(ValueError):
@@ -372,7 +372,7 @@ def make_features(
         return lambda values: [func(v) for v in values]
 
     for column, field, func in (("bsn", "bsn", nz.digits_many), ("onr", "onderwijsnummer", nz.digits_many),
-                                ("nco", "nco_id", single(nz.code)), ("bsn4", "bsn4", single(nz.code))):
+                                ("bsn4", "bsn4", single(nz.code))):
         cols.update(_feature_columns(batch, _column(records, field), identifier(column, func), (column,),
                                      per_row=column == "bsn"))
 

@@ -139,7 +139,7 @@ def render_html(report: dict) -> str:
                      "file is printed by <code>ttp link show JOB</code>.</p>")
     parts.append('<p class="note">Estimated precision and recall are the model\'s own expectation for the '
                  "probabilistic links (not measured against any truth). Deterministic links share a keyed "
-                 "BSN, onderwijsnummer or NCO id.</p>")
+                 "BSN or onderwijsnummer.</p>")
 
     hist = report.get("weight_histogram", {})
     th = report.get("thresholds", {})

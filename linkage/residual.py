@@ -1,4 +1,4 @@
-"""Second pass: attach records without names (the NCO file) to persons, with the prior of what is left.
+"""Second pass: attach records without names (a file keyed by numbers only) to persons, with the prior of what is left.
 
 A record that has no names and was not linked (its number matched no record) can only be matched on
 birth date, sex and address. Against all pairs that evidence is weak, but only a few records are left

@@ -35,7 +35,7 @@ _NOTES = {
     "lsh_band_bits": "bits sampled per band",
     "dice_bands": "Dice similarities that start a level of each name and string link-field comparison",
     "tf_adjust": "comparisons whose exact agreement weighs by the value's frequency (family_name, given_name)",
-    "number_disagree_m": "share of true matches whose BSN/onderwijsnummer/NCO id differ (fixed, not trained)",
+    "number_disagree_m": "share of true matches whose BSN/onderwijsnummer differ (fixed, not trained)",
     "bsn4_disagree_m": "share of true matches whose last four BSN digits differ (fixed)",
     "em_max_iter": "EM iterations at most (the report warns when EM stops before it converges)",
     "em_tolerance": "EM stops when the log-likelihood gains less than this",
@@ -165,7 +165,7 @@ def dump_settings(settings: LinkSettings) -> str:
                 lines.append(f"# {_NOTES[name]}")
                 lines.append(f"{name} = {_value(getattr(settings, name))}")
     lines += ["", "# Blocking passes, a union: records agreeing on every key of a pass become a candidate pair.",
-              "# keys: keyed features (bsn onr nco bsn4 fam given1 pref init dob dob_ym pc pc4 ...) or",
+              "# keys: keyed features (bsn onr bsn4 fam given1 pref init dob dob_ym pc pc4 ...) or",
               "# link_<field> for a profile's link field; cross = [left, right] joins two columns (a day/month",
               "# swap); lsh = a Bloom filter (fam_bf, given_bf, pref_bf, link_<field>_bf) cut into bands;",
               "# max_block_size caps this pass's blocks (default the [blocking] one)."]

@@ -166,6 +166,23 @@ class Approval(_Strict):
         return roles
 
 
+class Microdata(_Strict):
+    """What may go as microdata (per person, pseudonymised) to a designated recipient's secure environment."""
+
+    recipients: list[str] = Field(min_length=1)
+    # `source.attribute` of the payload, e.g. "vo.niveau"; school year and grade always go with each record
+    attributes: list[str] = Field(min_length=1)
+
+    @field_validator("attributes")
+    @classmethod
+    def _attributes_ok(cls, attributes: list[str]) -> list[str]:
+        for name in attributes:
+            source, dot, attribute = name.partition(".")
+            if not dot or not source or not attribute or "@" in name:
+                raise ValueError(f"microdata attribute {name!r}: write it as source.attribute, e.g. vo.niveau")
+        return attributes
+
+
 class Policy(_Strict):
     """One project's policy, loaded from its TOML file."""
 
@@ -177,6 +194,7 @@ class Policy(_Strict):
     derived: dict[str, Derived] = {}
     disclosure: Disclosure = Disclosure()
     approval: Approval = Approval()
+    microdata: Microdata | None = None
 
     @model_validator(mode="after")
     def _columns_ok(self) -> Policy:

@@ -37,7 +37,8 @@ MANIFEST = "manifest.json"
 DATABASE = "ttp.db"
 KEYSTORE = "keystore.ttpkeys"
 CHECKPOINTS = "audit/checkpoints.log"
-FOLDERS = {"batches": db.Batch.id, "jobs": db.Job.id, "releases": db.Release.id}
+# a folder per row of these tables (a recipient's delivery and an imported table live among the releases)
+FOLDERS = {"batches": (db.Batch.id,), "jobs": (db.Job.id,), "releases": (db.Release.id, db.RecipientRelease.id)}
 _MEMBER = re.compile(r"(batches|jobs|releases)/[A-Za-z0-9_]{1,64}/[A-Za-z0-9_.-]{1,128}")
 
 
@@ -86,7 +87,8 @@ def write_backup(app: App, out: Path, passphrase: str) -> dict[str, int]:
         engine = db.make_engine(f"sqlite:///{copy}")
         try:
             with Session(engine) as session:
-                ids = {folder: list(session.scalars(select(column))) for folder, column in FOLDERS.items()}
+                ids = {folder: [i for column in columns for i in session.scalars(select(column))]
+                       for folder, columns in FOLDERS.items()}
                 events = session.scalar(select(func.max(db.AuditEvent.seq))) or 0
         finally:
             engine.dispose()

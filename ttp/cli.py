@@ -412,7 +412,7 @@ def restore_command(ctx: click.Context, file: Path, actor: str | None) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--source", metavar="NAME", help="Source name, e.g. vve, po, vo, mbo, nco (a delivery names its own).")
+@click.option("--source", metavar="NAME", help="Source name, e.g. vve, po, vo, mbo (a delivery names its own).")
 @click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), help="Profile TOML for CSV/XLSX.")
 @click.option("--format", "fmt", type=click.Choice(["edexml"]), help="A format that needs no profile.")
 @click.option("--school-year", metavar="YYYY-YYYY", help="School year when the export does not say.")
@@ -621,7 +621,7 @@ def link_run(ctx, sources, name, settings_file, as_json, actor) -> None:
 
     \b
     Examples:
-      ttp link run vve po vo mbo nco --name cohort-2007
+      ttp link run vve po vo mbo --name cohort-2007
       ttp link run febrl_a febrl_b --settings febrl.toml
     """
     from .linkjob import load_link_settings, run_link
@@ -1045,6 +1045,106 @@ def suppliers_list(ctx, as_json, actor) -> None:
             click.echo(f"{r['name']:<24} {r['fingerprint']}  secret v{r['secret_version']}")
 
 
+@cli.group()
+def recipients() -> None:
+    """Designated recipients (CBS): suppliers seal identities to them; the TTP forwards them unread."""
+
+
+@recipients.command("add")
+@click.argument("name")
+@click.option("--public-key", "public_key", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The recipient's X25519 public key (PEM).")
+@json_option
+@as_option
+@click.pass_context
+def recipients_add(ctx, name, public_key, as_json, actor) -> None:
+    """Register a designated recipient's public key (audited; in force once another officer approves).
+
+    \b
+    Example:
+      ttp recipients add cbs --public-key cbs.pem
+    """
+    from .recipients import add_recipient
+
+    app = get_app(ctx, actor)
+    try:
+        pem = public_key.read_bytes()
+    except OSError as exc:
+        raise TTPError(f"{public_key}: cannot read ({exc.strerror})") from None
+    with app.acting("recipients.add", {"recipient": name}) as act:
+        doc = add_recipient(act, name, pem)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"recipient {doc['name']} registered (key {doc['fingerprint']}); a second privacy officer "
+                   f"approves it: ttp recipients approve {doc['name']}")
+
+
+def _decide_recipient(ctx, name: str, approve: bool, as_json: bool, actor: str | None) -> None:
+    from .recipients import decide_recipient
+
+    app = get_app(ctx, actor)
+    with app.acting("recipients.approve" if approve else "recipients.deny", {"recipient": name}) as act:
+        doc = decide_recipient(act, name, approve)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"recipient {doc['name']} {doc['status']} (key {doc['fingerprint']})")
+
+
+@recipients.command("approve")
+@click.argument("name")
+@json_option
+@as_option
+@click.pass_context
+def recipients_approve(ctx, name, as_json, actor) -> None:
+    """Approve a designated recipient another user added (four eyes).
+
+    \b
+    Example:
+      ttp recipients approve cbs
+    """
+    _decide_recipient(ctx, name, True, as_json, actor)
+
+
+@recipients.command("deny")
+@click.argument("name")
+@json_option
+@as_option
+@click.pass_context
+def recipients_deny(ctx, name, as_json, actor) -> None:
+    """Deny a pending designated recipient.
+
+    \b
+    Example:
+      ttp recipients deny cbs
+    """
+    _decide_recipient(ctx, name, False, as_json, actor)
+
+
+@recipients.command("list")
+@json_option
+@as_option
+@click.pass_context
+def recipients_list(ctx, as_json, actor) -> None:
+    """List the designated recipients with their key fingerprints and status.
+
+    \b
+    Example:
+      ttp recipients list --json
+    """
+    from .recipients import list_recipients
+
+    app = get_app(ctx, actor)
+    with app.acting("recipients.list") as act:
+        rows = list_recipients(act)
+    if as_json:
+        emit_json({"recipients": rows})
+    else:
+        for r in rows:
+            click.echo(f"{r['name']:<24} {r['fingerprint']}  {r['status']}")
+
+
 def _supplier_passphrase(confirm: bool = False) -> str:
     """The supplier key's passphrase from `TTP_SUPPLIER_PASSPHRASE`, else a hidden prompt."""
     value = os.environ.get("TTP_SUPPLIER_PASSPHRASE")
@@ -1170,9 +1270,12 @@ def supplier_quarantine(delivery_file, key_file, out) -> None:
 @click.option("--ttp-key", "ttp_key", required=True, type=click.Path(path_type=Path, dir_okay=False),
               help="The TTP's delivery key (PEM, from `ttp keys export-delivery-key`).")
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The delivery file.")
+@click.option("--recipient", "recipient_specs", multiple=True, metavar="NAME=PEM",
+              help="A designated recipient (CBS) and its X25519 public key: each record's BSN (or the fields CBS "
+                   "links on) is sealed to it; the TTP forwards these unread. Repeatable.")
 @json_option
 def supply(paths, source, profile, fmt, school_year, supplier_name, key_file, secret_file, ttp_key, out,
-           as_json) -> None:
+           recipient_specs, as_json) -> None:
     """Pseudonymise an export at the school into one signed delivery sealed to the TTP.
 
     The same validation and pseudonymiser as `ttp ingest`, keyed with the suppliers' shared secret;
@@ -1183,16 +1286,19 @@ def supply(paths, source, profile, fmt, school_year, supplier_name, key_file, se
     Example:
       ttp supply po/ --format edexml --source po --supplier obs-de-linde --key obs-de-linde.key \\
           --secret region-secret-v1.json --ttp-key ttp-delivery.pem --out po.delivery
+      ttp supply vo.csv --profile vo.toml --source vo --supplier vo-1 --key vo-1.key \\
+          --secret region-secret-v1.json --ttp-key ttp-delivery.pem --recipient cbs=cbs.pem --out vo.delivery
     """
     from .ingest import open_source
-    from .supply import make_delivery, read_shared_secret, read_supplier_key, read_ttp_key
+    from .supply import make_delivery, read_recipients, read_shared_secret, read_supplier_key, read_ttp_key
 
     secret = read_shared_secret(secret_file)
+    designated = read_recipients(list(recipient_specs))
     recipient = read_ttp_key(ttp_key)
     signer = read_supplier_key(key_file, _supplier_passphrase())
     export = open_source(list(paths), profile, fmt, school_year)
     result = make_delivery(export, source=source, supplier=supplier_name, secret=secret, signer=signer,
-                           ttp_key=recipient, out=out)
+                           ttp_key=recipient, out=out, recipients=designated)
     if as_json:
         emit_json(result.as_json())
     else:
@@ -1201,6 +1307,8 @@ def supply(paths, source, profile, fmt, school_year, supplier_name, key_file, se
                    f"{result.quarantine_file or 'no file: none rejected'})")
         for reason, n in result.reasons.items():
             click.echo(f"  {n} row(s): {reason}")
+        for name, n in result.identities.items():
+            click.echo(f"  {n} identit(ies) sealed to {name} (the TTP cannot open them)")
 
 
 # --- audit -------------------------------------------------------------------------------------------------
@@ -1632,6 +1740,9 @@ def release_make(ctx, request_id, out, as_json, actor) -> None:
     doc = release_request(get_app(ctx.find_root(), actor), request_id, out)
     if as_json:
         emit_json(doc)
+    elif doc.get("kind") == "cbs-delivery":
+        click.echo(f"release {doc['release_id']} for {doc['recipient']} (project {doc['project']}) written to {out}: "
+                   f"{doc['persons']} persons, {doc['identities']} sealed identities, signed manifest")
     else:
         click.echo(f"release {doc['release_id']} written to {out} ({doc['suppressed']} cell(s) suppressed)")
 
@@ -1680,17 +1791,53 @@ def release_list(ctx, as_json, actor) -> None:
     Example:
       ttp release list
     """
+    from .cbs import recipient_releases
     from .exporting import list_releases
 
     app = get_app(ctx.find_root(), actor)
     with app.acting("release.list") as act:
         rows = list_releases(act)
+        # microdata for a recipient and the tables that came back: an operator's or officer's business
+        routed = recipient_releases(act) if act.user.role != "researcher" else []
     if as_json:
-        emit_json({"releases": rows})
+        emit_json({"releases": rows, "recipient_releases": routed})
     else:
         for r in rows:
             click.echo(f"#{r['seq']:<4} {r['release_id']}  {r['request_id']}  {r['requester']:<12} {r['policy']}"
                        f"  {r['created_at']}")
+        for r in routed:
+            what = (f"external table from {r['recipient']} ({r['title']}), from {r['derived_from']}"
+                    if r["external"] else f"microdata for {r['recipient']}, request {r['request_id']}")
+            click.echo(f"{r['kind']:<8} {r['release_id']}  project {r['project']}: {what}  {r['created_at']}")
+
+
+@release.command("import")
+@click.argument("table", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--recipient", required=True, metavar="NAME", help="The recipient whose environment made the table.")
+@click.option("--delivery", "delivery_id", required=True, metavar="RELEASE",
+              help="The cbs-delivery release the table was computed from.")
+@click.option("--title", required=True, help="What the table shows (kept with it).")
+@json_option
+@as_option
+@click.pass_context
+def release_import(ctx, table, recipient, delivery_id, title, as_json, actor) -> None:
+    """Import a table that came out of the recipient's output check as an external release, after ttp's own
+    disclosure rules passed on every cell (layout: docs/nco.md).
+
+    \b
+    Example:
+      ttp release import doorstroom.csv --recipient cbs --delivery rel_0a1b2c3d4e5f --title "advice by vo level"
+    """
+    from .cbs import import_external
+
+    app = get_app(ctx.find_root(), actor)
+    with app.acting("release.import", {"recipient": recipient}) as act:
+        doc = import_external(act, table, recipient, delivery_id, title)
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"external release {doc['release_id']} from {recipient} imported: {doc['rows']} rows, every "
+                   f"count at least {doc['threshold']} or 0 (policy {doc['policy']} v{doc['policy_version']})")
 
 
 @release.command("show")

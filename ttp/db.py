@@ -86,6 +86,38 @@ class Supplier(Base):
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Recipient(Base):
+    """A designated recipient (CBS) that suppliers seal identities to; usable once a second officer approved it."""
+
+    __tablename__ = "recipients"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    public_key: Mapped[str] = mapped_column(Text)  # X25519, PEM
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # pending, active, denied
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class RecipientRelease(Base):
+    """A microdata delivery made for a designated recipient (kind `delivery`, a `cbs-delivery` request), or a
+    table that came back from its environment (kind `external`, imported); its files' sums."""
+
+    __tablename__ = "recipient_releases"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(ForeignKey("requests.id"), unique=True, nullable=True)
+    recipient: Mapped[str] = mapped_column(ForeignKey("recipients.name"))
+    project: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), nullable=True)
+    derived_from: Mapped[str | None] = mapped_column(ForeignKey("recipient_releases.id"), nullable=True)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    files: Mapped[dict] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(Integer)  # persons of a delivery, rows of an external table
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Delivery(Base):
     """A delivery id once ingested: a second delivery with the same id is a replay."""
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from keys import delivery as delivery_file
 from keys import envelope
+from keys.errors import EnvelopeError
 
 from . import exporting, linkjob
 from .app import App
@@ -24,6 +25,7 @@ from .deliveries import supersede
 from .demo.region import generate_region
 from .ingest import open_source
 from .progress import Progress
+from .recipients import add_recipient, decide_recipient
 from .roles import PRIVACY_OFFICER, RESEARCHER
 from .settings import make_data_dir, resolve
 from .setup import initialise
@@ -36,13 +38,15 @@ SECOND_OFFICER = "officer2"  # four eyes on the policy and on the role
 EXAMPLES = Path(__file__).resolve().parents[1] / "policies" / "examples"
 POLICY_FILE = EXAMPLES / "monitor.toml"
 REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"
+CBS_REQUEST = EXAMPLES / "cbs" / "nco_doorstroom.toml"
+CBS = "cbs"
 # The release history the demo builds: what a researcher comparing schools asks one after another. Each is
 # protected together with every release before it (school-level tables, so suppression is exercised).
 HISTORY_FILES = [EXAMPLES / "requests" / name for name in (
     "school_advice_havo_vwo.toml", "school_weight_havo_vwo.toml", "advice_position_by_school.toml",
     "test_growth_by_vve.toml")]
 
-LINKED = ["vve", "po", "vo", "mbo", "nco"]
+LINKED = ["vve", "po", "vo", "mbo"]
 
 
 def _say(line: str) -> None:
@@ -64,6 +68,8 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         else data_dir.parent / "cohort"
     release_dir = data_dir.with_name(data_dir.name + "-release") if data_dir.name != "data" \
         else data_dir.parent / "release"
+    # CBS's side: the stand-in recipient key, and the delivery that goes into its remote-access environment
+    cbs_dir = data_dir.with_name(data_dir.name + "-cbs") if data_dir.name != "data" else data_dir.parent / "cbs"
     if (data_dir / "keystore.ttpkeys").exists():
         raise exporting.TTPError(f"{data_dir} holds a ttp installation already: give an empty --data-dir")
     make_data_dir(data_dir)
@@ -97,6 +103,8 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
 
     progress("suppliers: the region's shared secret, a signing key per supplier")
     kit = _supplier_kit(app, cohort_dir, sorted({source for _, source, _ in generated.deliveries}))
+    progress("CBS as designated recipient (a stand-in key), registered with four eyes")
+    cbs_key = _cbs_recipient(app, cbs_dir)
     delivered: dict[tuple[str, str], tuple[str, int, int]] = {}  # (year, source) -> batch, accepted, quarantined
     superseded = []
     for number, (year, source, rel) in enumerate(generated.deliveries, start=1):
@@ -106,7 +114,7 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
                              "edexml" if source == "po" else None, None)
         delivery = kit.folder / f"{number:03d}-{year}-{source}.delivery"
         make_delivery(export, source=source, supplier=kit.names[source], secret=kit.secret,
-                      signer=kit.keys[source], ttp_key=kit.ttp_key, out=delivery)
+                      signer=kit.keys[source], ttp_key=kit.ttp_key, out=delivery, recipients={CBS: cbs_key})
         # at the TTP: verified, opened, and keyed again under the TTP's own key
         with app.acting("ingest", {"delivery": delivery.name}) as act:
             result = receive_delivery(act, delivery)
@@ -149,6 +157,9 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         made_history.append({"request": path.stem, "request_id": rid, "release_id": made.get("release_id"),
                         "suppressed": made.get("suppressed"), "refused": made.get("refused"),
                         "release_dir": str(folder) if made.get("release_id") else None})
+    progress("a delivery to CBS remote access (cbs-delivery)")
+    cbs_request, cbs_release = _release_one(app, CBS_REQUEST, cbs_dir / "delivery")
+    cbs_verified = _verify_cbs(app, cbs_dir / "delivery") if cbs_release.get("release_id") else False
     progress("verifying the audit log")
     app.act_as(OFFICER_NAME)
     audit = verify(app, None, None)
@@ -179,6 +190,9 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         "batches_by_source": {s: r["batches"] for s, r in records.items()},
         "superseded": superseded,
         "suppressed_cells": release["suppressed"],
+        "cbs": {"request_id": cbs_request, "release_id": cbs_release.get("release_id"),
+                "refused": cbs_release.get("refused"), "persons": cbs_release.get("persons"),
+                "identities": cbs_release.get("identities"), "verified": cbs_verified, "dir": str(cbs_dir)},
         "audit_ok": audit["ok"],
         "audit_events": audit["events"],
         "seconds": round(time.monotonic() - started, 1),
@@ -216,6 +230,39 @@ def _supplier_kit(app: App, cohort_dir: Path, sources: list[str]) -> SupplierKit
     with app.acting("keys.export-delivery-key"):
         ttp_key = envelope.load_public(delivery_key_pem(app.keystore), X25519PublicKey)
     return SupplierKit(folder, secret, names, keys, ttp_key)
+
+
+def _cbs_recipient(app: App, cbs_dir: Path) -> X25519PublicKey:
+    """CBS's stand-in key pair, the private half beside the data directory (it is CBS's, never the TTP's),
+    registered by one officer and approved by the other."""
+    cbs_dir.mkdir(parents=True, exist_ok=True)
+    key = X25519PrivateKey.generate()
+    write_new(cbs_dir / "cbs-standin.key", key.private_bytes_raw(), mode=0o600)
+    pem = envelope.public_pem(key.public_key())
+    write_new(cbs_dir / "cbs.pem", pem)
+    app.act_as(OFFICER_NAME)
+    with app.acting("recipients.add", {"recipient": CBS}) as act:
+        add_recipient(act, CBS, pem)
+    app.act_as(SECOND_OFFICER)
+    with app.acting("recipients.approve", {"recipient": CBS}) as act:
+        decide_recipient(act, CBS, True)
+    app.act_as(OPERATOR_NAME)
+    return key.public_key()
+
+
+def _verify_cbs(app: App, folder: Path) -> bool:
+    """What CBS does on arrival: the manifest is signed by the TTP's key and names every file's bytes."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from .cbs import read_release
+
+    manifest, signature, files = read_release(folder)
+    try:
+        envelope.verify_release(envelope.load_public(app.keystore.verify_key_pem(), Ed25519PublicKey), manifest,
+                                signature, files)
+    except EnvelopeError:
+        return False
+    return True
 
 
 def _write_tokens(app: App, data_dir: Path, names: list[str]) -> Path:
@@ -281,4 +328,11 @@ def _print_summary(s: dict, quiet: bool = False) -> None:
             w(f"  {h['request']:<30} {h['release_id']}  {h['suppressed']:>5} cell(s) suppressed\n")
         else:
             w(f"  {h['request']:<30} not released: {h['refused']}\n")
+    cbs = s["cbs"]
+    if cbs["release_id"]:
+        w(f"delivery to CBS remote access {cbs['release_id']} in {cbs['dir']}/delivery: {cbs['persons']} persons "
+          f"under a pseudonym of that project only, {cbs['identities']} identities sealed to CBS (the TTP cannot\n"
+          f"  open them); signature {'verified' if cbs['verified'] else 'DOES NOT VERIFY'} (docs/nco.md)\n")
+    else:
+        w(f"delivery to CBS not made: {cbs['refused']}\n")
     w(f"audit log: {'verified' if s['audit_ok'] else 'DOES NOT VERIFY'} ({s['audit_events']} events)\n")

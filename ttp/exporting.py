@@ -25,6 +25,7 @@ from policies.errors import PoliciesError, StateError
 from policies.history import ReleaseRecord, from_first_format, record
 from policies.history import entry as history_entry
 from policies.history import shown as shown_release
+from policies.microdata import is_microdata, load_microdata_request
 from policies.policy import Policy, load_policy, policy_hash
 from policies.release import render
 from policies.request import Request, load_request
@@ -271,6 +272,16 @@ def submit(act: Acting, path: Path) -> db.Request:
 
 def preview_check(act: Acting, text: str) -> dict:
     """The policy check a request would get, without storing anything (the web form shows it first)."""
+    if is_microdata(text):
+        from .cbs import check
+
+        try:
+            micro = load_microdata_request(text)
+        except PoliciesError as exc:
+            return {"ok": False, "problems": [str(exc)]}
+        job = act.session.get(db.Job, micro.link_job) if micro.link_job else _latest_job(act.session,
+                                                                                       micro.population)
+        return for_user(check(act, micro, get_policy(act.session, micro.policy), job), act.user.role)
     try:
         request = load_request(text)
     except PoliciesError as exc:
@@ -283,6 +294,10 @@ def preview_check(act: Acting, text: str) -> dict:
 
 def submit_text(act: Acting, text: str, origin: str = "request") -> db.Request:
     """Store request text and its check; a request that does not parse is refused."""
+    if is_microdata(text):
+        from .cbs import submit_microdata
+
+        return submit_microdata(act, text, origin)
     try:
         request = load_request(text)
     except PoliciesError as exc:
@@ -319,7 +334,7 @@ def get_request(session, request_id: str) -> db.Request:
 def _request_doc(row: db.Request) -> dict:
     purpose = ""
     try:
-        purpose = load_request(row.text).purpose
+        purpose = (load_microdata_request(row.text) if is_microdata(row.text) else load_request(row.text)).purpose
     except PoliciesError:
         pass
     return {"request_id": row.id, "requester": row.requester, "policy": f"{row.policy_name} v{row.policy_version}",
@@ -341,7 +356,8 @@ def show_request(act: Acting, request_id: str) -> dict:
         raise NotFound(f"unknown request {request_id!r}: `ttp request list` shows them")
     doc = _request_doc(row)
     doc.update({"check": for_user(row.check, act.user.role), "text": row.text})
-    release = act.session.scalars(select(db.Release).where(db.Release.request_id == row.id)).first()
+    release = act.session.scalars(select(db.Release).where(db.Release.request_id == row.id)).first() \
+        or act.session.scalars(select(db.RecipientRelease).where(db.RecipientRelease.request_id == row.id)).first()
     doc["release_id"] = release.id if release else None
     return doc
 
@@ -365,7 +381,9 @@ def decide_request(act: Acting, request_id: str, decision: str, reason: str) -> 
                                               act.user.name, reason)
     row.updated_at = db.utcnow()
     act.details["status"] = new_state
-    if new_state == "released":  # the policy releases at approval
+    if new_state == "released" and is_microdata(row.text):  # microdata is written by `ttp release` only
+        row.status = act.details["status"] = "approved"
+    elif new_state == "released":  # the policy releases at approval
         act.session.flush()
         doc = produce_release(act, row)
         act.objects["release"] = doc["release_id"]
@@ -422,7 +440,7 @@ def prepare_release(reader: Acting | None, request_id: str) -> PreparedRelease |
     if reader is None:
         return None
     row = reader.session.get(db.Request, request_id)
-    if row is None or row.status != "approved":
+    if row is None or row.status != "approved" or is_microdata(row.text):
         return None
     # the state first: whatever commits while the table is computed makes the release compute it again
     state = _release_state(reader.session, row)
@@ -457,6 +475,10 @@ def make_release(act: Acting, request_id: str, out: Path | None, prepared: Prepa
     row = get_request(act.session, request_id)
     if row.status == "released":
         raise Conflict(f"request {request_id} was released already; a release is produced once")
+    if is_microdata(row.text):
+        from .cbs import produce_delivery
+
+        return produce_delivery(act, row, out)
     try:
         lifecycle.transition(row.status, "release", act.user.name, act.user.role, row.requester, None)
     except StateError as exc:
@@ -496,7 +518,7 @@ def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | No
     metadata = _metadata(row, policy_row, job, release_id, created_at)
     files = render(protected, metadata)
     stored = act.app.settings.release_dir(release_id)
-    act.counts.update(left_behind(act, stored.parent, db.Release.id))
+    act.counts.update(left_behind(act, stored.parent, db.Release.id, db.RecipientRelease.id))
     tmp = staging_folder(stored.parent, release_id)
     try:
         for name, data in files.items():

@@ -58,6 +58,12 @@ ACTIONS: dict[str, Action] = {
     # backup and restore
     "backup": Action(_OP, "write an encrypted backup of the database, the data folders and the keystore (SQLite)"),
     "restore": Action(_OP, "restore a backup into an empty data directory (as an operator of the backup)"),
+    # designated recipients (CBS): identities sealed to them travel through the TTP unread
+    "recipients.add": Action(OFFICE, "register a designated recipient's public key (in force after a second "
+                             "officer approves)"),
+    "recipients.approve": Action(_PO, "approve another user's designated recipient"),
+    "recipients.deny": Action(_PO, "deny a designated recipient"),
+    "recipients.list": Action(OFFICE, "list the designated recipients", reads=True),
     # data in and linkage
     "ingest": Action(_OP, "ingest a source export or a supplier's delivery (verified, pseudonymised, bad rows "
                      "quarantined)"),
@@ -95,6 +101,8 @@ ACTIONS: dict[str, Action] = {
     "release.pending": Action(_OP, "the approved requests whose release is still to be made", reads=True),
     "release": Action(_OP, "compute, protect and write the release of an approved request"),
     "release.verify": Action(OFFICE, "recompute releases and compare their bytes"),
+    "release.import": Action(OFFICE, "import a table from a recipient's environment as an external release "
+                             "(ttp's disclosure rules checked on it)"),
     "release.list": Action(ANY, "list releases (a researcher: their own)", reads=True),
     "release.show": Action(ANY, "show a release (a researcher: their own)", reads=True),
     "release.download": Action(ANY, "download a file of a release (a researcher: their own)"),

@@ -86,13 +86,13 @@ def clean(parent: Path, known_ids: Callable[[], Iterable[str]]) -> Cleaned:
     return done
 
 
-def left_behind(act: Acting, parent: Path, id_column) -> dict[str, int]:
-    """Clean what killed commands left in `parent` (see `ttp.staging`); the counts, for the audit event,
-    of what was rolled forward or removed (none when nothing was left)."""
+def left_behind(act: Acting, parent: Path, *id_columns) -> dict[str, int]:
+    """Clean what killed commands left in `parent` (see `ttp.staging`), a folder per row of the `id_columns`'
+    tables; the counts, for the audit event, of what was rolled forward or removed (none when nothing was)."""
     # The acting transaction sees every commit made before the folder was listed: on SQLite it holds the write
     # lock since its BEGIN IMMEDIATE, on PostgreSQL (READ COMMITTED) each statement reads the newest commits.
     def known_ids() -> list[str]:
-        return list(act.session.scalars(select(id_column)))
+        return [i for column in id_columns for i in act.session.scalars(select(column))]
 
     done = clean(parent, known_ids)
     counts = {"left_behind_rolled_forward": done.rolled_forward,

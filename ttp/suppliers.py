@@ -35,10 +35,12 @@ from .app import Acting
 from .errors import Conflict, TTPError
 from .ids import new_id
 from .ingest import FEATURES, IngestResult, commit_batch, refuse_duplicates
+from .recipients import active_recipient
 from .staging import left_behind, staging_folder
-from .supply import FEATURES_PART, PAYLOAD_PART, REJECTS_PART
+from .supply import FEATURES_PART, IDENTITY_PART, PAYLOAD_PART, REJECTS_PART
 
 DEFAULT_MAX_AGE_DAYS = 14
+IDENTITIES = "identities.parquet"  # in a batch folder: blobs sealed to designated recipients, unreadable here
 FUTURE_SKEW = dt.timedelta(minutes=10)  # clocks of schools and TTP differ a little
 FIXED_COLUMNS = ("record_id", "label_id", "source", "export_file", "key_version", *HASH_COLUMNS, "sex",
                  *BLOOM_COLUMNS)
@@ -178,6 +180,31 @@ def check_delivery(act: Acting, path: Path, now: dt.datetime) -> tuple[delivery_
     return found, supplier
 
 
+def _check_identities(act: Acting, path: Path, manifest: dict, identities: pa.Table | None, record_ids: set[str],
+                      secret: bytes, key_version: int) -> bytes | None:
+    """The identity blobs of a delivery, their record ids under the TTP's layer, as Parquet to keep beside the
+    batch; every recipient they are sealed to must be registered and approved with that very key."""
+    named = manifest.get("recipients") or []
+    if identities is None:
+        if named and any(r.get("identities") for r in named):
+            raise TTPError(f"{path}: the manifest names identities the delivery does not hold")
+        return None
+    fingerprints = {str(r.get("name")): str(r.get("fingerprint")) for r in named}
+    if set(identities.column_names) != {"record_id", "recipient", "blob"}:
+        raise TTPError(f"{path}: the identities are not the columns `ttp supply` makes")
+    frame = identities.to_pandas()
+    if set(frame["recipient"]) - set(fingerprints) or not set(frame["record_id"]) <= record_ids:
+        raise TTPError(f"{path}: the identities do not match the manifest's recipients and records")
+    for name, fingerprint in fingerprints.items():
+        active_recipient(act.session, name, fingerprint)
+    frame["record_id"] = rekey_ids(frame["record_id"], secret, key_version)
+    act.counts["identities"] = len(frame)
+    act.details["recipients"] = sorted(fingerprints)
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out)
+    return out.getvalue()
+
+
 def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) -> IngestResult:
     """Verify, open and re-key a delivery into a new batch inside the acting transaction, or refuse it."""
     now = now or dt.datetime.now(dt.UTC)
@@ -193,6 +220,7 @@ def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) ->
         features_table = pq.read_table(io.BytesIO(parts[FEATURES_PART]))
         payload = pq.read_table(io.BytesIO(parts[PAYLOAD_PART])).to_pandas()
         rejects = parts[REJECTS_PART]
+        identities = pq.read_table(io.BytesIO(parts[IDENTITY_PART])) if parts.get(IDENTITY_PART) else None
     except (EnvelopeError, KeyError, TypeError, ValueError, pa.ArrowException) as exc:
         reason = str(exc) if isinstance(exc, EnvelopeError) else "its parts are not what a delivery holds"
         raise TTPError(f"{path}: {reason}") from None
@@ -211,6 +239,8 @@ def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) ->
     secret = keystore.secret(linkage_key.id)
     layered = rekey_features(features, secret, linkage_key.version)
     payload["record_id"] = rekey_ids(payload["record_id"], secret, linkage_key.version)
+    identity_bytes = _check_identities(act, path, manifest, identities, set(features["record_id"].astype(str)),
+                                       secret, linkage_key.version)
     payload_bytes = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(payload.astype("string"), preserve_index=False), payload_bytes)
 
@@ -222,6 +252,8 @@ def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) ->
         writer = FeatureWriter(tmp / FEATURES, bloom.as_metadata(), linkage_key.version)
         writer.write(layered)
         writer.close()
+        if identity_bytes is not None:
+            (tmp / IDENTITIES).write_bytes(identity_bytes)
         batch = db.Batch(
             id=batch_id, source=source, sector=str(manifest["sector"]), attach_to=attach_to,
             school_year=manifest.get("school_year"),

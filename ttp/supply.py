@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 import connectors
 from keys import delivery as delivery_file
-from keys import envelope, seal
+from keys import envelope, identity, seal
 from keys.derive import subkey
 from keys.errors import EnvelopeError
 from linkage.pseudonym_store import FeatureWriter
@@ -34,6 +34,7 @@ from .errors import TTPError, UsageError
 from .ingest import ATTR
 
 FEATURES_PART, PAYLOAD_PART, REJECTS_PART = "features.parquet", "payload.parquet", "rejects.jsonl"
+IDENTITY_PART = "identities.parquet"  # per record and designated recipient: the identity sealed to it
 QUARANTINE_SUFFIX = ".quarantine"
 
 
@@ -48,11 +49,13 @@ class SupplyResult:
     quarantined: int = 0
     reasons: dict = field(default_factory=dict)
     quarantine_file: Path | None = None
+    identities: dict = field(default_factory=dict)  # recipient -> records whose identity was sealed to it
 
     def as_json(self) -> dict:
         return {"delivery_id": self.delivery_id, "out": str(self.out), "rows_read": self.rows_read,
                 "accepted": self.accepted, "quarantined": self.quarantined, "reasons": self.reasons,
-                "quarantine_file": str(self.quarantine_file) if self.quarantine_file else None}
+                "quarantine_file": str(self.quarantine_file) if self.quarantine_file else None,
+                "identities": self.identities}
 
 
 def read_shared_secret(path: Path | None) -> tuple[int, bytes]:
@@ -89,6 +92,46 @@ def read_ttp_key(path: Path) -> X25519PublicKey:
         raise TTPError(f"{path}: {exc} (the TTP gives it with `ttp keys export-delivery-key`)") from None
 
 
+def read_recipients(specs: list[str]) -> dict[str, X25519PublicKey]:
+    """`--recipient NAME=PEM` options: each designated recipient's X25519 public key by name."""
+    out: dict[str, X25519PublicKey] = {}
+    for spec in specs:
+        name, sep, path_text = spec.partition("=")
+        if not sep or not name or not path_text or "|" in name:
+            raise UsageError(f"--recipient {spec!r}: give NAME=PEM-FILE, e.g. cbs=cbs.pem")
+        if name in out:
+            raise UsageError(f"--recipient {name} is given twice")
+        path = Path(path_text)
+        try:
+            out[name] = envelope.load_public(path.read_bytes(), X25519PublicKey)
+        except OSError as exc:
+            raise TTPError(f"{path}: cannot read recipient {name}'s key ({exc.strerror})") from None
+        except EnvelopeError as exc:
+            raise TTPError(f"{path}: recipient {name}'s key: {exc}") from None
+    return out
+
+
+def seal_identities(records: pd.DataFrame, record_ids, recipients: dict[str, X25519PublicKey]) -> pa.Table:
+    """Per record and recipient, the identity CBS links on sealed to that recipient (records with nothing to
+    link on get no blob)."""
+    def column(name: str) -> list:
+        return records[name].tolist() if name in records.columns else [None] * len(records)
+
+    rows: dict[str, list] = {"record_id": [], "recipient": [], "blob": []}
+    for rid, *values in zip(record_ids, column("bsn"), column("birth_date"), column("sex"), column("postcode"),
+                            column("link:huisnummer"), strict=True):
+        fields = identity.identity_fields(*[v if isinstance(v, str) and v else None for v in values])
+        if fields is None:
+            continue
+        for name, key in recipients.items():
+            rows["record_id"].append(str(rid))
+            rows["recipient"].append(name)
+            rows["blob"].append(identity.seal_identity(key, name, fields))
+    return pa.table({"record_id": pa.array(rows["record_id"], pa.string()),
+                     "recipient": pa.array(rows["recipient"], pa.string()),
+                     "blob": pa.array(rows["blob"], pa.binary())})
+
+
 def quarantine_key(signer: Ed25519PrivateKey) -> bytes:
     """The supplier's own key for its rejected rows, derived from its signing key (nothing more to keep)."""
     return subkey(envelope.private_seed(signer), "ttp/supplier/quarantine/v1")
@@ -96,7 +139,8 @@ def quarantine_key(signer: Ed25519PrivateKey) -> bytes:
 
 def make_delivery(export: connectors.Export, *, source: str, supplier: str, secret: tuple[int, bytes],
                   signer: Ed25519PrivateKey, ttp_key: X25519PublicKey, out: Path,
-                  now: dt.datetime | None = None) -> SupplyResult:
+                  now: dt.datetime | None = None,
+                  recipients: dict[str, X25519PublicKey] | None = None) -> SupplyResult:
     """Read, validate and pseudonymise the export, and write the delivery to `out` (and the sealed rejects
     beside it); nothing is written unless all of it is."""
     if out.exists():
@@ -108,6 +152,8 @@ def make_delivery(export: connectors.Export, *, source: str, supplier: str, secr
     dropped: dict[str, dict[str, int]] = {}
     rejected_rows, rejects_travelling = io.BytesIO(), io.BytesIO()
     payload_buffer, payload_writer = io.BytesIO(), None
+    identity_buffer, identity_writer = io.BytesIO(), None
+    sealed_to: Counter = Counter()
     years: set[str] = set()  # the school years of the accepted records
     with tempfile.TemporaryDirectory(prefix="ttp-supply-") as work:
         features_path, writer = Path(work) / FEATURES_PART, None
@@ -142,17 +188,26 @@ def make_delivery(export: connectors.Export, *, source: str, supplier: str, secr
                 if payload_writer is None:
                     payload_writer = pq.ParquetWriter(payload_buffer, table.schema)
                 payload_writer.write_table(table.cast(payload_writer.schema))
+                if recipients:
+                    blobs = seal_identities(records, features["record_id"].tolist(), recipients)
+                    sealed_to.update(blobs.column("recipient").to_pylist())
+                    if identity_writer is None:
+                        identity_writer = pq.ParquetWriter(identity_buffer, blobs.schema)
+                    identity_writer.write_table(blobs)
         except connectors.ConnectorError as exc:
             raise TTPError(str(exc)) from None
         if writer is None or payload_writer is None:
             raise TTPError("no row of the export was accepted: nothing to deliver")
         writer.close()
         payload_writer.close()
+        if identity_writer is not None:
+            identity_writer.close()
         bloom = writer.params
         features_bytes = features_path.read_bytes()
     if result.rows_read != result.accepted + result.quarantined:
         raise TTPError("counts do not reconcile: rows read differ from accepted + quarantined")
     result.reasons = dict(sorted(reasons.items()))
+    result.identities = {name: sealed_to.get(name, 0) for name in recipients or {}}
     created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0).isoformat()
     manifest = {
         "delivery_id": delivery_id, "supplier": supplier, "created": created, "source": source,
@@ -166,6 +221,11 @@ def make_delivery(export: connectors.Export, *, source: str, supplier: str, secr
     }
     parts = {FEATURES_PART: features_bytes, PAYLOAD_PART: payload_buffer.getvalue(),
              REJECTS_PART: rejects_travelling.getvalue()}
+    if recipients:
+        manifest["recipients"] = [{"name": name, "fingerprint": envelope.fingerprint(key),
+                                   "scheme": identity.SCHEME, "identities": result.identities[name]}
+                                  for name, key in recipients.items()]
+        parts[IDENTITY_PART] = identity_buffer.getvalue()
     blob = delivery_file.pack(manifest, parts, signer, ttp_key)
     quarantine = out.with_name(out.name + QUARANTINE_SUFFIX) if result.quarantined else None
     sealed_rejects = seal.seal(quarantine_key(signer), rejected_rows.getvalue(), delivery_id.encode()) \

@@ -17,7 +17,7 @@ SHIPPED = sorted((Path(connectors.__file__).parent / "profiles").glob("*.toml"))
 
 def test_example_profiles_are_shipped():
     names = {p.stem for p in SHIPPED}
-    assert {"magister", "somtoday", "eduarte", "vve-registratie", "nco-referentie"} <= names
+    assert {"magister", "somtoday", "eduarte", "vve-registratie"} <= names
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])

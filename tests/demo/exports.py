@@ -7,7 +7,7 @@ import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-CSV_SOURCES = ("vve", "vo", "mbo", "nco")
+CSV_SOURCES = ("vve", "vo", "mbo")
 
 
 def profile(out_dir: Path, name: str) -> dict:

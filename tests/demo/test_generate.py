@@ -38,7 +38,7 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
 
 def test_writes_every_promised_file(cohort):
     out, summary = cohort
-    for name in ("vve", "vo", "mbo", "nco", "po_toets"):
+    for name in ("vve", "vo", "mbo", "po_toets"):
         assert (out / f"{name}.csv").stat().st_size > 0
         assert profile(out, name)["format"] == "csv"
     assert (out / "schools.csv").exists() and (out / "README.txt").exists()

@@ -55,7 +55,7 @@ def test_every_year_delivers_every_source_under_the_same_file_names(written):
     assert names == {"vo.csv"}  # one name every year, and the corrected one too
     corrected = [p for _, s, p in summary.deliveries if "correction" in p]
     assert corrected and (out / corrected[0]).exists()
-    for name in ("vo", "mbo", "po_toets", "vve", "nco"):
+    for name in ("vo", "mbo", "po_toets", "vve"):
         load_profile(out / f"{name}.toml")  # one profile serves every year
 
 
@@ -67,7 +67,7 @@ def test_schools_are_the_same_in_every_year_and_for_any_size():
 
 
 def test_groep_8_sizes_are_realistic(region):
-    careers, _, _ = region
+    careers, _ = region
     size: Counter = Counter()
     for c in careers:
         for year, (grade, school) in c.po.items():
@@ -79,7 +79,7 @@ def test_groep_8_sizes_are_realistic(region):
 
 
 def test_rates_are_near_the_national_ones(region):
-    careers, _, _ = region
+    careers, _ = region
     advice = Counter(c.person.advies for c in careers if any(g == 8 for g, _ in c.po.values()))
     total = sum(advice.values())
     share = {k: n / total for k, n in advice.items()}
@@ -108,7 +108,7 @@ def test_the_register_is_in_duos_layout_with_codes(written):
 
 
 def test_pupils_are_followed_over_the_years(region):
-    careers, _, _ = region
+    careers, _ = region
     followed = [c for c in careers if 4 in {g for g, _ in c.po.values()} and 8 in {g for g, _ in c.po.values()}]
     assert followed, "some year group is seen from groep 4 to groep 8"
     in_lj3 = [c for c in careers if any(g == 8 for g, _ in c.po.values()) and any(g == 3 for g, _, _ in c.vo.values())]

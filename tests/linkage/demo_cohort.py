@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SOURCES = ("vve", "po", "vo", "mbo", "nco")
+SOURCES = ("vve", "po", "vo", "mbo")
 SECRET = bytes(range(32))
 
 

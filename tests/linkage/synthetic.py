@@ -21,7 +21,7 @@ FAMILY = ["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Mei
           "Dijkstra", "Smits", "de Graaf", "van der Meer", "Kok", "Jacobs", "Vermeulen", "van Dijk",
           "Yilmaz", "Kaya", "El Amrani", "Bouzid", "Schouten", "Willems", "van Vliet", "Hoekstra", "Maas",
           "Verhoeven", "Koster", "Prins", "Blom", "Huisman", "Kuipers", "Veenstra", "Kramer", "Wijnands"]
-SOURCES = {"vve": (0.55, 2), "po": (0.97, 4), "vo": (0.85, 12), "mbo": (0.45, 16), "nco": (0.9, 0)}
+SOURCES = {"vve": (0.55, 2), "po": (0.97, 4), "vo": (0.85, 12), "mbo": (0.45, 16), "register": (0.9, 0)}
 PARTICLES = {"de", "van", "den", "der", "het", "ter", "ten", "te", "in", "el"}
 
 
@@ -165,9 +165,8 @@ def make_records(persons: pd.DataFrame, seed: int = 0, error_rate: float = 1.0, 
                 rec["bsn"] = p.bsn if number > 0.08 * e else None
                 rec["onderwijsnummer"] = p.onr if rec["bsn"] is None and src in ("po", "vo") and rng.random() < 0.7 \
                     else None
-                rec["nco_id"] = None
-                if src == "nco":
-                    rec.update(bsn=p.bsn, onderwijsnummer=None, nco_id=f"N{p.entity_id}", family_name=None,
+                if src == "register":  # a nameless file keyed by number (the open-records pass)
+                    rec.update(bsn=p.bsn, onderwijsnummer=None, family_name=None,
                                given_names=None, preferred_name=None, postcode=pc, birth_date=p.birth_date.isoformat())
                     out.append(rec)
                     continue
@@ -252,7 +251,7 @@ def features_from_records(records: pd.DataFrame, secret: bytes = b"s" * 32) -> p
             record_id=hashlib.sha256(f"{r.source}|{r.export_file}|{r.record_key}".encode()).hexdigest()[:32],
             label_id=hashlib.sha256(f"{r.source}|{r.school}|{r.record_key}".encode()).hexdigest()[:32],
             source=r.source, export_file=r.export_file, key_version=1,
-            bsn=_h(secret, "bsn", r.bsn), onr=_h(secret, "onr", r.onderwijsnummer), nco=_h(secret, "nco", r.nco_id),
+            bsn=_h(secret, "bsn", r.bsn), onr=_h(secret, "onr", r.onderwijsnummer),
             bsn4=_h(secret, "bsn4", r.bsn[-4:] if r.bsn else None),
             fam=_h(secret, "fam", fam), fam_a=_h(secret, "fam", fam_a), fam_b=_h(secret, "fam", fam_b),
             prefix=0, given=_h(secret, "given", given), given1=_h(secret, "given1", given1),

@@ -44,7 +44,7 @@ def test_block_union_is_deduplicated_and_reaches_true_pairs(cohort):
     assert len(np.unique(codes)) == len(codes)
     assert (cands.left < cands.right).all()
     assert sum(p["new_pairs"] for p in cands.report) == len(codes)
-    # records with names (the NCO file has none: it is reached through its BSN and the person's other records)
+    # records with names (a nameless file has none: it is reached through its BSN and the person's other records)
     named = features["fam"].to_numpy() != 0
     entity = labels.set_index("record_id")["entity_id"].reindex(features["record_id"]).to_numpy()
     # a record without a number meets one record of a numbered person per block, so a true pair counts as

@@ -6,7 +6,7 @@ from linkage.residual import attach_open_records
 
 
 def _run(evidence, bsn):
-    # records 0, 1: a person (po, vo) without BSN; 2: another person (po) with a BSN; 3, 4: open NCO records
+    # records 0, 1: a person (po, vo) without BSN; 2: another person (po) with a BSN; 3, 4: open records (no names)
     labels = np.array([0, 0, 1, 2, 3])
     named = np.array([True, True, True, False, False])
     file_code = np.array([0, 1, 0, 2, 2])

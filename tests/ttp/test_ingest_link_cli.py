@@ -99,7 +99,7 @@ def test_researcher_cannot_ingest(installed, cohort):
 
 
 def test_quarantine_export_writes_the_rows(installed, cohort, tmp_path):
-    batch = json.loads(ingest(installed, cohort, "nco").stdout)
+    batch = json.loads(ingest(installed, cohort, "vo").stdout)
     out = tmp_path / "back.csv"
     result = installed.run("--as", "olga", "quarantine", "export", batch["batch_id"], "--out", str(out))
     assert result.exit_code == 0, result.output
@@ -108,9 +108,9 @@ def test_quarantine_export_writes_the_rows(installed, cohort, tmp_path):
 
 
 def test_link_run_evaluate_report_review(installed, cohort, tmp_path):
-    for source in ("vve", "po", "vo", "mbo", "nco"):
+    for source in ("vve", "po", "vo", "mbo"):
         assert ingest(installed, cohort, source).exit_code == 0
-    run = installed.run("--as", "olga", "link", "run", "vve", "po", "vo", "mbo", "nco", "--json")
+    run = installed.run("--as", "olga", "link", "run", "vve", "po", "vo", "mbo", "--json")
     assert run.exit_code == 0, run.output
     job = json.loads(run.stdout)
     assert {"job_id", "persons", "links"} <= set(job)
@@ -129,7 +129,7 @@ def test_link_run_evaluate_report_review(installed, cohort, tmp_path):
     review = installed.run("--as", "olga", "link", "review", job["job_id"], "--json")
     assert review.exit_code == 0
     # a second run keeps the person ids of unchanged persons
-    again = json.loads(installed.run("--as", "olga", "link", "run", "vve", "po", "vo", "mbo", "nco",
+    again = json.loads(installed.run("--as", "olga", "link", "run", "vve", "po", "vo", "mbo",
                                      "--json").stdout)
     assert again["persons"] == job["persons"]
 
@@ -155,8 +155,8 @@ def test_unknown_job_is_one_line(installed, cohort):
 def test_killed_ingest_leaves_no_batch_and_a_rerun_succeeds(installed, cohort):
     """kill -9 in the middle of an ingest: no batch row, no batch folder; the same ingest then succeeds."""
     env = {**os.environ, **installed.environ(TTP_TOKEN=installed.token("olga"), TTP_TEST_PAUSE_INGEST="1")}
-    proc = subprocess.Popen([sys.executable, "-m", "ttp.cli", "ingest", str(cohort / "nco.csv"), "--source", "nco",
-                             "--profile", str(cohort / "nco.toml")], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "ttp.cli", "ingest", str(cohort / "mbo.csv"), "--source", "mbo",
+                             "--profile", str(cohort / "mbo.toml")], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert "paused" in line, proc.stderr.read()
@@ -164,7 +164,7 @@ def test_killed_ingest_leaves_no_batch_and_a_rerun_succeeds(installed, cohort):
     proc.wait()
     listed = json.loads(installed.run("--as", "olga", "batches", "list", "--json").stdout)["batches"]
     assert listed == []
-    again = ingest(installed, cohort, "nco")
+    again = ingest(installed, cohort, "mbo")
     assert again.exit_code == 0, again.output
     assert not list((installed.data_dir / "batches").glob(".tmp-*"))
 

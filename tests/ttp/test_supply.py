@@ -18,7 +18,7 @@ from tests.conftest import Env
 from tests.privacy import dump_database, files_under, from_cohort, scan
 from ttp.demo.generate import generate_cohort
 
-SOURCES = ("vve", "po", "vo", "mbo", "nco")
+SOURCES = ("vve", "po", "vo", "mbo")
 PASS = {"TTP_SUPPLIER_PASSPHRASE": "the school's own passphrase"}
 
 

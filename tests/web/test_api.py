@@ -36,7 +36,7 @@ def test_the_request_lifecycle_through_the_api(web):
     assert [p["name"] for p in policies] == ["monitor"]
     check = researcher.post("/api/v1/requests/check", json=SPEC)
     assert check.status_code == 200 and check.json()["ok"] is True, check.text
-    bad = researcher.post("/api/v1/requests/check", json={**SPEC, "population": ["nco"]}).json()
+    bad = researcher.post("/api/v1/requests/check", json={**SPEC, "population": ["elsewhere"]}).json()
     assert bad["ok"] is False and bad["problems"]
     submitted = researcher.post("/api/v1/requests", json=SPEC)
     assert submitted.status_code == 201, submitted.text
@@ -151,7 +151,7 @@ def test_officer_and_operator_pages_show_checks_reports_and_the_log(web):
     bundle = export.json()
     assert bundle["format"].startswith("ttp-audit") and bundle["events"] and bundle["checkpoint"]
     batches = operator.get("/api/v1/batches").json()["batches"]
-    assert {b["source"] for b in batches} >= {"vve", "po", "vo", "mbo", "nco"}
+    assert {b["source"] for b in batches} >= {"vve", "po", "vo", "mbo"}
     with_quarantine = [b for b in batches if b["quarantined"]]
     if with_quarantine:
         detail = operator.get(f"/api/v1/batches/{with_quarantine[0]['batch_id']}").json()
@@ -214,11 +214,14 @@ def test_the_check_is_no_oracle_about_other_researchers_releases(web):
     from ttp.persons import build_persons
 
     with app.session() as session:
-        frame = build_persons(app, session, session.get(db.Job, web.summary["job_id"]))
+        frame = build_persons(app, session, session.get(db.Job, web.summary["job_id"]),
+                              ["po.grade@repeats", "vo.grade@repeats"])
     pupils = frame[frame["in_vve"].eq(True) & frame["in_po"].eq(True) & frame["in_vo"].eq(True)
                    & frame["vve.vve_indicatie"].isin(["ja", "nee"]) & frame["po.school_year"].notna()]
     candidates = []
-    for dimension, column in (("advice", "po.advies"), ("school", "po.brin"), ("sex", "po.sex")):
+    for dimension, column in (("advice", "po.advies"), ("school", "po.brin"), ("sex", "po.sex"),
+                              ("weight", "po.gewicht"), ("repeated_po", "po.grade@repeats"),
+                              ("repeated_vo", "vo.grade@repeats")):
         values = pupils[column].astype(object).where(pupils[column].notna(), None)
         counts, missing = values.value_counts(), int(values.isna().sum())
         candidates += [(counts[v] + missing, dimension, [k for k in counts.index if k != v]) for v in counts.index]

@@ -1,4 +1,4 @@
-"""CSV exports the way each source system writes them: VVE register, Magister (vo), Eduarte (mbo), NCO."""
+"""CSV exports the way each source system writes them: VVE register, Magister (vo), Eduarte (mbo)."""
 
 from __future__ import annotations
 
@@ -61,13 +61,9 @@ MBO = Layout("mbo", "cp1252", "\t", _iso, "Deelnemernummer", "BSN", "Geboortedat
              ("Deelnemernummer", "Achternaam", "Voorvoegsel", "Voornamen", "Roepnaam", "Geboortedatum", "Geslacht",
               "BSN", "Onderwijsnummer", "Postcode", "Huisnummer", "Instelling", "Crebo", "Niveau",
               "Uitgeschreven zonder diploma"))
-NCO = Layout("nco", "utf-8", ",", _compact, "NCO_ID", "BSN", "GEBOORTEDATUM", "POSTCODE", "column",
-             ("NCO_ID", "BSN", "GEBOORTEDATUM", "GESLACHT", "POSTCODE", "HUISNUMMER", "HOOGSTE_DIPLOMA"))
 
-_SEX = {"vve": {"M": "J", "F": "M"}, "vo": {"M": "M", "F": "V"}, "mbo": {"M": "Man", "F": "Vrouw"},
-        "nco": {"M": "1", "F": "2"}}
+_SEX = {"vve": {"M": "J", "F": "M"}, "vo": {"M": "M", "F": "V"}, "mbo": {"M": "Man", "F": "Vrouw"}}
 MAGISTER_LEVEL = {"vmbo-b": "VMBO BB", "vmbo-k": "VMBO KB", "vmbo-gt": "VMBO GL/TL", "havo": "HAVO", "vwo": "VWO"}
-NCO_DIPLOMA = {"geen": "GEEN", "vmbo": "VMBO", "havo": "HAVO", "vwo": "VWO", "mbo-1": "MBO1", "mbo-2": "MBO2"}
 CREBO = {1: "25655", 2: "25256", 3: "25480", 4: "25604"}
 VVE_LOCATIONS = ("Peuterspeelzaal Pinkeltje", "Kinderopvang Humankind", "Peuterwerk De Ukkies", "KDV Knuffel",
                  "Spelenderwijs", "Peuterschool Het Speelhuis")
@@ -145,21 +141,7 @@ def _mbo_rows(pop: Population, rng: random.Random, noise: Noise) -> list[tuple[P
     return rows
 
 
-def _nco_rows(pop: Population, rng: random.Random, noise: Noise) -> list[tuple[Person, dict[str, str]]]:
-    people = list(pop.persons)
-    keys = rng.sample(range(100_000_000, 1_000_000_000), len(people))
-    rows = []
-    for key, p in sorted(zip(keys, people, strict=True), key=lambda item: item[0]):
-        obs = observe(p, rng, NCO.name_layout, noise)
-        base = _identity(NCO, obs, p, "nco")
-        rows.append((p, {
-            "NCO_ID": str(key), "BSN": p.bsn if p.nco_bsn and p.bsn else "", "GEBOORTEDATUM": base["birth"],
-            "GESLACHT": base["sex"], "POSTCODE": base["postcode"], "HUISNUMMER": base["house"],
-            "HOOGSTE_DIPLOMA": NCO_DIPLOMA[p.diploma]}))
-    return rows
-
-
-ROW_BUILDERS = {"vve": (VVE, _vve_rows), "vo": (VO, _vo_rows), "mbo": (MBO, _mbo_rows), "nco": (NCO, _nco_rows)}
+ROW_BUILDERS = {"vve": (VVE, _vve_rows), "vo": (VO, _vo_rows), "mbo": (MBO, _mbo_rows)}
 
 
 def _damage(layout: Layout, row: dict[str, str], kind: str, rng: random.Random) -> None:

@@ -15,7 +15,7 @@ from ttp.demo.population import Rates, build_population
 from ttp.demo.schools import write_register
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
-PROFILES = ("vve", "vo", "mbo", "nco", "po_toets")
+PROFILES = ("vve", "vo", "mbo", "po_toets")
 TRUTH_COLUMNS = ("source", "record_key", "entity_id", "twin_of", "school")
 
 README = """Synthetic Limburg cohort (persons={persons}, seed={seed}); every name, number and address is made up.
@@ -26,7 +26,6 @@ Files
   po_toets.csv + po_toets.toml  end-of-primary test score and advice, keyed by the po pupil key (attach_to = "po")
   vo.csv + vo.toml              secondary school 2021-2022, Magister export (UTF-8 with BOM, ';', dd-mm-yyyy)
   mbo.csv + mbo.toml            mbo 2024-2025, Eduarte export (cp1252, tab, yyyy-mm-dd)
-  nco.csv + nco.toml            NCO reference file (also people who never went to school in the region)
   schools.csv                   school register in the layout of DUO's 'Adressen alle vestigingen'
   truth.csv                     which record is which person: source,record_key,entity_id,twin_of,school
                                 (kept apart: it is the answer key for `ttp link evaluate`; rows with an
@@ -38,9 +37,8 @@ Ingest (run from this folder, after `ttp init`)
   ttp ingest po_toets.csv --source po_toets --profile po_toets.toml
   ttp ingest vo.csv --source vo --profile vo.toml
   ttp ingest mbo.csv --source mbo --profile mbo.toml
-  ttp ingest nco.csv --source nco --profile nco.toml
   ttp schools import schools.csv
-  ttp link run vve po vo mbo nco
+  ttp link run vve po vo mbo
   ttp link evaluate JOB_ID --labels truth.csv
 """
 
@@ -52,7 +50,7 @@ class CohortSummary:
     out_dir: Path
     persons: int  # children of the region
     seed: int
-    entities: int  # persons plus the NCO-only outsiders
+    entities: int  # persons (twins included)
     twins: int  # persons who have a twin
     records: dict[str, int] = field(default_factory=dict)  # source -> records written (po_toets: payload rows)
     files: dict[str, int] = field(default_factory=dict)  # file (relative to out_dir) -> data rows
@@ -70,7 +68,7 @@ def generate_cohort(out_dir: Path, persons: int = 5000, seed: int = 1, progress:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = progress or (lambda step, done, total: None)
-    steps = 8
+    steps = 7
     report("population", 0, steps)
     pop = build_population(persons, seed, rates)
     summary = CohortSummary(out_dir, persons, seed, entities=len(pop.persons),
@@ -81,14 +79,14 @@ def generate_cohort(out_dir: Path, persons: int = 5000, seed: int = 1, progress:
         summary.schools[sector] = sum(1 for s in pop.schools if s.sector == sector)
     summary.files["schools.csv"] = len(pop.schools)
     truth: list[TruthRow] = []
-    for done, source in enumerate(("vve", "vo", "mbo", "nco"), start=2):
+    for done, source in enumerate(("vve", "vo", "mbo"), start=2):
         report(source, done, steps)
         rows, bad, source_truth = write_csv_export(source, pop, out_dir, seed, noise)
         summary.records[source] = rows
         summary.files[f"{source}.csv"] = rows
         summary.bad_rows[source] = bad
         truth += source_truth
-    report("po", 6, steps)
+    report("po", 5, steps)
     po_files, po_bad, po_truth, toets_rows = write_po_exports(pop, out_dir, seed, noise)
     summary.records["po"] = sum(po_files.values())
     summary.records["po_toets"] = toets_rows
@@ -96,7 +94,7 @@ def generate_cohort(out_dir: Path, persons: int = 5000, seed: int = 1, progress:
     summary.files["po_toets.csv"] = toets_rows
     summary.bad_rows["po"] = po_bad
     truth += po_truth
-    report("truth", 7, steps)
+    report("truth", 6, steps)
     _write_truth(out_dir / "truth.csv", truth)
     _write_profiles(out_dir)
     (out_dir / "README.txt").write_text(README.format(persons=persons, seed=seed), encoding="utf-8")

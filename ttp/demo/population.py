@@ -13,7 +13,7 @@ from ttp.demo.names import FamilyName, GivenNames, draw_family_name, draw_given_
 from ttp.demo.places import Address, Municipality, draw_address, region
 from ttp.demo.schools import School, build_register
 
-STAGES = ("vve", "po_prev", "po", "vo", "mbo", "nco")
+STAGES = ("vve", "po_prev", "po", "vo", "mbo")
 BIRTH_FIRST = dt.date(2006, 10, 1)  # groep 8 in 2018-2019: born October 2006 - September 2007
 BIRTH_DAYS = (dt.date(2007, 9, 30) - BIRTH_FIRST).days + 1
 ADVICE_CUTS = ((-1.9, "praktijkonderwijs"), (-1.2, "vmbo-b"), (-0.7, "vmbo-k"), (-0.25, "vmbo-gt"),
@@ -30,11 +30,9 @@ class Rates:
     po_changed_school: float = 0.05
     vo: float = 0.90
     mbo: float = 0.40
-    nco_outsiders: float = 0.10
     twins: float = 0.02
     onderwijsnummer: float = 0.02
     move: float = 0.20
-    nco_bsn: float = 0.97
 
 
 @dataclass(slots=True)
@@ -49,7 +47,6 @@ class Person:
     addresses: dict[str, Address]
     gewicht: str  # "0", "0.3", "1.2"
     ability: float
-    in_region: bool = True
     twin_of: str | None = None
     vve_registrations: int = 0
     vve_indicatie: bool = False
@@ -65,12 +62,11 @@ class Person:
     mbo_level: int | None = None
     mbo_uitval: bool = False
     diploma: str = "geen"
-    nco_bsn: bool = True
 
 
 @dataclass(slots=True)
 class Population:
-    persons: list[Person]  # the regional cohort first, then the NCO-only outsiders
+    persons: list[Person]  # the regional cohort
     schools: list[School]
     municipalities: list[Municipality]
     bsns: set[str] = field(default_factory=set)
@@ -132,47 +128,41 @@ class _Schools:
 
 
 def build_population(persons: int, seed: int, rates: Rates | None = None) -> Population:
-    """The true cohort for a seed: `persons` children of the region plus NCO-only outsiders."""
+    """The true cohort for a seed: `persons` children of the region."""
     rates = rates or Rates()
     rng = random.Random(seed)
     municipalities = region(max(3, round(persons / 500)))
     cum = list(accumulate(m.inhabitants for m in municipalities))
-    all_municipalities = region(len(cum) + 40)
-    cum_all = list(accumulate(m.inhabitants for m in all_municipalities))
     schools = build_register(rng, persons, municipalities)
     po_schools, vo_schools, mbo_schools = (_Schools([s for s in schools if s.sector == sector])
                                            for sector in ("po", "vo", "mbo"))
     bsns: set[str] = set()
     onrs: set[str] = set()
     people: list[Person] = []
-    n_outsiders = round(persons * rates.nco_outsiders)
-    while len(people) < persons + n_outsiders:
-        in_region = len(people) < persons
+    while len(people) < persons:
         sex = rng.choice("MF")
         first = Person(
             entity_id=f"E{len(people) + 1:07d}", sex=sex,
             birth_date=BIRTH_FIRST + dt.timedelta(days=rng.randrange(BIRTH_DAYS)),
             family=draw_family_name(rng), given=draw_given_names(rng, sex), bsn=None, onderwijsnummer=None,
             addresses={}, gewicht=rng.choices(("0", "0.3", "1.2"), weights=(0.82, 0.10, 0.08))[0],
-            ability=0.0, in_region=in_region)
+            ability=0.0)
         family = [first]
-        room = (persons if in_region else persons + n_outsiders) - len(people)
+        room = persons - len(people)
         if room >= 2 and rng.random() < rates.twins / 2:
             sex2 = rng.choice("MF")
             twin = Person(
                 entity_id=f"E{len(people) + 2:07d}", sex=sex2, birth_date=first.birth_date, family=first.family,
                 given=draw_given_names(rng, sex2, avoid=first.given.roepnaam), bsn=None, onderwijsnummer=None,
-                addresses=first.addresses, gewicht=first.gewicht, ability=0.0, in_region=in_region,
+                addresses=first.addresses, gewicht=first.gewicht, ability=0.0,
                 twin_of=first.entity_id)
             first.twin_of = twin.entity_id
             family.append(twin)
         # One household: the address history is shared by twins.
-        home = draw_address(rng, municipalities if in_region else all_municipalities,
-                            cum if in_region else cum_all)
+        home = draw_address(rng, municipalities, cum)
         for stage in STAGES:
             if stage != "vve" and rng.random() < (0.6 if stage == "po" else rates.move):
-                home = draw_address(rng, municipalities if in_region else all_municipalities,
-                                    cum if in_region else cum_all, near=home.municipality)
+                home = draw_address(rng, municipalities, cum, near=home.municipality)
             first.addresses[stage] = home
         for p in family:
             if rng.random() < rates.onderwijsnummer:
@@ -182,10 +172,7 @@ def build_population(persons: int, seed: int, rates: Rates | None = None) -> Pop
             p.ability = rng.gauss(0, 1) - {"0": 0.0, "0.3": 0.45, "1.2": 0.75}[p.gewicht]
         people.extend(family)
     for p in people:
-        if p.in_region:
-            _school_career(p, rng, rates, po_schools, vo_schools, mbo_schools)
-        p.nco_bsn = p.bsn is not None
-    _thin_nco_bsn(people, rng, rates)
+        _school_career(p, rng, rates, po_schools, vo_schools, mbo_schools)
     _share_twin_schools(people)
     return Population(people, schools, municipalities, bsns)
 
@@ -216,20 +203,11 @@ def _school_career(p: Person, rng: random.Random, rates: Rates, po_schools: _Sch
     p.diploma = _diploma(p, rng)
 
 
-def _thin_nco_bsn(people: list[Person], rng: random.Random, rates: Rates) -> None:
-    """NCO carries a BSN for `rates.nco_bsn` of its rows; those without one (onderwijsnummer) count first."""
-    missing = sum(1 for p in people if not p.nco_bsn)
-    want = round(len(people) * (1 - rates.nco_bsn)) - missing
-    with_bsn = [p for p in people if p.nco_bsn]
-    for p in rng.sample(with_bsn, max(0, min(want, len(with_bsn)))):
-        p.nco_bsn = False
-
-
 def _share_twin_schools(people: list[Person]) -> None:
     """Twins go to the same primary school (and usually the same vo school)."""
     by_id = {p.entity_id: p for p in people}
     for p in people:
-        if p.twin_of and p.entity_id > p.twin_of and p.in_region:
+        if p.twin_of and p.entity_id > p.twin_of:
             sibling = by_id[p.twin_of]
             p.po_school, p.po_previous_school, p.po_switch_date = (
                 sibling.po_school, sibling.po_previous_school, sibling.po_switch_date)

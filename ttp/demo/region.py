@@ -20,7 +20,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from ttp.demo.bad_rows import count_kinds, plan_bad_rows
-from ttp.demo.csv_exports import MAGISTER_LEVEL, NCO, NCO_DIPLOMA, VVE, VVE_LOCATIONS, Layout, _damage
+from ttp.demo.csv_exports import MAGISTER_LEVEL, VVE, VVE_LOCATIONS, Layout, _damage
 from ttp.demo.edexml_writer import Pupil, write_edexml
 from ttp.demo.identifiers import break_check_digit, draw_bsn, draw_onderwijsnummer
 from ttp.demo.names import draw_family_name, draw_given_names
@@ -38,7 +38,7 @@ G8_FIRST, G8_LAST = FIRST_YEAR - 6, LAST_YEAR + 4
 PO_GRADES = range(4, 9)  # the monitor asks schools for groep 4 to 8
 VO_GRADES = range(1, 4)  # and for the onderbouw, leerjaar 1 to 3
 CORRECTED = ("vo", "2020-2021")  # a delivery sent again, corrected, under the same file name
-PROFILES = ("vve", "vo", "mbo", "nco", "po_toets")
+PROFILES = ("vve", "vo", "mbo", "po_toets")
 Progress = Callable[[str, int, int], None]
 
 VO_COLUMNS = ("Stamnr", "Achternaam", "Tussenv.", "Officiële voornamen", "Roepnaam", "Voorletters", "Geb.datum",
@@ -58,8 +58,7 @@ BRUGKLAS = {"vmbo-b": "VMBO BB", "vmbo-k": "VMBO KB", "vmbo-gt": "VMBO GL/TL", "
 MBO_LEAVE = {1: 0.10, 2: 0.06, 3: 0.04, 4: 0.025}  # a year, leaving without a diploma
 MBO_YEARS = {1: 1, 2: 2, 3: 3, 4: 3}
 CREBO = {1: "25655", 2: "25256", 3: "25480", 4: "25604"}
-SEX = {"vo": {"M": "M", "F": "V"}, "mbo": {"M": "Man", "F": "Vrouw"}, "vve": {"M": "J", "F": "M"},
-       "nco": {"M": "1", "F": "2"}}
+SEX = {"vo": {"M": "M", "F": "V"}, "mbo": {"M": "Man", "F": "Vrouw"}, "vve": {"M": "J", "F": "M"}}
 
 
 @dataclass(slots=True)
@@ -249,39 +248,34 @@ def _birth(rng: random.Random, g8: int, repeat: bool) -> dt.date:
     return start + dt.timedelta(days=rng.randrange(365))
 
 
-def build_region(cohort: int, seed: int) -> tuple[list[Career], list[Person], list[School]]:
-    """The true region for a seed: careers of `cohort` pupils per year group, NCO-only outsiders, schools."""
+def build_region(cohort: int, seed: int) -> tuple[list[Career], list[School]]:
+    """The true region for a seed: careers of `cohort` pupils per year group, and the schools."""
     rng = random.Random(f"{seed}/region")
     schools = build_region_schools(seed, cohort)
     by_sector = {s: [x for x in schools if x.sector == s] for s in ("po", "vo", "mbo")}
     weights = _sizes(random.Random(f"{seed}/sizes"), len(by_sector["po"]))
     municipalities = sorted({s.municipality for s in schools}, key=lambda m: -m.inhabitants)
     cum = list(accumulate(m.inhabitants for m in municipalities))
-    everywhere = region(60)
-    cum_all = list(accumulate(m.inhabitants for m in everywhere))
     bsns: set[str] = set()
     onrs: set[str] = set()
     careers: list[Career] = []
-    outsiders: list[Person] = []
     number = 0
 
-    def person(sex: str, birth: dt.date, in_region: bool) -> Person:
+    def person(sex: str, birth: dt.date) -> Person:
         nonlocal number
         number += 1
         p = Person(entity_id=f"E{number:07d}", sex=sex, birth_date=birth, family=draw_family_name(rng),
                    given=draw_given_names(rng, sex), bsn=None, onderwijsnummer=None, addresses={},
-                   gewicht=rng.choices(("0", "0.3", "1.2"), weights=(0.84, 0.09, 0.07))[0], ability=0.0,
-                   in_region=in_region)
+                   gewicht=rng.choices(("0", "0.3", "1.2"), weights=(0.84, 0.09, 0.07))[0], ability=0.0)
         if rng.random() < 0.02:
             p.onderwijsnummer = draw_onderwijsnummer(rng, onrs)
         else:
             p.bsn = draw_bsn(rng, bsns)
         p.ability = rng.gauss(0, 1) - {"0": 0.0, "0.3": 0.45, "1.2": 0.75}[p.gewicht]
-        home = draw_address(rng, municipalities if in_region else everywhere, cum if in_region else cum_all)
-        for stage in ("vve", "po_prev", "po", "vo", "mbo", "nco"):
+        home = draw_address(rng, municipalities, cum)
+        for stage in ("vve", "po_prev", "po", "vo", "mbo"):
             if stage != "vve" and rng.random() < (0.5 if stage == "po" else 0.2):
-                home = draw_address(rng, municipalities if in_region else everywhere,
-                                    cum if in_region else cum_all, near=home.municipality)
+                home = draw_address(rng, municipalities, cum, near=home.municipality)
             p.addresses[stage] = home
         return p
 
@@ -290,7 +284,7 @@ def build_region(cohort: int, seed: int) -> tuple[list[Career], list[Person], li
         made = 0
         while made < cohort:
             repeat = rng.random() < 0.05
-            p = person(rng.choice("MF"), _birth(rng, g8, repeat), True)
+            p = person(rng.choice("MF"), _birth(rng, g8, repeat))
             career = _career(p, g8, places[made], rng, by_sector, weights, 0.7)
             made += 1
             if not (career.po or career.vo or career.mbo or any(_vve_year(d) <= LAST_YEAR for d, _ in career.vve)):
@@ -311,10 +305,7 @@ def build_region(cohort: int, seed: int) -> tuple[list[Career], list[Person], li
                 c.vve = list(first.vve)
                 careers.append(c)
                 made += 1
-    for _ in range(round(len(careers) * 0.1)):  # in NCO's reference file only: pupils from elsewhere
-        g8 = rng.randint(G8_FIRST, LAST_YEAR)
-        outsiders.append(person(rng.choice("MF"), _birth(rng, g8, False), False))
-    return careers, outsiders, schools
+    return careers, schools
 
 
 class _Observations:
@@ -364,7 +355,7 @@ def _write_rows(path: Path, layout: Layout, rows: list[tuple[Person, dict[str, s
 
 def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: Progress | None = None,
                     noise: Noise | None = None) -> RegionSummary:
-    """Write the region's deliveries (a folder per school year), nco.csv, the profiles, schools.csv, truth.csv
+    """Write the region's deliveries (a folder per school year), the profiles, schools.csv, truth.csv
     and README.txt into `out_dir`. The same `cohort` and `seed` give byte-identical files."""
     if cohort < 1:
         raise ValueError("cohort must be at least 1")
@@ -372,9 +363,9 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
     out_dir.mkdir(parents=True, exist_ok=True)
     noise = noise or Noise()
     report = progress or (lambda step, done, total: None)
-    report("population", 0, YEARS_COUNT + 2)
-    careers, outsiders, schools = build_region(cohort, seed)
-    summary = RegionSummary(out_dir, len(careers), cohort, seed, entities=len(careers) + len(outsiders),
+    report("population", 0, YEARS_COUNT + 1)
+    careers, schools = build_region(cohort, seed)
+    summary = RegionSummary(out_dir, len(careers), cohort, seed, entities=len(careers),
                             twins=sum(1 for c in careers if c.person.twin_of))
     write_register(out_dir / "schools.csv", schools)
     summary.files["schools.csv"] = len(schools)
@@ -395,7 +386,7 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
     bad: dict[str, Counter[str]] = {}
     for number, y in enumerate(range(FIRST_YEAR, LAST_YEAR + 1), start=1):
         year = _school_year(y)
-        report(year, number, YEARS_COUNT + 2)
+        report(year, number, YEARS_COUNT + 1)
         folder = out_dir / year
         (folder / "po").mkdir(parents=True, exist_ok=True)
         # po: an EDEXML file per school with its groep 4 to 8, and the test file
@@ -509,23 +500,6 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
             summary.files[f"{year}/vve.csv"] = len(vve_rows)
             records["vve"] += len(vve_rows)
             summary.deliveries.append((year, "vve", f"{year}/vve.csv"))
-    report("nco", YEARS_COUNT + 1, YEARS_COUNT + 2)
-    nco_rows = []
-    people = [c.person for c in careers] + outsiders
-    highest = {c.person.entity_id: c.diploma for c in careers}
-    nco_keys = rng.sample(range(100_000_000, 1_000_000_000), len(people))
-    for nco_key, p in sorted(zip(nco_keys, people, strict=True), key=lambda item: item[0]):
-        obs = observe(p, rng, NCO.name_layout, noise)
-        base = _base(NCO, obs, p.addresses["nco"])
-        nco_rows.append((p, {"NCO_ID": str(nco_key), "BSN": p.bsn if p.bsn and rng.random() < 0.97 else "",
-                             "GEBOORTEDATUM": base["birth"], "GESLACHT": base["sex"], "POSTCODE": base["postcode"],
-                             "HUISNUMMER": base["house"],
-                             "HOOGSTE_DIPLOMA": NCO_DIPLOMA.get(highest.get(p.entity_id, "geen"), "MBO2")}))
-        truth.add(("nco", str(nco_key), p.entity_id, p.twin_of or "", ""))
-    bad.setdefault("nco", Counter()).update(_write_rows(out_dir / "nco.csv", NCO, nco_rows, rng))
-    summary.files["nco.csv"] = len(nco_rows)
-    records["nco"] = len(nco_rows)
-    summary.deliveries.append((YEARS[-1], "nco", "nco.csv"))
     summary.records = dict(records)
     summary.bad_rows = {s: dict(c) for s, c in bad.items()}
     with (out_dir / "truth.csv").open("w", encoding="utf-8", newline="") as handle:
@@ -537,7 +511,7 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
         (out_dir / f"{name}.toml").write_bytes(package.joinpath(f"region_{name}.toml").read_bytes())
     (out_dir / "README.txt").write_text(README.format(cohort=cohort, seed=seed, first=YEARS[0], last=YEARS[-1],
                                                       corrected=CORRECTED[1]), encoding="utf-8")
-    report("done", YEARS_COUNT + 2, YEARS_COUNT + 2)
+    report("done", YEARS_COUNT + 1, YEARS_COUNT + 1)
     return summary
 
 
@@ -580,7 +554,6 @@ Files
   {corrected}/correction/vo.csv   the same delivery again, corrected: `ttp batches supersede OLD NEW`
   YEAR/mbo.csv                    mbo students on 1 October (Eduarte: cp1252, tab)
   YEAR/vve.csv                    early-childhood registrations of the year (the first year: all earlier)
-  nco.csv                         NCO reference file (also people who never went to school in the region)
   *.toml                          the profiles, one per source for every year (the school year is a column)
   truth.csv                       which record is which person (the answer key for `ttp link evaluate`)
 
@@ -590,7 +563,7 @@ Ingest a year (after `ttp init`), from this folder:
   ttp ingest 2016-2017/vo.csv --source vo --profile vo.toml
   ttp ingest 2016-2017/mbo.csv --source mbo --profile mbo.toml
   ttp ingest 2016-2017/vve.csv --source vve --profile vve.toml
-then every other year the same way, nco.csv once, `ttp schools import schools.csv`, and
-  ttp link run vve po vo mbo nco
+then every other year the same way, `ttp schools import schools.csv`, and
+  ttp link run vve po vo mbo
   ttp link evaluate JOB_ID --labels truth.csv
 """
