@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from policies.cells import TOTAL_LABEL
+from policies.external import ExternalTable
 from policies.published import SUPPRESSED
 
 LEVELS = ("school", "board", "municipality", "province")
@@ -32,6 +33,7 @@ class Released:
     measures: tuple[str, ...]
     pooled: bool
     cells: dict[tuple[str, ...], dict[str, str]]
+    external: str | None = None  # the title of a table that came back from a recipient (CBS), else None
 
     def shown(self, key: tuple[str, ...], measure: str) -> str | None:
         """The text of a cell as released ("x": suppressed), None when the table has no such cell."""
@@ -136,6 +138,54 @@ FEEDBACK_INDICATORS = (
 )
 
 
+EXTERNAL_PREFIX = "cbs."  # an imported table's measures: never mistaken for a measure of ttp's own releases
+EXTERNAL_LABELS = ("school", "school_year")
+SHARE_LOW, SHARE_HIGH = 5.0, 95.0  # NCO: shares only between 5% and 95%, as ttp's policies print them
+
+
+def external_released(release_id: str, title: str, table: ExternalTable) -> Released | None:
+    """An imported table (docs/nco.md's layout) as a feedback table, when its labels are a school and a
+    cohort: `n` is the pupils, each `n_<name>` becomes the share `cbs.<name>` of them, printed as ttp prints
+    a share (one decimal, `<5` and `>95` at the edges). The import checked both sides of every share against
+    the threshold. Any other table: None (it is not about schools)."""
+    if tuple(label.lower() for label in table.labels) != EXTERNAL_LABELS or table.counts[0] != "n":
+        return None
+    names = [EXTERNAL_PREFIX + c.removeprefix("n_") for c in table.counts[1:]]
+    cells: dict[tuple[str, ...], dict[str, str]] = {}
+    for _, labels, values in table.rows:
+        n = values[0]
+        row = {"pupils": str(n)}
+        for name, value in zip(names, values[1:], strict=True):
+            row[name] = _share_text(100.0 * value / n) if n else SUPPRESSED
+        cells[labels] = row
+    return Released(release_id, title, EXTERNAL_LABELS, ("pupils", *names), False, cells, external=title)
+
+
+def _share_text(share: float) -> str:
+    if share < SHARE_LOW:
+        return f"<{SHARE_LOW:g}"
+    if share > SHARE_HIGH:
+        return f">{SHARE_HIGH:g}"
+    return f"{share:.1f}"
+
+
+def external_indicators(tables: Iterable[Released]) -> list[Indicator]:
+    """An indicator per share of the imported tables, titled after the import and saying where it comes from."""
+    out: dict[str, Indicator] = {}
+    for table in tables:
+        if table.external is None:
+            continue
+        for measure in table.measures[1:]:
+            what = measure.removeprefix(EXTERNAL_PREFIX).replace("_", " ")
+            out[measure] = Indicator(
+                measure, {"nl": f"{table.external}: {what} (CBS)", "en": f"{table.external}: {what} (CBS)"},
+                {"nl": "Berekend door CBS in zijn beveiligde omgeving uit de gegevens die de monitor aanleverde, "
+                       "door de outputcontrole van CBS gekomen en door ttp opnieuw getoetst.",
+                 "en": "Computed by CBS in its secure environment from the data the monitor delivered, passed "
+                       "by CBS's output check and checked again by ttp."})
+    return list(out.values())
+
+
 @dataclass
 class Section:
     """One indicator of one school: the levels over all cohorts, the trend, the reference."""
@@ -213,8 +263,11 @@ def band(expected: Figure, pupils: Figure) -> tuple[Figure, Figure]:
 
 
 def build_report(school: SchoolInfo, tables: Sequence[Released],
-                 indicators: Iterable[Indicator] = FEEDBACK_INDICATORS) -> Report:
-    """The report of one school from the released tables of a feedback round (oldest first)."""
+                 indicators: Iterable[Indicator] | None = None) -> Report:
+    """The report of one school from the released tables of a feedback round (oldest first); by default
+    the round's indicators, then one per share of the tables imported from a recipient."""
+    if indicators is None:
+        indicators = (*FEEDBACK_INDICATORS, *external_indicators(tables))
     keys = {"school": school.code, "board": school.board, "municipality": school.municipality}
     sections, used = [], {}
     for indicator in indicators:

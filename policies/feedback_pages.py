@@ -76,9 +76,11 @@ VERDICT: dict[str, dict[str, str]] = {
 }
 SOURCE_KINDS: dict[str, dict[str, str]] = {
     "nl": {"school": "per school en cohort", "school_pooled": "per school, drie cohorten samen",
-           "board": "per bestuur en cohort", "municipality": "per gemeente en cohort"},
+           "board": "per bestuur en cohort", "municipality": "per gemeente en cohort",
+           "external": "per school en cohort, terug uit de omgeving van CBS"},
     "en": {"school": "per school and cohort", "school_pooled": "per school, three cohorts together",
-           "board": "per board and cohort", "municipality": "per municipality and cohort"},
+           "board": "per board and cohort", "municipality": "per municipality and cohort",
+           "external": "per school and cohort, back from CBS's environment"},
 }
 LANGUAGES = tuple(TEXT)
 LEVEL_ORDER = ("school", "board", "municipality", "province")
@@ -259,6 +261,8 @@ def _section(fig: Page, section: Section, top: float, lang: str) -> float:
 
 
 def _source_kind(table: Released) -> str:
+    if table.external is not None:
+        return "external"
     return "school_pooled" if table.dimensions[0] == "school" and table.pooled else table.dimensions[0]
 
 

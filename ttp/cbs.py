@@ -285,3 +285,23 @@ def recipient_releases(act: Acting) -> list[dict]:
     return [{"release_id": r.id, "kind": r.kind, "external": r.kind == "external", "recipient": r.recipient,
              "project": r.project, "request_id": r.request_id, "derived_from": r.derived_from, "title": r.title,
              "size": r.size, "created_at": r.created_at.isoformat()} for r in rows]
+
+
+def external_tables(act: Acting) -> list[tuple[str, str, bytes]]:
+    """The tables that came back from recipients, oldest first: (id, title, table bytes), each checked against
+    the sums recorded at its import (a changed file is refused in one line)."""
+    from sqlalchemy import select
+
+    out = []
+    rows = act.session.scalars(select(db.RecipientRelease).where(db.RecipientRelease.kind == "external")
+                               .order_by(db.RecipientRelease.created_at))
+    for r in rows:
+        path = act.app.settings.release_dir(r.id) / EXTERNAL_TABLE
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise TTPError(f"imported table {r.id}: its file is gone ({path})") from None
+        if r.files.get(EXTERNAL_TABLE) != hashlib.sha256(data).hexdigest():
+            raise TTPError(f"imported table {r.id}: its {EXTERNAL_TABLE} is not what was imported")
+        out.append((r.id, r.title or r.id, data))
+    return out

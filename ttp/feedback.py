@@ -8,11 +8,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from policies.feedback import Released, Report, SchoolInfo, build_report, read_released
+from policies.external import parse_external
+from policies.feedback import Released, Report, SchoolInfo, build_report, external_released, read_released
 from policies.feedback_pages import LANGUAGES, report_pdf, report_png
 
 from . import db
 from .app import Acting
+from .cbs import external_tables
 from .errors import NotFound, TTPError
 from .exporting import get_school, releases_in_order, schools_of_board
 from .users import schools_of
@@ -22,7 +24,8 @@ LEVEL_DIMENSIONS = ("school", "board", "municipality")
 
 def round_tables(act: Acting) -> list[Released]:
     """The released tables a feedback report can use (per school, board or municipality and cohort), oldest
-    first, read from the release store and checked against the sums recorded when they were released."""
+    first, read from the release store and checked against the sums recorded when they were released; then
+    the tables imported from a recipient (CBS) that are per school and cohort (docs/nco.md)."""
     out = []
     for release in releases_in_order(act.session):
         folder = act.app.settings.release_dir(release.id)
@@ -41,6 +44,10 @@ def round_tables(act: Acting) -> list[Released]:
                                "(`ttp release verify` says more)")
         out.append(read_released(release.id, release.request_id, json.loads(meta_bytes),
                                  table_bytes.decode("utf-8")))
+    for release_id, title, data in external_tables(act):  # what came back from CBS, per school and cohort
+        table = external_released(release_id, title, parse_external(data))
+        if table is not None:
+            out.append(table)
     return out
 
 

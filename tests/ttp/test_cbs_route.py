@@ -190,3 +190,64 @@ def test_pseudonyms_differ_per_project_and_the_policy_bounds_the_attributes(demo
         assert checked["status"] == "submitted"
         shown = json.loads(env.run("--as", "researcher1", "request", "show", checked["request_id"], "--json").stdout)
         assert shown["check"]["problems"], shown
+
+
+def doorstroom_by_school(rin: dict[str, str], rows: list[dict], threshold: int) -> tuple[bytes, dict[str, tuple]]:
+    """CBS's researcher per primary school (groep 8), all cohorts together, in the layout of docs/nco.md
+    (labels school and school_year, counts n and n_havo_vwo, a Total row); what passes the output check,
+    with the counts it kept per school."""
+    school: dict[str, str] = {}
+    level: dict[str, str] = {}
+    for row in rows:
+        person = rin.get(row["pseudonym"])
+        if person is None:
+            continue
+        if row["source"] == "po" and row["grade"] == "8" and row["po.brin"]:
+            school[person] = row["po.brin"]
+        if row["source"] == "vo" and row["grade"] == "3" and row["vo.niveau"]:
+            level[person] = row["vo.niveau"]
+    n, high = Counter(), Counter()
+    for person, code in school.items():
+        if person in level:
+            for key in (code, "Total"):
+                n[key] += 1
+                high[key] += level[person] in ("havo", "vwo")
+    kept = {k: (n[k], high[k]) for k in n
+            if n[k] >= threshold and (high[k] in (0, n[k]) or (high[k] >= threshold and n[k] - high[k] >= threshold))}
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["school", "school_year", "n", "n_havo_vwo"])
+    for key in sorted(kept):
+        writer.writerow([key, "Total", *kept[key]])
+    return out.getvalue().encode(), kept
+
+
+def test_a_table_back_from_cbs_shows_in_a_schools_feedback(demo, tmp_path):
+    from tests.policies.helpers import pdf_words
+
+    env, summary = copy_of(demo, tmp_path), demo[1]
+    made = summary["cbs"]
+    folder = Path(made["dir"]) / "delivery"
+    cbs = X25519PrivateKey.from_private_bytes((Path(made["dir"]) / "cbs-standin.key").read_bytes())
+    rin, rows = play_cbs(folder, cbs)
+    data, kept = doorstroom_by_school(rin, rows, 10)
+    schools = sorted(k for k in kept if k != "Total")
+    assert schools, "the demo has no primary school with ten pupils followed to leerjaar 3"
+    table = tmp_path / "by_school.csv"
+    table.write_bytes(data)
+    title = "Doorstroom naar havo/vwo"
+    imported = env.run("--as", "operator1", "release", "import", str(table), "--recipient", "cbs", "--delivery",
+                       made["release_id"], "--title", title, "--json")
+    assert imported.exit_code == 0, imported.output
+    ext_id = json.loads(imported.stdout)["release_id"]
+    code = schools[0]
+    out = tmp_path / "school.pdf"
+    result = env.run("--as", "operator1", "feedback", code, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    words = pdf_words(out.read_bytes())
+    assert f"{title}: havo vwo (CBS)" in words and ext_id in words and "CBS" in words
+    n, high = kept[code]
+    share = 100 * high / n
+    shown = "<5%" if share < 5 else ">95%" if share > 95 else f"{share:.1f}%".replace(".", ",")
+    assert shown in words, (shown, words[:2000])
+    assert str(n) in words
