@@ -1,0 +1,83 @@
+"""One step run on a second core in a forked child that hands back a single bytes buffer.
+
+The child is a copy of this process (fork), so its inputs are not pickled or copied; it returns one flat
+buffer (digests, int64 columns) through a pipe, never Python objects. Where fork is unavailable or unsafe
+(not Linux/Unix, one core, other threads running, inside a daemonic worker) or the child fails, the step
+runs here instead: the result is the same bytes either way.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    """Whether a forked child is available and safe here: fork exists and no other thread is running."""
+    return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+
+
+def _child(step: Callable[[], bytes], send: Connection) -> None:
+    try:
+        data = step()
+    except Exception:  # the parent computes the step again and raises the error itself
+        send.close()
+        return
+    send.send_bytes(data)
+    send.close()
+
+
+class Forked:
+    """`step()` started in a forked child; `result()` waits for its bytes (or computes them here)."""
+
+    def __init__(self, step: Callable[[], bytes], fork: bool = True) -> None:
+        self._step = step
+        self._process: Any = None
+        self._conn: Connection | None = None
+        if not fork:
+            return
+        context = mp.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_child, args=(step, send), daemon=True, name="ttp-pseudonymise")
+        try:
+            process.start()
+        except (AssertionError, OSError):  # a daemonic process may not have children; fork refused
+            receive.close()
+            send.close()
+            return
+        send.close()
+        self._process, self._conn = process, receive
+
+    @property
+    def forked(self) -> bool:
+        """True while the step runs (or ran) in a child."""
+        return self._conn is not None
+
+    def result(self) -> bytes:
+        """The step's bytes: the child's, or computed here when there is no child or it failed."""
+        if self._conn is None:
+            return self._step()
+        data: bytes | None
+        try:
+            data = self._conn.recv_bytes()
+        except (EOFError, OSError):
+            data = None
+        finally:
+            self._conn.close()
+            self._conn = None
+            self._process.join()
+        if data is None or self._process.exitcode != 0:
+            return self._step()
+        return data
