@@ -8,6 +8,7 @@ runs here instead: the result is the same bytes either way.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import threading
@@ -30,6 +31,7 @@ def can_fork() -> bool:
 
 
 def _child(step: Callable[[], bytes], send: Connection) -> None:
+    gc.disable()  # a short life: no collection touching (and so copying) the parent's objects
     try:
         data = step()
     except Exception:  # the parent computes the step again and raises the error itself
@@ -46,19 +48,31 @@ class Forked:
         self._step = step
         self._process: Any = None
         self._conn: Connection | None = None
+        self._frozen = False
         if not fork:
             return
         context = mp.get_context("fork")
         receive, send = context.Pipe(duplex=False)
         process = context.Process(target=_child, args=(step, send), daemon=True, name="ttp-pseudonymise")
+        # objects that exist now are left out of collections until the child is done, so the parent's
+        # collector does not write to (and copy) the pages it shares with the child
+        self._frozen = gc.get_freeze_count() == 0
+        if self._frozen:
+            gc.freeze()
         try:
             process.start()
         except (AssertionError, OSError):  # a daemonic process may not have children; fork refused
+            self._thaw()
             receive.close()
             send.close()
             return
         send.close()
         self._process, self._conn = process, receive
+
+    def _thaw(self) -> None:
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
 
     @property
     def forked(self) -> bool:
@@ -78,6 +92,7 @@ class Forked:
             self._conn.close()
             self._conn = None
             self._process.join()
+            self._thaw()
         if data is None or self._process.exitcode != 0:
             return self._step()
         return data
