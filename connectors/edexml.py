@@ -9,7 +9,7 @@ forbid_entities and forbid_external did the same, apart from an unused external 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ def _check_doctype(docinfo: Any) -> None:
 
 def _events(
     path: Path, events: tuple[str, ...] = ("start", "end"), tags: tuple[str, ...] | None = None
-) -> Iterator[tuple[str, Element]]:
+) -> Generator[tuple[str, Element], None, None]:
     """iterparse (of `tags` only, if given) with entity declarations and external references refused;
     every failure is one line."""
     if tags is not None:  # a filtered parse may see its first event late: check the DTD before all else
