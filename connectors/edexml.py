@@ -44,6 +44,8 @@ PUPIL_ELEMENTS: dict[str, str] = {
     "instroomdatum": ATTR_PREFIX + "instroomdatum",
     "uitstroomdatum": ATTR_PREFIX + "uitstroomdatum",
 }
+#: Columns whose values the reader has stripped already (the validator need not strip them again).
+STRIPPED = frozenset({*PUPIL_ELEMENTS.values(), "brin", "school_year"})
 PAYLOAD = ("gewicht", "gewicht_oud", "instroomdatum", "uitstroomdatum")
 # The pupil weight since 2019 (gewicht_nieuw: 0, 0,3, 1,2) is the attribute `gewicht`, written with a decimal
 # point so tables group it the same way across sources; the old codes (0.00 .. 0.90) are kept as `gewicht_oud`.
@@ -89,34 +91,49 @@ def _check_doctype(docinfo: Any) -> None:
 
 
 def _events(
-    path: Path, events: tuple[str, ...] = ("start", "end"), tags: tuple[str, ...] | None = None
+    path: Path, events: tuple[str, ...] = ("start", "end"), tags: tuple[str, ...] | None = None,
+    block: int = 4096,
 ) -> Generator[tuple[str, Element], None, None]:
-    """iterparse (of `tags` only, if given) with entity declarations and external references refused;
-    every failure is one line."""
+    """Parse events (of `tags` only, if given), reading `block` bytes at a time (small blocks for the header,
+    large ones for the pupils), with entity declarations and external DTDs refused; every failure is one line."""
     if tags is not None:  # a filtered parse may see its first event late: check the DTD before all else
         prologue = _events(path)
         next(prologue, None)
         prologue.close()
-    context = None
+    parser = etree.XMLPullParser(
+        events=events, tag=tags, resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False,
+        remove_comments=True, remove_pis=True,
+    )
+    checked = False
     try:
-        context = etree.iterparse(
-            str(path), events=events, tag=tags, resolve_entities=False, load_dtd=False, no_network=True,
-            huge_tree=False, remove_comments=True, remove_pis=True,
-        )
-        checked = False
-        for event, elem in context:
-            if not checked:
-                _check_doctype(elem.getroottree().docinfo)
-                checked = True
-            yield event, elem
+        with path.open("rb") as handle:
+            while True:
+                data = handle.read(block)
+                failure = None
+                try:
+                    if data:
+                        parser.feed(data)
+                    else:
+                        parser.close()
+                except etree.XMLSyntaxError as exc:  # the events before the error come first, as they came
+                    failure = exc
+                for event, elem in parser.read_events():
+                    if not checked:
+                        _check_doctype(elem.getroottree().docinfo)
+                        checked = True
+                    yield event, elem
+                if failure is not None:
+                    raise failure
+                if not data:
+                    break
     except _Refused as exc:
         raise ConnectorError(
             f"{path.name}: refused: XML entity declarations and external references are not allowed ({exc})"
         ) from None
     except etree.XMLSyntaxError as exc:
-        # the first error libxml2 logged is the cause (the exception may only say where parsing stopped)
-        log = context.error_log if context is not None else exc.error_log  # this parse's errors only
-        errors = [e for e in log if e.level >= etree.ErrorLevels.ERROR]
+        # the first error libxml2 logged in this parse is the cause (the exception may only say where it
+        # stopped); errors raised before parsing began (an unknown encoding) are only in the exception's log
+        errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR] or list(exc.error_log)[-1:]
         first = errors[0] if errors else None
         if any(e.type == etree.ErrorTypes.ERR_UNSUPPORTED_ENCODING for e in errors):
             raise ConnectorError(f"{path.name}: cannot be parsed as XML (unknown encoding declared)") from None
@@ -228,7 +245,7 @@ def pupils(path: Path) -> Iterator[tuple[str | None, ...]]:
     <groepen> a group; the same element names elsewhere (a pupil's own <groep key=...>) are left alone.
     """
     groups: dict[str, str] = {}
-    for _, elem in _events(path, ("end",), _ITEMS):
+    for _, elem in _events(path, ("end",), _ITEMS, block=1 << 16):
         section = elem.getparent()
         root = None if section is None else section.getparent()
         if root is None or root.getparent() is not None:
@@ -269,8 +286,6 @@ def _frame_columns(raws: list[tuple], schools: list[_School], numbers: list[int]
 
 def open_edexml(paths: list[Path], sector: str = "po") -> Export:
     """Check every file's header and completeness up front; ``chunks()`` streams the pupils."""
-    import pandas as pd
-
     files = list_files(paths, (".xml",))
     fingerprints = [fingerprint(path)[0] for path in files]
     schools = [read_school(path) for path in files]
@@ -290,9 +305,9 @@ def open_edexml(paths: list[Path], sector: str = "po") -> Export:
         numbers: list[int] = []
 
         def flush() -> Chunk:
-            frame = pd.DataFrame(_frame_columns(raws, owners, numbers))
             kept = list(raws)
-            chunk = validator.validate(frame, lambda i: raw_values(kept[i]))
+            chunk = validator.validate_columns(_frame_columns(raws, owners, numbers), len(kept),
+                                               lambda i: raw_values(kept[i]), STRIPPED)
             raws.clear()
             owners.clear()
             numbers.clear()
