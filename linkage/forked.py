@@ -79,6 +79,16 @@ class Forked:
         """True while the step runs (or ran) in a child."""
         return self._conn is not None
 
+    def cancel(self) -> None:
+        """Stop the child (when the parent's own part failed) so it does not wait on the pipe forever."""
+        if self._conn is None:
+            return
+        self._process.terminate()
+        self._process.join()
+        self._conn.close()
+        self._conn = None
+        self._thaw()
+
     def result(self) -> bytes:
         """The step's bytes: the child's, or computed here when there is no child or it failed."""
         if self._conn is None:

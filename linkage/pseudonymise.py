@@ -156,8 +156,8 @@ def _column(records: pd.DataFrame, name: str) -> pd.Series:
 class _Batch:
     """Per-call state: keys, the distinct-value caches and the output columns."""
 
-    def __init__(self, secret: bytes, key_version: int, bloom: BloomParams) -> None:
-        self.key_version = key_version
+    def __init__(self, secret: bytes, key_version: int, bloom: BloomParams, source: str = "") -> None:
+        self.key_version, self.source = key_version, source
         self.hasher = KeyedHasher(subkey(secret, "ttp/linkage/hmac/v1"))
         self.secret, self.bloom = secret, bloom
         self.encoders: dict[str, BloomEncoder] = {}
@@ -386,44 +386,15 @@ def _use_fork(workers: int | None, rows: int) -> bool:
     return workers == 2 and can_fork()
 
 
-def make_features(
-    records: pd.DataFrame, *, source: str, secret: bytes, key_version: int,
-    link_kinds: Mapping[str, str] | None = None, bloom: BloomParams | None = None, bloom_filters: bool = True,
-    workers: int | None = None,
-) -> pd.DataFrame:
-    """Features of one batch of canonical records (docs/architecture.md); no plain identifier survives.
-
-    `bloom` overrides the Bloom-filter parameters; `bloom_filters=False` leaves the Bloom columns None
-    (for measuring the keyed hashes alone). `workers` is the number of processes (1, or 2: the per-row
-    work in a forked child); None chooses. The features are the same bytes whichever is used.
-    """
-    if not isinstance(secret, bytes | bytearray) or len(secret) != 32:
-        raise PseudonymError("the linkage key must be 32 bytes")
-    if not isinstance(key_version, int) or key_version < 1:
-        raise PseudonymError("key_version must be a positive integer")
-    link_kinds = dict(link_kinds or {})
-    for name, kind in link_kinds.items():
-        if kind not in LINK_KINDS:
-            raise PseudonymError(f"link field {name!r}: unknown kind {kind!r} ({', '.join(LINK_KINDS)})")
-    params = bloom or BloomParams()
-    batch = _Batch(bytes(secret), key_version, params)
+def _other_columns(
+    batch: _Batch, records: pd.DataFrame, link_kinds: Mapping[str, str], bloom_filters: bool
+) -> dict[str, Any]:
+    """Every column but the ids and `CHILD_COLUMNS` (this process's part while a child does those)."""
     n = len(records)
-    keys = _record_keys(records)
-    records = records.assign(**{DELIVERY: _delivery(records)})
-
-    def in_child() -> bytes:
-        """Both ids and the postcode hashes (about half of the work): 16 + 16 + 8 + 8 bytes a row."""
-        postcodes = _feature_columns(batch, _column(records, "postcode"), _postcode, CHILD_COLUMNS)
-        return b"".join((_id_digests(batch, records, keys, source, DELIVERY, "record_id"),
-                         _id_digests(batch, records, keys, source, "school", "label_id"),
-                         *(postcodes[c].astype(np.int64).tobytes() for c in CHILD_COLUMNS)))
-
-    # that half runs on a second core (a forked child) while this process does the rest
-    child = Forked(in_child, _use_fork(workers, n))
     cols: dict[str, Any] = {
-        "source": np.full(n, source, dtype=object),
+        "source": np.full(n, batch.source, dtype=object),
         "export_file": _plain_text(_column(records, DELIVERY)),
-        "key_version": np.full(n, key_version, dtype=np.int64),
+        "key_version": np.full(n, batch.key_version, dtype=np.int64),
     }
     for column, field, func in (("bsn", "bsn", nz.digits_many), ("onr", "onderwijsnummer", nz.digits_many),
                                 ("nco", "nco_id", _single(nz.code)), ("bsn4", "bsn4", _single(nz.code))):
@@ -449,6 +420,48 @@ def make_features(
                                      bf(f"{column}_bf") if kind == "string" else ()))
     sex_codes, sex_distinct = pd.factorize(_column(records, "sex"))
     cols["sex"] = _rows([_sex(v) for v in sex_distinct], sex_codes, 0, np.int8)
+    return cols
+
+
+def make_features(
+    records: pd.DataFrame, *, source: str, secret: bytes, key_version: int,
+    link_kinds: Mapping[str, str] | None = None, bloom: BloomParams | None = None, bloom_filters: bool = True,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Features of one batch of canonical records (docs/architecture.md); no plain identifier survives.
+
+    `bloom` overrides the Bloom-filter parameters; `bloom_filters=False` leaves the Bloom columns None
+    (for measuring the keyed hashes alone). `workers` is the number of processes (1, or 2: the per-row
+    work in a forked child); None chooses. The features are the same bytes whichever is used.
+    """
+    if not isinstance(secret, bytes | bytearray) or len(secret) != 32:
+        raise PseudonymError("the linkage key must be 32 bytes")
+    if not isinstance(key_version, int) or key_version < 1:
+        raise PseudonymError("key_version must be a positive integer")
+    link_kinds = dict(link_kinds or {})
+    for name, kind in link_kinds.items():
+        if kind not in LINK_KINDS:
+            raise PseudonymError(f"link field {name!r}: unknown kind {kind!r} ({', '.join(LINK_KINDS)})")
+    params = bloom or BloomParams()
+    batch = _Batch(bytes(secret), key_version, params, source)
+    n = len(records)
+    keys = _record_keys(records)
+    records = records.assign(**{DELIVERY: _delivery(records)})
+
+    def in_child() -> bytes:
+        """Both ids and the postcode hashes (about half of the work): 16 + 16 + 8 + 8 bytes a row."""
+        postcodes = _feature_columns(batch, _column(records, "postcode"), _postcode, CHILD_COLUMNS)
+        return b"".join((_id_digests(batch, records, keys, source, DELIVERY, "record_id"),
+                         _id_digests(batch, records, keys, source, "school", "label_id"),
+                         *(postcodes[c].astype(np.int64).tobytes() for c in CHILD_COLUMNS)))
+
+    # that half runs on a second core (a forked child) while this process does the rest
+    child = Forked(in_child, _use_fork(workers, n))
+    try:
+        cols = _other_columns(batch, records, link_kinds, bloom_filters)
+    except BaseException:
+        child.cancel()
+        raise
     rows = child.result()
     cols["record_id"] = _hex_ids(rows[: 16 * n])
     cols["label_id"] = _hex_ids(rows[16 * n : 32 * n])

@@ -133,3 +133,15 @@ def test_no_fork_while_another_thread_runs():
     finally:
         stop.set()
         thread.join()
+
+
+@needs_fork
+def test_child_is_stopped_when_this_process_fails():
+    import multiprocessing
+
+    def fail(*args, **kwargs):
+        raise ps.PseudonymError("this process's part failed")
+
+    with mock.patch.object(ps, "_other_columns", fail), pytest.raises(ps.PseudonymError, match="part failed"):
+        golden_features(workers=2)
+    assert not multiprocessing.active_children()
