@@ -196,6 +196,7 @@ _GROUP = -1
 _FLEMISH_ELEMENT = -2
 #: The slot of each child tag seen so far (namespaced or not), `_GROUP`, `_FLEMISH_ELEMENT`, or None.
 _TAG_SLOTS: dict[object, int | None] = {}
+_TAG_CACHE_SIZE = 1024
 
 
 def _child_slot(tag: object) -> int | None:
@@ -217,7 +218,9 @@ def _pupil(elem: Element, groups: dict[str, str], path: Path) -> tuple[str | Non
         try:
             slot = slots[tag]
         except KeyError:
-            slot = slots[tag] = _child_slot(tag)
+            slot = _child_slot(tag)
+            if len(slots) < _TAG_CACHE_SIZE:  # bounded: a hostile file may use any number of tags
+                slots[tag] = slot
         if slot is None:
             continue
         if slot > 0:
