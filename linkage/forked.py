@@ -53,7 +53,7 @@ class Forked:
             return
         context = mp.get_context("fork")
         receive, send = context.Pipe(duplex=False)
-        process = context.Process(target=_child, args=(step, send), daemon=True, name="ttp-pseudonymise")
+        process = context.Process(target=_child, args=(step, send), daemon=True, name="ttp-forked-step")
         # objects that exist now are left out of collections until the child is done, so the parent's
         # collector does not write to (and copy) the pages it shares with the child
         self._frozen = gc.get_freeze_count() == 0
@@ -76,7 +76,7 @@ class Forked:
 
     @property
     def forked(self) -> bool:
-        """True while the step runs (or ran) in a child."""
+        """True from the start of a child until `result()` or `cancel()`."""
         return self._conn is not None
 
     def cancel(self) -> None:
