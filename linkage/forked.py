@@ -25,6 +25,15 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def idle_core() -> bool:
+    """Whether a core is likely idle: the 1-minute load average (this process included) is under the cores
+    less a half. On a machine whose cores are all busy a child only adds its forking cost."""
+    try:
+        return os.getloadavg()[0] < cores() - 0.5
+    except OSError:  # no load average here
+        return True
+
+
 def can_fork() -> bool:
     """Whether a forked child is available and safe here: fork exists and no other thread is running."""
     return "fork" in mp.get_all_start_methods() and threading.active_count() == 1

@@ -32,7 +32,7 @@ import pandas as pd
 from keys.derive import subkey
 from linkage import normalise as nz
 from linkage.bloom import BloomEncoder, BloomParams
-from linkage.forked import Forked, can_fork, cores
+from linkage.forked import Forked, can_fork, cores, idle_core
 
 PSEUDONYM_SCHEME = "hmac-sha256/v1"
 HASH_COLUMNS = ("bsn", "onr", "nco", "bsn4", "fam", "fam_a", "fam_b", "prefix", "given", "given1", "pref",
@@ -378,9 +378,10 @@ def _single(func: Callable[[Any], str | None]) -> Callable[[list[Any]], list[str
 
 def _use_fork(workers: int | None, rows: int) -> bool:
     """Whether the per-row work goes to a forked child: asked for (workers=2), or by default on a batch of
-    at least `FORK_MIN_ROWS` rows when a second core is there and forking is safe (`linkage.forked`)."""
+    at least `FORK_MIN_ROWS` rows when a second core is there and idle and forking is safe
+    (`linkage.forked`)."""
     if workers is None:
-        return rows >= FORK_MIN_ROWS and cores() > 1 and can_fork()
+        return rows >= FORK_MIN_ROWS and cores() > 1 and idle_core() and can_fork()
     if workers not in (1, 2):
         raise PseudonymError("workers must be 1, 2 or None (automatic)")
     return workers == 2 and can_fork()

@@ -145,3 +145,12 @@ def test_child_is_stopped_when_this_process_fails():
     with mock.patch.object(ps, "_other_columns", fail), pytest.raises(ps.PseudonymError, match="part failed"):
         golden_features(workers=2)
     assert not multiprocessing.active_children()
+
+
+def test_automatic_choice_stays_in_one_process_on_a_busy_machine():
+    with mock.patch("os.getloadavg", return_value=(64.0, 64.0, 64.0)):
+        assert not ps._use_fork(None, 10**6)
+    with mock.patch("os.getloadavg", return_value=(0.0, 0.0, 0.0)), \
+            mock.patch("linkage.pseudonymise.cores", return_value=2):
+        assert ps._use_fork(None, 10**6) == can_fork()
+        assert not ps._use_fork(None, ps.FORK_MIN_ROWS - 1)
