@@ -1,15 +1,20 @@
-"""EDEXML 2.1 exports (one file per school), streamed pupil by pupil with entities and DTD tricks refused."""
+"""EDEXML 2.1 exports (one file per school), streamed pupil by pupil with entities and DTD tricks refused.
+
+Parsed by libxml2 (lxml.etree.iterparse, a C parser) with entity substitution, DTD loading and network
+access off and libxml2's size limits on (no huge_tree); a document whose DTD declares any entity or that
+names an external DTD is refused when its root element starts, before any value is read (defusedxml's
+forbid_entities and forbid_external did the same, apart from an unused external DTD, which they let pass).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree.ElementTree import Element, ParseError
+from typing import Any
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import iterparse
+from lxml import etree
 
 from .codes import EDEXML_SEX_CODES
 from .errors import ConnectorError
@@ -39,6 +44,8 @@ PUPIL_ELEMENTS: dict[str, str] = {
     "instroomdatum": ATTR_PREFIX + "instroomdatum",
     "uitstroomdatum": ATTR_PREFIX + "uitstroomdatum",
 }
+#: Columns whose values the reader has stripped already (the validator need not strip them again).
+STRIPPED = frozenset({*PUPIL_ELEMENTS.values(), "brin", "school_year"})
 PAYLOAD = ("gewicht", "gewicht_oud", "instroomdatum", "uitstroomdatum")
 # The pupil weight since 2019 (gewicht_nieuw: 0, 0,3, 1,2) is the attribute `gewicht`, written with a decimal
 # point so tables group it the same way across sources; the old codes (0.00 .. 0.90) are kept as `gewicht_oud`.
@@ -62,21 +69,77 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _events(path: Path) -> Iterator[tuple[str, Element]]:
-    """iterparse with entity declarations and external references refused; every failure is one line."""
+Element = Any  # an lxml element (lxml ships no type information)
+
+
+class _Refused(Exception):
+    """The document declares entities or names an external DTD."""
+
+
+def _check_doctype(docinfo: Any) -> None:
+    """Refuse any entity declaration (general or parameter, internal or external) and any external DTD.
+
+    The external DTD is never loaded (load_dtd and network access off), but libxml2 then takes an entity it
+    cannot see as possibly declared there and leaves the reference unexpanded instead of failing, which would
+    silently empty a value: such a document is refused instead (EDEXML is defined by XSD and has no DOCTYPE).
+    """
+    if docinfo.system_url or docinfo.public_id:
+        raise _Refused("ExternalReferenceForbidden")
+    dtd = docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        raise _Refused("EntitiesForbidden")
+
+
+def _events(
+    path: Path, events: tuple[str, ...] = ("start", "end"), tags: tuple[str, ...] | None = None,
+    block: int = 4096,
+) -> Generator[tuple[str, Element], None, None]:
+    """Parse events (of `tags` only, if given), reading `block` bytes at a time (small blocks for the header,
+    large ones for the pupils), with entity declarations and external DTDs refused; every failure is one line."""
+    if tags is not None:  # a filtered parse may see its first event late: check the DTD before all else
+        prologue = _events(path)
+        next(prologue, None)
+        prologue.close()
+    parser = etree.XMLPullParser(
+        events=events, tag=tags, resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False,
+        remove_comments=True, remove_pis=True,
+    )
+    checked = False
     try:
-        yield from iterparse(str(path), events=("start", "end"), forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
+        with path.open("rb") as handle:
+            while True:
+                data = handle.read(block)
+                failure = None
+                try:
+                    if data:
+                        parser.feed(data)
+                    else:
+                        parser.close()
+                except etree.XMLSyntaxError as exc:  # the events before the error come first, as they came
+                    failure = exc
+                for event, elem in parser.read_events():
+                    if not checked:
+                        _check_doctype(elem.getroottree().docinfo)
+                        checked = True
+                    yield event, elem
+                if failure is not None:
+                    raise failure
+                if not data:
+                    break
+    except _Refused as exc:
         raise ConnectorError(
-            f"{path.name}: refused: XML entity declarations and external references are not allowed "
-            f"({type(exc).__name__})"
+            f"{path.name}: refused: XML entity declarations and external references are not allowed ({exc})"
         ) from None
-    except ParseError as exc:
-        line, column = getattr(exc, "position", (0, 0))
+    except etree.XMLSyntaxError as exc:
+        # the first error libxml2 logged in this parse is the cause (the exception may only say where it
+        # stopped); errors raised before parsing began (an unknown encoding) are only in the exception's log
+        errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR] or list(exc.error_log)[-1:]
+        first = errors[0] if errors else None
+        if any(e.type == etree.ErrorTypes.ERR_UNSUPPORTED_ENCODING for e in errors):
+            raise ConnectorError(f"{path.name}: cannot be parsed as XML (unknown encoding declared)") from None
+        line, column = (first.line, first.column) if first is not None else exc.position
         raise ConnectorError(f"{path.name}: not well-formed XML (line {line}, column {column})") from None
-    except LookupError:  # an encoding declaration Python does not know (encoding="TF-8")
-        raise ConnectorError(f"{path.name}: cannot be parsed as XML (unknown encoding declared)") from None
-    except (ValueError, UnicodeError, OSError) as exc:
+    except (LookupError, ValueError, UnicodeError, OSError, etree.LxmlError) as exc:
         raise ConnectorError(f"{path.name}: cannot be parsed as XML ({type(exc).__name__})") from None
 
 
@@ -129,19 +192,43 @@ _SLOT = {name: i for i, name in enumerate(SLOTS)}
 _GROUP_SLOT = _SLOT["groep.jaargroep"]
 
 
+_GROUP = -1
+_FLEMISH_ELEMENT = -2
+#: The slot of each child tag seen so far (namespaced or not), `_GROUP`, `_FLEMISH_ELEMENT`, or None.
+_TAG_SLOTS: dict[object, int | None] = {}
+_TAG_CACHE_SIZE = 1024
+
+
+def _child_slot(tag: object) -> int | None:
+    local = _local(tag)
+    if local in PUPIL_ELEMENTS:
+        return _SLOT[local]
+    if local == "groep":
+        return _GROUP
+    return _FLEMISH_ELEMENT if local in _FLEMISH else None
+
+
 def _pupil(elem: Element, groups: dict[str, str], path: Path) -> tuple[str | None, ...]:
     """The kept values of one <leerling> as a tuple over ``SLOTS`` (compact: a chunk holds many)."""
     values: list[str | None] = [None] * len(SLOTS)
     values[0] = elem.get("key") or ""
+    slots = _TAG_SLOTS
     for child in elem:
-        tag = _local(child.tag)
-        slot = _SLOT.get(tag)
-        if slot is not None and tag in PUPIL_ELEMENTS:
+        tag = child.tag
+        try:
+            slot = slots[tag]
+        except KeyError:
+            slot = _child_slot(tag)
+            if len(slots) < _TAG_CACHE_SIZE:  # bounded: a hostile file may use any number of tags
+                slots[tag] = slot
+        if slot is None:
+            continue
+        if slot > 0:
             values[slot] = (child.text or "").strip()
-        elif tag == "groep":
+        elif slot == _GROUP:
             values[_GROUP_SLOT] = groups.get(child.get("key") or "")
-        elif tag in _FLEMISH:
-            raise _flemish(path, tag)
+        else:
+            raise _flemish(path, _local(tag))
     return tuple(values)
 
 
@@ -150,36 +237,35 @@ def raw_values(pupil: tuple[str | None, ...]) -> dict[str, str]:
     return {name: value for name, value in zip(SLOTS, pupil, strict=True) if value is not None}
 
 
+#: The elements pupils() is told about: pupils and groups, and the other repeated items, to clear them.
+_ITEMS = ("{*}leerling", "{*}groep", "{*}samengestelde_groep", "{*}leerkracht", "{*}vestiging")
+
+
 def pupils(path: Path) -> Iterator[tuple[str | None, ...]]:
-    """Yield each pupil's kept values; elements are cleared as soon as they are read (flat memory)."""
+    """Yield each pupil's kept values; items are cleared as soon as they are read (flat memory).
+
+    Only a <leerling> in the <leerlingen> section (a child of the root) is a pupil, and only a <groep> in
+    <groepen> a group; the same element names elsewhere (a pupil's own <groep key=...>) are left alone.
+    """
     groups: dict[str, str] = {}
-    depth = 0
-    root = section = None
-    section_name = ""
-    for event, elem in _events(path):
-        if event == "start":
-            depth += 1
-            if depth == 2:
-                section, section_name = elem, _local(elem.tag)
-            elif depth == 1:
-                root = elem
+    for _, elem in _events(path, ("end",), _ITEMS, block=1 << 16):
+        section = elem.getparent()
+        root = None if section is None else section.getparent()
+        if root is None or root.getparent() is not None:
             continue
-        depth -= 1
-        if depth == 2:  # a <leerling>, <groep>, <leerkracht>, <vestiging>, or a child of <school>
-            tag = _local(elem.tag)
-            if section_name == "leerlingen" and tag == "leerling":
-                yield _pupil(elem, groups, path)
-            elif section_name == "groepen" and tag == "groep":
-                for child in elem:
-                    if _local(child.tag) == "jaargroep":
-                        groups[elem.get("key") or ""] = (child.text or "").strip()
-            elem.clear()
-            assert section is not None  # its start event (depth 2) came before any of its children ended
-            section.remove(elem)
-        elif depth == 1:
-            elem.clear()
-            assert root is not None  # the root's start event comes first
-            root.remove(elem)
+        tag, section_name = _local(elem.tag), _local(section.tag)
+        if section_name == "leerlingen" and tag == "leerling":
+            yield _pupil(elem, groups, path)
+        elif section_name == "groepen" and tag == "groep":
+            for child in elem:
+                if _local(child.tag) == "jaargroep":
+                    groups[elem.get("key") or ""] = (child.text or "").strip()
+        elem.clear()
+        while elem.getprevious() is not None:  # whatever else the section held before this item
+            del section[0]
+        section.remove(elem)
+        while section.getprevious() is not None:  # earlier sections, read completely
+            del root[0]
 
 
 def _frame_columns(raws: list[tuple], schools: list[_School], numbers: list[int]) -> dict[str, object]:
@@ -203,8 +289,6 @@ def _frame_columns(raws: list[tuple], schools: list[_School], numbers: list[int]
 
 def open_edexml(paths: list[Path], sector: str = "po") -> Export:
     """Check every file's header and completeness up front; ``chunks()`` streams the pupils."""
-    import pandas as pd
-
     files = list_files(paths, (".xml",))
     fingerprints = [fingerprint(path)[0] for path in files]
     schools = [read_school(path) for path in files]
@@ -224,9 +308,9 @@ def open_edexml(paths: list[Path], sector: str = "po") -> Export:
         numbers: list[int] = []
 
         def flush() -> Chunk:
-            frame = pd.DataFrame(_frame_columns(raws, owners, numbers))
             kept = list(raws)
-            chunk = validator.validate(frame, lambda i: raw_values(kept[i]))
+            chunk = validator.validate_columns(_frame_columns(raws, owners, numbers), len(kept),
+                                               lambda i: raw_values(kept[i]), STRIPPED)
             raws.clear()
             owners.clear()
             numbers.clear()

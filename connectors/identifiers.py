@@ -36,8 +36,16 @@ def check_number(value: str) -> tuple[str | None, str | None, str | None]:
         return None, None, reason
 
 
+# A valid postcode as exports write it ('1234AB' or '1234 AB'): stdnum's rule (first digit not 0, letters
+# not SA, SD or SS), for which stdnum's validate (~20 µs a value) would give the same compact result.
+_PLAIN_POSTCODE = re.compile(r"([1-9][0-9]{3}) ?((?!SA|SD|SS)[A-Z]{2})")
+
+
 def check_postcode(value: str) -> Checked:
     """A Dutch postcode, compact as '1234AB'."""
+    plain = _PLAIN_POSTCODE.fullmatch(value)
+    if plain:
+        return plain[1] + plain[2], None
     try:
         return stdnum_postcode.validate(value).replace(" ", ""), None
     except ValidationError:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -64,6 +65,20 @@ def _clean(values: object, n: int) -> np.ndarray:
     return arr
 
 
+def _clean_stripped(values: object, n: int) -> np.ndarray:
+    """`_clean` of values that are all None or `str` without surrounding whitespace: '' becomes None."""
+    if values is None:
+        return np.full(n, None, dtype=object)
+    arr = np.empty(n, dtype=object)
+    arr[:] = values
+    arr[arr == ""] = None
+    return arr
+
+
+def _array(values: Any, dtype: Any = None) -> np.ndarray:
+    return values.to_numpy(dtype=dtype) if isinstance(values, pd.Series) else np.asarray(values, dtype=dtype)
+
+
 def _map_distinct(arr: np.ndarray, check: Callable, width: int = 2) -> list[np.ndarray]:
     """Apply ``check`` once per distinct present value of the chunk; one array per element of its result.
 
@@ -101,10 +116,18 @@ class Validator:
 
     def validate(self, frame: pd.DataFrame, raw_row: Callable[[int], dict[str, str]]) -> Chunk:
         """Validate mapped rows (columns: export_file, row_number, canonical, link:*, attr:*)."""
-        n = len(frame)
-        col = {c: _clean(frame[c] if c in frame else None, n) for c in self._input_columns()}
-        export_file = frame["export_file"].to_numpy(dtype=object)
-        row_number = frame["row_number"].to_numpy()
+        return self.validate_columns(frame, len(frame), raw_row)
+
+    def validate_columns(
+        self, frame: pd.DataFrame | Mapping[str, Any], n: int, raw_row: Callable[[int], dict[str, str]],
+        stripped: Collection[str] = (),
+    ) -> Chunk:
+        """`validate` of `n` rows given as columns (sequences or Series) by name, without building a frame;
+        the columns named in `stripped` hold only None and `str` without surrounding whitespace."""
+        col = {c: (_clean_stripped if c in stripped else _clean)(frame[c] if c in frame else None, n)
+               for c in self._input_columns()}
+        export_file = _array(frame["export_file"], dtype=object)
+        row_number = _array(frame["row_number"])
         rules = self.rules
         reject: dict[str, np.ndarray] = {}
 

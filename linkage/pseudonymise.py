@@ -32,6 +32,7 @@ import pandas as pd
 from keys.derive import subkey
 from linkage import normalise as nz
 from linkage.bloom import BloomEncoder, BloomParams
+from linkage.forked import Forked, can_fork, cores, idle_core
 
 PSEUDONYM_SCHEME = "hmac-sha256/v1"
 HASH_COLUMNS = ("bsn", "onr", "bsn4", "fam", "fam_a", "fam_b", "prefix", "given", "given1", "pref",
@@ -43,6 +44,10 @@ LINK_KINDS = ("string", "number", "code")
 # Columns whose distinct raw values nearly always normalise to distinct strings: keyed per distinct raw
 # value without a second round of de-duplication (which would cost more than the few HMACs it saves).
 DISTINCT_AFTER_NORMALISING = frozenset({"bsn", "onr", "given", "pc"})
+# Batches from this size up use a second core by default (below it, forking costs more than it saves).
+FORK_MIN_ROWS = 20_000
+# The hash columns computed beside the ids (in the child when there is one).
+CHILD_COLUMNS = ("pc", "pc4")
 
 
 class PseudonymError(ValueError):
@@ -118,6 +123,24 @@ def _delivery(records: pd.DataFrame) -> pd.Series:
     files = _column(records, "export_file")
     if "school_year" not in records.columns:
         return files
+    codes_f, files_u = pd.factorize(files)
+    codes_y, years_u = pd.factorize(records["school_year"])
+    if all(type(v) is str for v in files_u) and all(type(v) is str for v in years_u):
+        # all strings (the usual case): decided once per distinct (file, year) pair, as `_delivery_rows` does
+        width = len(years_u) + 1
+        codes, distinct = pd.factorize((codes_f.astype(np.int64) + 1) * width + (codes_y + 1))
+        named: list[str | None] = []
+        for c in distinct.tolist():
+            f = files_u[c // width - 1] if c // width else None
+            y = years_u[c % width - 1] if c % width else None
+            named.append(f"{f} {y}" if f is not None and y and y not in f else f)
+        return pd.Series(_rows(named, codes, None, object), index=records.index)
+    return _delivery_rows(records)
+
+
+def _delivery_rows(records: pd.DataFrame) -> pd.Series:
+    """`_delivery` row by row (any value types)."""
+    files = _column(records, "export_file")
     years = records["school_year"]
     add = years.notna() & files.notna() & (years.astype(str) != "")
     add &= ~pd.Series([str(y) in str(f) for f, y in zip(files, years, strict=True)], index=records.index)
@@ -133,8 +156,8 @@ def _column(records: pd.DataFrame, name: str) -> pd.Series:
 class _Batch:
     """Per-call state: keys, the distinct-value caches and the output columns."""
 
-    def __init__(self, secret: bytes, key_version: int, bloom: BloomParams) -> None:
-        self.key_version = key_version
+    def __init__(self, secret: bytes, key_version: int, bloom: BloomParams, source: str = "") -> None:
+        self.key_version, self.source = key_version, source
         self.hasher = KeyedHasher(subkey(secret, "ttp/linkage/hmac/v1"))
         self.secret, self.bloom = secret, bloom
         self.encoders: dict[str, BloomEncoder] = {}
@@ -287,12 +310,13 @@ def _record_keys(records: pd.DataFrame) -> list[bytes]:
     return [str(k).encode("utf-8") for k in keys.tolist()]
 
 
-def _ids(
+def _id_digests(
     batch: _Batch, records: pd.DataFrame, keys: list[bytes], source: str, place: str, label: str
-) -> np.ndarray:
-    """32-hex keyed ids of `source | place | record_key` per row (one inner state per distinct place).
+) -> bytes:
+    """First 16 bytes of the keyed id of `source | place | record_key` per row, concatenated.
 
-    Source and place are length-prefixed; the record key comes last, so the encoding is unambiguous.
+    One inner state per distinct place. Source and place are length-prefixed; the record key comes last,
+    so the encoding is unambiguous.
     """
     codes, texts = _plain_codes(_column(records, place))
     prefix = f"{label}|{batch.key_version}|".encode() + _lp(source)
@@ -307,8 +331,16 @@ def _ids(
         inner.update(key)
         outer = outer_copy()
         outer.update(inner.digest())
-        append(outer.digest())
-    return _hex16(np.frombuffer(b"".join(out), dtype=np.uint8).reshape(len(out), 32))
+        append(outer.digest()[:16])
+    return b"".join(out)
+
+
+def _hex_ids(digests: bytes) -> np.ndarray:
+    """Concatenated 16-byte digests as 32 lower-case hex characters each (str objects)."""
+    text = digests.hex()
+    out = np.empty(len(digests) // 16, dtype=object)
+    out[:] = list(map(text.__getitem__, map(slice, range(0, len(text), 32), range(32, len(text) + 1, 32))))
+    return out
 
 
 def _plain_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -336,44 +368,38 @@ def _link(column: str, kind: str) -> Callable[[Any], dict[str, str | None]]:
     return normalise
 
 
-def make_features(
-    records: pd.DataFrame, *, source: str, secret: bytes, key_version: int,
-    link_kinds: Mapping[str, str] | None = None, bloom: BloomParams | None = None, bloom_filters: bool = True,
-) -> pd.DataFrame:
-    """Features of one batch of canonical records (docs/architecture.md); no plain identifier survives.
+def _identifier(column: str, func: Callable[[list[Any]], list[str | None]]) -> Normaliser:
+    return lambda values: {column: func(values)}
 
-    `bloom` overrides the Bloom-filter parameters; `bloom_filters=False` leaves the Bloom columns None
-    (for measuring the keyed hashes alone).
-    """
-    if not isinstance(secret, bytes | bytearray) or len(secret) != 32:
-        raise PseudonymError("the linkage key must be 32 bytes")
-    if not isinstance(key_version, int) or key_version < 1:
-        raise PseudonymError("key_version must be a positive integer")
-    link_kinds = dict(link_kinds or {})
-    for name, kind in link_kinds.items():
-        if kind not in LINK_KINDS:
-            raise PseudonymError(f"link field {name!r}: unknown kind {kind!r} ({', '.join(LINK_KINDS)})")
-    params = bloom or BloomParams()
-    batch = _Batch(bytes(secret), key_version, params)
+
+def _single(func: Callable[[Any], str | None]) -> Callable[[list[Any]], list[str | None]]:
+    return lambda values: [func(v) for v in values]
+
+
+def _use_fork(workers: int | None, rows: int) -> bool:
+    """Whether the per-row work goes to a forked child: asked for (workers=2), or by default on a batch of
+    at least `FORK_MIN_ROWS` rows when a second core is there and idle and forking is safe
+    (`linkage.forked`)."""
+    if workers is None:
+        return rows >= FORK_MIN_ROWS and cores() > 1 and idle_core() and can_fork()
+    if workers not in (1, 2):
+        raise PseudonymError("workers must be 1, 2 or None (automatic)")
+    return workers == 2 and can_fork()
+
+
+def _other_columns(
+    batch: _Batch, records: pd.DataFrame, link_kinds: Mapping[str, str], bloom_filters: bool
+) -> dict[str, Any]:
+    """Every column but the ids and `CHILD_COLUMNS` (this process's part while a child does those)."""
     n = len(records)
-    keys = _record_keys(records)
-    records = records.assign(**{DELIVERY: _delivery(records)})
     cols: dict[str, Any] = {
-        "record_id": _ids(batch, records, keys, source, DELIVERY, "record_id"),
-        "label_id": _ids(batch, records, keys, source, "school", "label_id"),
-        "source": np.full(n, source, dtype=object),
+        "source": np.full(n, batch.source, dtype=object),
         "export_file": _plain_text(_column(records, DELIVERY)),
-        "key_version": np.full(n, key_version, dtype=np.int64),
+        "key_version": np.full(n, batch.key_version, dtype=np.int64),
     }
-    def identifier(column: str, func: Callable[[list[Any]], list[str | None]]) -> Normaliser:
-        return lambda values: {column: func(values)}
-
-    def single(func: Callable[[Any], str | None]) -> Callable[[list[Any]], list[str | None]]:
-        return lambda values: [func(v) for v in values]
-
     for column, field, func in (("bsn", "bsn", nz.digits_many), ("onr", "onderwijsnummer", nz.digits_many),
-                                ("bsn4", "bsn4", single(nz.code))):
-        cols.update(_feature_columns(batch, _column(records, field), identifier(column, func), (column,),
+                                ("bsn4", "bsn4", _single(nz.code))):
+        cols.update(_feature_columns(batch, _column(records, field), _identifier(column, func), (column,),
                                      per_row=column == "bsn"))
 
     def bf(*columns: str) -> tuple[str, ...]:
@@ -388,7 +414,6 @@ def make_features(
     dob = _per_value(_dob, ("dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y"))
     cols.update(_feature_columns(batch, _column(records, "birth_date"), dob,
                                  ("dob", "dob_swap", "dob_ym", "dob_yd", "dob_md", "dob_y")))
-    cols.update(_feature_columns(batch, _column(records, "postcode"), _postcode, ("pc", "pc4")))
     for name, kind in link_kinds.items():
         column = f"link_{name}"
         link = _per_value(_link(column, kind), (column, f"{column}_bf"))
@@ -396,6 +421,53 @@ def make_features(
                                      bf(f"{column}_bf") if kind == "string" else ()))
     sex_codes, sex_distinct = pd.factorize(_column(records, "sex"))
     cols["sex"] = _rows([_sex(v) for v in sex_distinct], sex_codes, 0, np.int8)
+    return cols
+
+
+def make_features(
+    records: pd.DataFrame, *, source: str, secret: bytes, key_version: int,
+    link_kinds: Mapping[str, str] | None = None, bloom: BloomParams | None = None, bloom_filters: bool = True,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Features of one batch of canonical records (docs/architecture.md); no plain identifier survives.
+
+    `bloom` overrides the Bloom-filter parameters; `bloom_filters=False` leaves the Bloom columns None
+    (for measuring the keyed hashes alone). `workers` is the number of processes (1, or 2: the per-row
+    work in a forked child); None chooses. The features are the same bytes whichever is used.
+    """
+    if not isinstance(secret, bytes | bytearray) or len(secret) != 32:
+        raise PseudonymError("the linkage key must be 32 bytes")
+    if not isinstance(key_version, int) or key_version < 1:
+        raise PseudonymError("key_version must be a positive integer")
+    link_kinds = dict(link_kinds or {})
+    for name, kind in link_kinds.items():
+        if kind not in LINK_KINDS:
+            raise PseudonymError(f"link field {name!r}: unknown kind {kind!r} ({', '.join(LINK_KINDS)})")
+    params = bloom or BloomParams()
+    batch = _Batch(bytes(secret), key_version, params, source)
+    n = len(records)
+    keys = _record_keys(records)
+    records = records.assign(**{DELIVERY: _delivery(records)})
+
+    def in_child() -> bytes:
+        """Both ids and the postcode hashes (about half of the work): 16 + 16 + 8 + 8 bytes a row."""
+        postcodes = _feature_columns(batch, _column(records, "postcode"), _postcode, CHILD_COLUMNS)
+        return b"".join((_id_digests(batch, records, keys, source, DELIVERY, "record_id"),
+                         _id_digests(batch, records, keys, source, "school", "label_id"),
+                         *(postcodes[c].astype(np.int64).tobytes() for c in CHILD_COLUMNS)))
+
+    # that half runs on a second core (a forked child) while this process does the rest
+    child = Forked(in_child, _use_fork(workers, n))
+    try:
+        cols = _other_columns(batch, records, link_kinds, bloom_filters)
+    except BaseException:
+        child.cancel()
+        raise
+    rows = child.result()
+    cols["record_id"] = _hex_ids(rows[: 16 * n])
+    cols["label_id"] = _hex_ids(rows[16 * n : 32 * n])
+    for i, column in enumerate(CHILD_COLUMNS):
+        cols[column] = np.frombuffer(rows, dtype=np.int64, offset=(32 + 8 * i) * n, count=n).copy()
     for column in [*BLOOM_COLUMNS, *(f"link_{name}_bf" for name in link_kinds)]:
         cols.setdefault(column, np.full(n, None, dtype=object))
     order = ["record_id", "label_id", "source", "export_file", "key_version", *HASH_COLUMNS,

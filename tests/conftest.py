@@ -11,6 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+
+# No test is timed (speed is measured by bench/): hypothesis's per-example deadline would make a property fail on
+# a machine busy with other work (CI's shared runners) though nothing is wrong.
+settings.register_profile("ttp", deadline=None)
+settings.load_profile("ttp")
 
 PG_ENV = "TTP_TEST_DATABASE_URL"
 

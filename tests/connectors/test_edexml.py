@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from connectors import ConnectorError, open_export
+from connectors import edexml as edexml_module
 
 from .helpers import FLEMISH_EXAMPLE, OFFICIAL_EXAMPLE, edexml, pupil, read_all
 
@@ -79,12 +80,60 @@ XXE = """<?xml version="1.0"?>
 """
 
 
-@pytest.mark.parametrize("text", [BILLION_LAUGHS, XXE], ids=["billion-laughs", "xxe"])
+# the same entities used only inside the root's start tag (read before the first element event)
+ATTRIBUTE_LAUGHS = BILLION_LAUGHS.replace("<EDEX>", '<EDEX x="&lol3;&lol3;&lol3;">').replace(
+    "<achternaam>&lol3;</achternaam>", "")
+QUADRATIC = (f'<?xml version="1.0"?>\n<!DOCTYPE EDEX [<!ENTITY a "{"x" * 50_000}">]>\n<EDEX><school><schooljaar>'
+             f"2024-2025</schooljaar><brincode>12AB</brincode></school><leerlingen><leerling key=\"1\"><achternaam>"
+             f"{'&a;' * 10_000}</achternaam></leerling></leerlingen></EDEX>\n")
+PARAMETER = """<?xml version="1.0"?>
+<!DOCTYPE EDEX [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>
+<EDEX><school><schooljaar>2024-2025</schooljaar><brincode>12AB</brincode></school><leerlingen/></EDEX>
+"""
+
+
+@pytest.mark.parametrize("text", [BILLION_LAUGHS, XXE, ATTRIBUTE_LAUGHS, QUADRATIC, PARAMETER],
+                         ids=["billion-laughs", "xxe", "laughs-in-root-attribute", "quadratic-blowup",
+                              "external-parameter-entity"])
 def test_entity_tricks_are_refused_not_expanded(tmp_path, text):
     path = _write(tmp_path, text)
     with pytest.raises(ConnectorError, match="refused") as info:
         open_export(path, fmt="edexml")
     assert "lol" not in str(info.value) and "passwd" not in str(info.value)
+    # the pupils stream refuses it too, before yielding anything
+    with pytest.raises(ConnectorError, match="refused"):
+        next(edexml_module.pupils(path))
+
+
+def test_external_dtd_is_refused_and_never_loaded(tmp_path):
+    """An entity from an unloaded DTD would be left unexpanded (a silently empty value): refused instead."""
+    (tmp_path / "evil.dtd").write_text('<!ENTITY name "FROM-THE-DTD">', encoding="utf-8")
+    doctype = f'<!DOCTYPE EDEX SYSTEM "{(tmp_path / "evil.dtd").as_uri()}">\n<EDEX>'
+    for body in ({"achternaam": "Jansen"}, {"achternaam": "&name;"}):
+        path = _write(tmp_path, edexml(pupil("1", body)).replace("<EDEX>", doctype, 1))
+        with pytest.raises(ConnectorError, match="refused") as info:
+            open_export(path, fmt="edexml")
+        assert "FROM-THE-DTD" not in str(info.value)
+        with pytest.raises(ConnectorError, match="refused"):
+            next(edexml_module.pupils(path))
+
+
+def test_comments_processing_instructions_and_cdata_read_as_text(tmp_path):
+    body = ('<leerling key="1"><achternaam>Jan<!-- a comment -->sen</achternaam><voornamen>A<?pi x?>nna'
+            '</voornamen><roepnaam><![CDATA[Ank & co]]></roepnaam></leerling>')
+    records, *_ = read_all(open_export(_write(tmp_path, edexml(body)), fmt="edexml"))
+    assert (records[0]["family_name"], records[0]["given_names"], records[0]["preferred_name"]) == (
+        "Jansen", "Anna", "Ank & co")
+
+
+def test_only_pupils_of_the_pupil_section_are_read(tmp_path):
+    """A <leerling> elsewhere (under a teacher, a nested section, inside a pupil, under the root) is no pupil."""
+    text = edexml(pupil("1", {"achternaam": "A"}).replace("</leerling>", '<leerling key="n"/></leerling>'))
+    text = text.replace("</leerlingen>", '</leerlingen><leerkrachten><leerkracht key="T"><leerling key="t"/>'
+                        '</leerkracht></leerkrachten><x><leerlingen><leerling key="x"/></leerlingen></x>'
+                        '<leerling key="r"/>')
+    records, *_ = read_all(open_export(_write(tmp_path, text), fmt="edexml"))
+    assert [r["record_key"] for r in records] == ["1"]
 
 
 def test_truncated_file_is_refused_up_front(tmp_path):
