@@ -180,9 +180,9 @@ def test_a_link_run_cleans_what_a_killed_one_left(installed, cohort):
     """A killed run leaves a temporary folder (of a dead process) and, before the folder moved only after the
     commit, a job folder without a row; the next run removes both and rolls forward a committed job whose
     folder had not been moved yet."""
-    for source in ("vve", "nco"):
+    for source in ("vve", "mbo"):
         assert ingest(installed, cohort, source).exit_code == 0
-    first = json.loads(installed.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    first = json.loads(installed.run("--as", "olga", "link", "run", "vve", "mbo", "--json").stdout)["job_id"]
     jobs = installed.data_dir / "jobs"
     dead = _dead_pid()
     uncommitted = jobs / f".tmp-{dead}-j_000000000000"
@@ -190,7 +190,7 @@ def test_a_link_run_cleans_what_a_killed_one_left(installed, cohort):
     (uncommitted / "report.json").write_text("{")
     (jobs / "j_0000000000ff").mkdir()  # renamed into place, then killed before the commit
     os.replace(jobs / first, jobs / f".tmp-{dead}-{first}")  # committed, then killed before the move
-    second = installed.run("--as", "olga", "link", "run", "vve", "nco", "--json")
+    second = installed.run("--as", "olga", "link", "run", "vve", "mbo", "--json")
     assert second.exit_code == 0, second.output
     second_id = json.loads(second.stdout)["job_id"]
     assert sorted(p.name for p in jobs.iterdir()) == sorted([first, second_id])
@@ -204,13 +204,13 @@ def test_a_failed_link_run_leaves_no_folder(installed, cohort, monkeypatch):
     from ttp import linkjob
 
     assert ingest(installed, cohort, "vve").exit_code == 0
-    assert ingest(installed, cohort, "nco").exit_code == 0
+    assert ingest(installed, cohort, "mbo").exit_code == 0
 
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(linkjob.json, "dumps", broken)
-    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    failed = installed.run("--as", "olga", "link", "run", "vve", "mbo")
     assert failed.exit_code == 1
     assert list((installed.data_dir / "jobs").iterdir()) == []
 
@@ -221,13 +221,13 @@ def test_a_full_disk_says_disk_full_with_the_path(installed, cohort, monkeypatch
     import pandas as pd
 
     assert ingest(installed, cohort, "vve").exit_code == 0
-    assert ingest(installed, cohort, "nco").exit_code == 0
+    assert ingest(installed, cohort, "mbo").exit_code == 0
 
     def no_room(self, path, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", no_room)
-    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    failed = installed.run("--as", "olga", "link", "run", "vve", "mbo")
     assert failed.exit_code == 1
     assert failed.stderr.startswith("ttp: disk full: cannot write ") and "person_map.parquet" in failed.stderr
     assert "internal error" not in failed.stderr and len(failed.stderr.splitlines()) == 1
@@ -238,7 +238,7 @@ def test_a_full_disk_says_disk_full_with_the_path(installed, cohort, monkeypatch
 
     monkeypatch.setattr(Path, "write_text", no_room_unnamed)
     monkeypatch.setattr(pd.DataFrame, "to_parquet", lambda self, path, **kw: Path(path).write_text(""))
-    failed = installed.run("--as", "olga", "link", "run", "vve", "nco")
+    failed = installed.run("--as", "olga", "link", "run", "vve", "mbo")
     assert failed.stderr == f"ttp: disk full: cannot write {installed.data_dir} (free space, then run the command " \
                             "again)\n"
 
@@ -273,9 +273,9 @@ def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same
         refused = installed.run("--as", "olga", "backup", "--out", str(out))
         assert refused.exit_code == 1 and "cover SQLite installations" in refused.stderr
         return
-    for source in ("vve", "nco"):
+    for source in ("vve", "mbo"):
         assert ingest(installed, cohort, source).exit_code == 0
-    job = json.loads(installed.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    job = json.loads(installed.run("--as", "olga", "link", "run", "vve", "mbo", "--json").stdout)["job_id"]
     before = pq.read_table(installed.data_dir / "jobs" / job / "person_map.parquet").to_pandas()
     assert installed.run("--as", "rosa", "backup", "--out", str(out)).exit_code == 1  # operators only
     left = installed.data_dir / f".backup-{_dead_pid()}"  # the plaintext copy of a killed backup
@@ -309,7 +309,7 @@ def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same
     assert verified["ok"] and verified["unanchored"] == 0, verified
     restores = json.loads(here.run("--as", "olga", "audit", "show", "--action", "restore", "--json").stdout)["events"]
     assert [(e["actor"], e["counts"]["batches"]) for e in restores] == [("olga", 2)]
-    rerun = json.loads(here.run("--as", "olga", "link", "run", "vve", "nco", "--json").stdout)["job_id"]
+    rerun = json.loads(here.run("--as", "olga", "link", "run", "vve", "mbo", "--json").stdout)["job_id"]
     after = pq.read_table(here.data_dir / "jobs" / rerun / "person_map.parquet").to_pandas()
     assert dict(zip(after["record_id"], after["person_id"], strict=True)) == \
         dict(zip(before["record_id"], before["person_id"], strict=True))
