@@ -11,6 +11,7 @@ from matplotlib.lines import Line2D
 from policies.cells import footnotes, header, rows, text
 from policies.charts import ACCENT, INK, LIGHT, MUTED, page, pdf_bytes
 from policies.disclosure import ProtectedTable
+from policies.external import ExternalTable
 from policies.published import SUPPRESSED, is_number
 
 ROWS_PER_PAGE = 52
@@ -99,3 +100,38 @@ def render_factsheet(protected: ProtectedTable, metadata: dict[str, Any]) -> byt
     for k, note in enumerate(notes):
         pages[-1].text(0.06, 0.05 - 0.014 * k, note, fontsize=7, color=MUTED)
     return pdf_bytes(pages, title=title)
+
+
+def render_external_factsheet(table: ExternalTable, metadata: dict[str, Any]) -> bytes:
+    """PDF bytes of a table that came back from a recipient (CBS): its title, where it came from, a chart of
+    its first share (`n_<name>` of `n`, in percent, `<5` and `>95` at the edges) per row, and the table."""
+    title = str(metadata.get("title") or metadata.get("release_id") or "external table")
+    first = page()
+    first.text(0.06, 0.96, title[:90], fontsize=14, fontweight="bold", color=INK)
+    sub = (f"Computed by {metadata.get('recipient', 'the recipient')} in its own environment, passed its output "
+           f"check and ttp's threshold ({metadata.get('threshold', '')})   ·   "
+           f"external {metadata.get('release_id', '')}")
+    first.text(0.06, 0.94, sub[:150], fontsize=8, color=MUTED)
+    names = [*table.labels, *table.counts]
+    body = [[*labels, *map(str, values)] for _, labels, values in table.rows]
+    below = 0.9
+    if len(table.counts) > 1:
+        share = table.counts[1]
+        bars = [(" · ".join(labels), _share(values[1], values[0])) for _, labels, values in table.rows]
+        below = _chart(first, f"% {share.removeprefix('n_').replace('_', ' ')} (of n)", bars[:MAX_BARS])
+    pages = [first]
+    first_rows = max(int((below - 0.08) / 0.016), 0)
+    _table_page(first, names, body[:first_rows], below)
+    rest = body[first_rows:]
+    for start in range(0, len(rest), ROWS_PER_PAGE):
+        fig = page()
+        _table_page(fig, names, rest[start:start + ROWS_PER_PAGE], 0.95)
+        pages.append(fig)
+    return pdf_bytes(pages, title=title)
+
+
+def _share(part: int, whole: int) -> str:
+    if whole <= 0:
+        return SUPPRESSED
+    value = 100.0 * part / whole
+    return "<5" if value < 5 else ">95" if value > 95 else f"{value:.1f}"

@@ -305,3 +305,18 @@ def external_tables(act: Acting) -> list[tuple[str, str, bytes]]:
             raise TTPError(f"imported table {r.id}: its {EXTERNAL_TABLE} is not what was imported")
         out.append((r.id, r.title or r.id, data))
     return out
+
+
+def external_factsheet(act: Acting, row: db.RecipientRelease) -> bytes:
+    """The factsheet PDF of a table that came back from a recipient, from its files as imported."""
+    from policies.factsheet import render_external_factsheet
+
+    folder = act.app.settings.release_dir(row.id)
+    try:
+        data, meta = (folder / EXTERNAL_TABLE).read_bytes(), (folder / EXTERNAL_META).read_bytes()
+    except OSError:
+        raise TTPError(f"imported table {row.id}: its files are gone ({folder})") from None
+    for name, blob in ((EXTERNAL_TABLE, data), (EXTERNAL_META, meta)):
+        if row.files.get(name) != hashlib.sha256(blob).hexdigest():
+            raise TTPError(f"imported table {row.id}: its {name} is not what was imported")
+    return render_external_factsheet(parse_external(data), json.loads(meta))

@@ -683,6 +683,15 @@ def stored_protected(act: Acting, release: db.Release) -> ProtectedTable:
 def render_factsheet(act: Acting, release_id: str, out: Path) -> None:
     from policies.factsheet import render_factsheet as render_pdf
 
+    external = act.session.get(db.RecipientRelease, release_id)
+    if external is not None and external.kind == "external":
+        if act.user.role == "researcher":  # tables back from a recipient are the office's, as `release list` shows
+            raise NotFound(f"unknown release {release_id!r}: `ttp release list` shows them")
+        from .cbs import external_factsheet
+
+        act.objects["release"] = release_id
+        out.write_bytes(external_factsheet(act, external))
+        return
     release = get_release(act.session, release_id)
     act.objects["release"] = release.id
     row = get_request(act.session, release.request_id)

@@ -251,3 +251,10 @@ def test_a_table_back_from_cbs_shows_in_a_schools_feedback(demo, tmp_path):
     shown = "<5%" if share < 5 else ">95%" if share > 95 else f"{share:.1f}%".replace(".", ",")
     assert shown in words, (shown, words[:2000])
     assert str(n) in words
+    # and as a factsheet of its own, for the office only
+    sheet = tmp_path / "ext.pdf"
+    made_sheet = env.run("--as", "officer1", "factsheet", ext_id, "--out", str(sheet))
+    assert made_sheet.exit_code == 0, made_sheet.output
+    text = pdf_words(sheet.read_bytes())
+    assert title in text and ext_id in text and "% havo vwo (of n)" in text and str(n) in text
+    assert env.run("--as", "researcher1", "factsheet", ext_id, "--out", str(tmp_path / "r.pdf")).exit_code == 1
