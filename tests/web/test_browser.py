@@ -174,12 +174,25 @@ def test_language_switch_and_accept_language(browser, server):
     context.close()
 
 
-def test_a_school_team_sees_only_its_feedback_page(browser, server):
+def test_a_school_team_sees_only_its_feedback_page(browser, server, web):
+    from .test_school import release_round
+
+    release_round(web)  # the feedback round: approved and released through the API, as the roles would
+    from ttp import db
+
+    with web.service.app().session() as session:
+        own, other = session.get(db.User, "school1").schools, session.get(db.User, "school2").schools
     context, page, errors = _sign_in(browser, server, "school1", lang="nl")
     page.click("nav >> text=Terugkoppeling")
     page.wait_for_url(server + "/feedback")
     assert page.locator("table tbody tr").count() == 1  # its own school, no other
+    assert page.locator(f"a[href='/feedback/{own}.pdf']").count() == 1
     page.screenshot(path=str(ARTIFACTS / "school-feedback.png"), full_page=True)
-    assert page.goto(server + "/requests").status == 403
+    report = page.request.get(server + f"/feedback/{own}.pdf")
+    assert report.status == 200 and report.headers["content-type"] == "application/pdf"
+    assert page.request.get(server + f"/feedback/{other}.pdf").status == 404
     assert not errors, errors
+    # another school's report and the researchers' pages are closed to it (the browser logs the refusals)
+    assert page.goto(server + "/requests").status == 403
+    assert all("403" in e or "404" in e for e in errors), errors
     context.close()

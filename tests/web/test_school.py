@@ -14,20 +14,25 @@ from .conftest import make_web
 ROUND = sorted((Path(__file__).resolve().parents[2] / "policies" / "examples" / "requests").glob("feedback_*.toml"))
 
 
+def release_round(web) -> None:
+    """Submit, approve and release the feedback round's requests through the API, as the roles would."""
+    researcher, officer, operator = web.api("researcher1"), web.api("officer1"), web.api("operator1")
+    for path in ROUND:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        submitted = researcher.post("/api/v1/requests", json=spec)
+        assert submitted.status_code == 201, submitted.text
+        rid = submitted.json()["request_id"]
+        decided = officer.post(f"/api/v1/requests/{rid}/decision", json={"decision": "approve",
+                                                                          "reason": "feedback round"})
+        assert decided.status_code == 200, decided.text
+        assert operator.post(f"/api/v1/requests/{rid}/release").status_code == 201
+
+
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    """A web installation whose feedback round is released (through the API, as the roles would)."""
+    """A web installation whose feedback round is released."""
     for web in make_web(tmp_path_factory.mktemp("school-web")):
-        researcher, officer, operator = web.api("researcher1"), web.api("officer1"), web.api("operator1")
-        for path in ROUND:
-            spec = tomllib.loads(path.read_text(encoding="utf-8"))
-            submitted = researcher.post("/api/v1/requests", json=spec)
-            assert submitted.status_code == 201, submitted.text
-            rid = submitted.json()["request_id"]
-            decided = officer.post(f"/api/v1/requests/{rid}/decision", json={"decision": "approve",
-                                                                              "reason": "feedback round"})
-            assert decided.status_code == 200, decided.text
-            assert operator.post(f"/api/v1/requests/{rid}/release").status_code == 201
+        release_round(web)
         yield web
 
 
