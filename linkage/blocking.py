@@ -248,18 +248,28 @@ class Numbered:
         return rows[kept], keys[kept]
 
 
-def numbered_rows(arrays: FeatureArrays, settings: LinkSettings) -> Numbered:
-    """A bit per number kind each row carries; a number shared by too many rows counts as missing."""
+def crowded_numbers(arrays: FeatureArrays, settings: LinkSettings) -> dict[str, np.ndarray]:
+    """Per number kind, the numbers shared by more than `max_number_group` rows (sorted)."""
+    out = {}
+    for name in NUMBER_KEYS:
+        col = arrays.column(name)
+        values, counts = unique_sorted(col[col != 0], return_counts=True)
+        out[name] = values[counts > settings.max_number_group]
+    return out
+
+
+def numbered_rows(arrays: FeatureArrays, settings: LinkSettings,
+                  crowded: dict[str, np.ndarray] | None = None) -> Numbered:
+    """A bit per number kind each row carries; a number shared by too many rows (`crowded`, counted over
+    all rows; counted over `arrays` when not given) counts as missing."""
+    crowded = crowded_numbers(arrays, settings) if crowded is None else crowded
     out = np.zeros(arrays.n, dtype=np.int8)
     numbers = []
     for bit, name in enumerate(NUMBER_KEYS):
         col = arrays.column(name)
         has = col != 0
-        if has.any():
-            values, counts = unique_sorted(col[has], return_counts=True)
-            crowded = values[counts > settings.max_number_group]
-            if len(crowded):
-                has &= ~np.isin(col, crowded)
+        if has.any() and len(crowded.get(name, ())):
+            has &= ~np.isin(col, crowded[name])
         out |= has.astype(np.int8) << bit
         numbers.append(col)
     richness = np.zeros(arrays.n, dtype=np.int8)

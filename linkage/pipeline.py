@@ -29,7 +29,7 @@ from linkage.decide import (
     review_index,
 )
 from linkage.em import count_patterns, merge_counts
-from linkage.model import Model, fit_model, probability
+from linkage.model import estimate_u, fit_model, probability
 from linkage.parallel import map_ordered
 from linkage.person_ids import assign_person_ids
 from linkage.residual import attach_open_records
@@ -121,13 +121,30 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     lap("block")
     comparisons = comparisons_for(arrays, settings)
     levels, tf, patterns, counts = compare_partitions(arrays, cands, comparisons, settings, progress)
+    return link_compared(arrays, record_ids, cands, comparisons, levels, tf, patterns, counts,
+                         lambda used: estimate_u(arrays, used, settings), settings=settings, previous=previous,
+                         reviews=reviews, new_person_id=new_person_id, progress=progress, timings=timings,
+                         lap=lap)
+
+
+def link_compared(arrays: FeatureArrays, record_ids: np.ndarray, cands: Candidates, comparisons: list[Comparison],
+                  levels: np.ndarray, tf: dict[str, np.ndarray], patterns: np.ndarray, counts: np.ndarray,
+                  u_for: Callable[[list[Comparison]], list[np.ndarray]], *, settings: LinkSettings,
+                  previous: Mapping[str, str] | None, reviews: Mapping[tuple[str, str], str] | None,
+                  new_person_id: Callable[[], str], progress: Progress | None, timings: dict[str, float],
+                  lap: Callable[[str], None]) -> LinkResult:
+    """The stages after comparison, shared by every engine: fit, decide, apply reviews, cluster, keep ids.
+
+    `arrays` needs only the columns these stages read (numbers, names, file and source codes): an engine
+    that compared elsewhere hands a slim one. `u_for` gives u for the comparisons that have data.
+    """
     used = [k for k in range(len(comparisons)) if (patterns[:, k] >= 0).any()] if len(patterns) else []
     if len(used) < len(comparisons):  # a comparison without data on either side has nothing to learn
         comparisons = [comparisons[k] for k in used]
         levels, patterns = levels[:, used], patterns[:, used]
         tf = {k: v for k, v in tf.items() if k in {c.name for c in comparisons}}  # dropped columns were all -1
     lap("compare")
-    model = _fit(arrays, comparisons, patterns, counts, settings)
+    model = fit_model(arrays, comparisons, patterns, counts, settings, u=u_for(comparisons))
     if progress:
         progress("model", 1, 1)
     lap("model")
@@ -254,9 +271,4 @@ def twin_signature(levels: np.ndarray, comparisons: list[Comparison]) -> np.ndar
             & (dob >= comparisons[col["birth_date"]].levels.index("day_month_swapped")))
 
 
-def _fit(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np.ndarray, counts: np.ndarray,
-         settings: LinkSettings) -> Model:
-    return fit_model(arrays, comparisons, patterns, counts, settings)
-
-
-__all__ = ["LinkResult", "link", "LINK", "REVIEW", "NONLINK"]
+__all__ = ["LinkResult", "link", "link_compared", "LINK", "REVIEW", "NONLINK"]
