@@ -1,0 +1,92 @@
+"""A feature frame as Parquet partitions of rows for a distributed engine: Bloom filters as uint64 words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from linkage.arrays import FeatureArrays, to_arrays
+
+META = "parts.json"
+# what the stages after comparison read of each record (pipeline.link_compared): the client's share
+CLIENT_COLUMNS = ("bsn", "onr", "nco", "fam", "given", "given1", "pref")
+
+
+def word_column(bloom: str, word: int) -> str:
+    return f"{bloom}.w{word}"
+
+
+def count_column(bloom: str) -> str:
+    return f"{bloom}.bits"
+
+
+def write_partitions(features: pd.DataFrame, directory: Path, rows_per_part: int = 250_000) -> dict:
+    """Write the features as row partitions (global row number, export-file and source codes, keyed
+    hashes, Bloom filters as fixed-width uint64 word columns); returns the partitions' description."""
+    arrays = to_arrays(features)
+    directory.mkdir(parents=True, exist_ok=True)
+    record_ids = features["record_id"].astype(str).to_numpy()
+    names = []
+    for part, start in enumerate(range(0, max(arrays.n, 1), rows_per_part)):
+        rows = slice(start, start + rows_per_part)
+        columns: dict[str, np.ndarray] = {
+            "row": np.arange(start, min(start + rows_per_part, arrays.n), dtype=np.int64),
+            "record_id": record_ids[rows], "file_code": arrays.file_code[rows],
+            "source_code": arrays.source_code[rows], "sex": arrays.sex[rows]}
+        columns.update({k: v[rows] for k, v in arrays.hashes.items()})
+        for name, words in arrays.blooms.items():
+            columns.update({word_column(name, w): words[rows, w] for w in range(words.shape[1])})
+            columns[count_column(name)] = arrays.bloom_counts[name][rows]
+        names.append(f"part-{part:05d}.parquet")
+        pq.write_table(pa.table(columns), directory / names[-1])
+    meta = {"n": arrays.n, "parts": names, "rows_per_part": rows_per_part, "sources": arrays.sources,
+            "files": arrays.files, "link_kinds": arrays.link_kinds, "hashes": sorted(arrays.hashes),
+            "blooms": {k: int(v.shape[1]) for k, v in arrays.blooms.items()}}
+    (directory / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return meta
+
+
+def read_meta(directory: Path) -> dict:
+    return json.loads((directory / META).read_text(encoding="utf-8"))
+
+
+def worker_columns(meta: dict) -> list[str]:
+    """Every column a comparison or blocking pass reads (all but the record ids)."""
+    out = ["row", "file_code", "source_code", "sex", *meta["hashes"]]
+    for name, words in meta["blooms"].items():
+        out += [word_column(name, w) for w in range(words)] + [count_column(name)]
+    return out
+
+
+def part_arrays(frame: pd.DataFrame, meta: dict) -> FeatureArrays:
+    """The FeatureArrays of some rows (a partition, or rows gathered for pairs) for the shared stages."""
+    n = len(frame)
+    hashes = {k: frame[k].to_numpy(dtype=np.int64) for k in meta["hashes"] if k in frame.columns}
+    blooms, counts = {}, {}
+    for name, words in meta["blooms"].items():
+        blooms[name] = np.empty((n, words), dtype=np.uint64)
+        for w in range(words):
+            blooms[name][:, w] = frame[word_column(name, w)].to_numpy(dtype=np.uint64)
+        counts[name] = frame[count_column(name)].to_numpy(dtype=np.int32)
+    sex = frame["sex"].to_numpy(dtype=np.int8) if "sex" in frame.columns else np.zeros(n, np.int8)
+    return FeatureArrays(n=n, hashes=hashes, blooms=blooms, bloom_counts=counts, sex=sex,
+                         file_code=frame["file_code"].to_numpy(dtype=np.int64),
+                         source_code=frame["source_code"].to_numpy(dtype=np.int64),
+                         sources=list(meta["sources"]), files=list(meta["files"]),
+                         link_kinds=dict(meta["link_kinds"]))
+
+
+def client_arrays(directory: Path, meta: dict) -> tuple[FeatureArrays, np.ndarray]:
+    """What the client keeps of every record: its id, codes, numbers and name hashes (no Bloom filters)."""
+    wanted = ["row", "record_id", "file_code", "source_code", *(c for c in CLIENT_COLUMNS if c in meta["hashes"])]
+    table = pq.ParquetDataset([str(directory / p) for p in meta["parts"]]).read(columns=wanted)
+    frame = table.to_pandas()
+    if not (frame["row"].to_numpy() == np.arange(len(frame))).all():
+        raise ValueError("feature partitions out of row order")
+    lean = {**meta, "blooms": {}, "hashes": [c for c in CLIENT_COLUMNS if c in meta["hashes"]]}
+    return part_arrays(frame, lean), frame["record_id"].to_numpy(dtype=object)
