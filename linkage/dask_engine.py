@@ -51,7 +51,7 @@ def pass_entries(frame: pd.DataFrame, meta: dict, p: BlockingPass, settings: Lin
     """
     arrays = part_arrays(frame, meta)
     numbered = numbered_rows(arrays, settings, crowded)
-    rows = frame["row"].to_numpy(dtype=np.int64)
+    rows = frame.index.to_numpy(dtype=np.int64)
     base = {"row": rows, "file": arrays.file_code, "mask": numbered.mask, "rich": numbered.richness,
             **{f"n{k}": col for k, col in enumerate(numbered.numbers)},
             **{c: arrays.column(c) for c in p.keys}}
@@ -157,11 +157,26 @@ def u_pairs(frame: pd.DataFrame, meta: dict, comparisons: list[Comparison], sett
     return u_level_counts(arrays, il, ir, frame["full"].to_numpy(dtype=bool), comparisons, settings)
 
 
-def _with_records(pairs: dd.DataFrame, feats: dd.DataFrame) -> dd.DataFrame:
-    """Pairs joined to their two records' columns (two joins on the row number: the shuffles of pairs)."""
+def _attach(pairs: pd.DataFrame, records: pd.DataFrame, side: str, col: str) -> pd.DataFrame:
+    """Pairs indexed by one of their rows, with that row's columns (`records`: the partition holding those
+    rows, indexed by row number in order) taken beside them; the row becomes column `col` again."""
+    at = np.searchsorted(records.index.to_numpy(), pairs.index.to_numpy())
+    taken = {side + c: records[c].array.take(at) for c in records.columns}  # Arrow columns stay Arrow
+    return pd.DataFrame({col: pairs.index.to_numpy(), **{c: pairs[c].array for c in pairs.columns}, **taken},
+                        copy=False)
+
+
+def _with_records(pairs: dd.DataFrame, feats: dd.DataFrame, on_left: bool = False) -> dd.DataFrame:
+    """Pairs joined to their two records: the pairs go to the partition holding each record (a shuffle of
+    the pairs by row range), where the join is a lookup; the records stay where they were read.
+    `on_left`: the pairs are indexed by their left row in the records' partitions already."""
     for side, col in (("l_", "left"), ("r_", "right")):
-        named = feats.rename(columns={c: side + c for c in feats.columns})
-        pairs = pairs.merge(named, left_on=col, right_on=side + "row", how="inner")
+        if not (on_left and side == "l_"):
+            pairs = pairs.set_index(col, divisions=feats.divisions)
+        meta = _attach(pairs._meta, feats._meta, side, col)
+        parts = [delayed(_attach)(p, r, side, col)
+                 for p, r in zip(pairs.to_delayed(), feats.to_delayed(), strict=True)]
+        pairs = dd.from_delayed(parts, meta=meta, verify_meta=False)
     return pairs
 
 
@@ -186,7 +201,10 @@ def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
     arrays, record_ids = client_arrays(directory, meta)
     if len(set(record_ids.tolist())) != len(record_ids):
         raise LinkError("feature frame has duplicate record_id values")
-    feats = dd.read_parquet([str(directory / p) for p in meta["parts"]], columns=worker_columns(meta))
+    feats = dd.read_parquet([str(directory / p) for p in meta["parts"]], index="row", calculate_divisions=True,
+                            dtype_backend="pyarrow", columns=[c for c in worker_columns(meta) if c != "row"])
+    if not feats.known_divisions:
+        raise LinkError(f"{directory}: feature partitions without row ranges; write them again")
     parts = max(feats.npartitions, 1)
     crowded = {}
     for name in NUMBER_KEYS:  # numbers shared by too many records: counted over all partitions
@@ -247,10 +265,14 @@ def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
 
     def u_for(used: list[Comparison]) -> list[np.ndarray]:
         il, ir, full = u_sample(arrays, settings)
-        sample = dd.from_pandas(pd.DataFrame({"left": il, "right": ir, "full": full}), npartitions=parts,
-                                sort=False)
+        order = np.argsort(il, kind="stable")  # by left row: each piece goes to the partition holding its rows
+        sample = pd.DataFrame({"right": ir[order], "full": full[order]}, index=pd.Index(il[order], name="left"))
+        cuts = np.searchsorted(il[order], np.asarray(feats.divisions[1:-1]), side="left")
+        pieces = client.scatter([sample.iloc[a:b] for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(il)], strict=True)])
+        sample_dd = dd.from_delayed(pieces, meta=sample.iloc[:0], divisions=feats.divisions, verify_meta=False)
+        joined = _with_records(sample_dd, feats, on_left=True)
         level_counts = client.gather(client.compute(
-            [delayed(u_pairs)(g, meta, used, settings) for g in _with_records(sample, feats).to_delayed()]))
+            [delayed(u_pairs)(g, meta, used, settings) for g in joined.to_delayed()]))
         summed = [sum((c[k] for c in level_counts), np.zeros(len(used[k].levels))) for k in range(len(used))]
         return u_from_counts(summed, used)
 

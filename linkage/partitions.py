@@ -1,4 +1,5 @@
-"""A feature frame as Parquet partitions of rows for a distributed engine: Bloom filters as uint64 words."""
+"""A feature frame as Parquet partitions of rows for a distributed engine: Bloom filters as fixed-size binary
+columns, read back as uint64 words without a Python object per filter."""
 
 from __future__ import annotations
 
@@ -15,10 +16,6 @@ from linkage.arrays import FeatureArrays, to_arrays
 META = "parts.json"
 # what the stages after comparison read of each record (pipeline.link_compared): the client's share
 CLIENT_COLUMNS = ("bsn", "onr", "nco", "fam", "given", "given1", "pref")
-
-
-def word_column(bloom: str, word: int) -> str:
-    return f"{bloom}.w{word}"
 
 
 def count_column(bloom: str) -> str:
@@ -40,7 +37,9 @@ def write_partitions(features: pd.DataFrame, directory: Path, rows_per_part: int
             "source_code": arrays.source_code[rows], "sex": arrays.sex[rows]}
         columns.update({k: v[rows] for k, v in arrays.hashes.items()})
         for name, words in arrays.blooms.items():
-            columns.update({word_column(name, w): words[rows, w] for w in range(words.shape[1])})
+            part_words = np.ascontiguousarray(words[rows])
+            columns[name] = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(8 * words.shape[1]), len(part_words), [None, pa.py_buffer(part_words)])
             columns[count_column(name)] = arrays.bloom_counts[name][rows]
         names.append(f"part-{part:05d}.parquet")
         pq.write_table(pa.table(columns), directory / names[-1])
@@ -58,9 +57,22 @@ def read_meta(directory: Path) -> dict:
 def worker_columns(meta: dict) -> list[str]:
     """Every column a comparison or blocking pass reads (all but the record ids)."""
     out = ["row", "file_code", "source_code", "sex", *meta["hashes"]]
-    for name, words in meta["blooms"].items():
-        out += [word_column(name, w) for w in range(words)] + [count_column(name)]
+    for name in meta["blooms"]:
+        out += [name, count_column(name)]
     return out
+
+
+def bloom_words(values: pd.Series, words: int) -> np.ndarray:
+    """A fixed-size binary column (Arrow-backed) as an n × words uint64 matrix, from its data buffer."""
+    if len(values) == 0:
+        return np.zeros((0, words), np.uint64)
+    chunks = pa.array(values)  # the column's own Arrow buffers, not a copy per value
+    if isinstance(chunks, pa.ChunkedArray):
+        chunks = chunks.combine_chunks()
+    if chunks.null_count or chunks.type.byte_width != 8 * words:
+        raise ValueError(f"column {values.name}: not {8 * words}-byte Bloom filters on every row")
+    data = np.frombuffer(chunks.buffers()[1], dtype=np.uint64, count=(chunks.offset + len(chunks)) * words)
+    return data.reshape(-1, words)[chunks.offset:]
 
 
 def part_arrays(frame: pd.DataFrame, meta: dict) -> FeatureArrays:
@@ -69,9 +81,7 @@ def part_arrays(frame: pd.DataFrame, meta: dict) -> FeatureArrays:
     hashes = {k: frame[k].to_numpy(dtype=np.int64) for k in meta["hashes"] if k in frame.columns}
     blooms, counts = {}, {}
     for name, words in meta["blooms"].items():
-        blooms[name] = np.empty((n, words), dtype=np.uint64)
-        for w in range(words):
-            blooms[name][:, w] = frame[word_column(name, w)].to_numpy(dtype=np.uint64)
+        blooms[name] = bloom_words(frame[name], words)
         counts[name] = frame[count_column(name)].to_numpy(dtype=np.int32)
     sex = frame["sex"].to_numpy(dtype=np.int8) if "sex" in frame.columns else np.zeros(n, np.int8)
     return FeatureArrays(n=n, hashes=hashes, blooms=blooms, bloom_counts=counts, sex=sex,
