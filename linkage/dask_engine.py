@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
@@ -180,7 +181,15 @@ def _with_records(pairs: dd.DataFrame, feats: dd.DataFrame, on_left: bool = Fals
     return pairs
 
 
-def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
+def link_dask(directory: Path, client, **options: Any) -> LinkResult:
+    """Link the records of feature partitions (`partitions.write_partitions`) on a Dask cluster (see `_link`).
+
+    Shuffles go through tasks: Dask's P2P shuffle has no Arrow fixed-size binary (the Bloom filters)."""
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}):
+        return _link(directory, client, **options)
+
+
+def _link(directory: Path, client, *, settings: LinkSettings | None = None,
               previous: Mapping[str, str] | None = None, reviews: Mapping[tuple[str, str], str] | None = None,
               new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
     """Link the records of feature partitions (`partitions.write_partitions`) on a Dask cluster."""
