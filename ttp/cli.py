@@ -483,15 +483,20 @@ def link_group() -> None:
 @link_group.command("run")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--name", help="A name for the job.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: in this process; dask: on Dask distributed (docs/scale.md).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --engine dask: the Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")
 @json_option
 @as_option
 @click.pass_context
-def link_run(ctx, sources, name, as_json, actor) -> None:
+def link_run(ctx, sources, name, engine, scheduler, as_json, actor) -> None:
     """Link the batches of the named sources into persons; prints the job id (operators only).
 
     \b
     Example:
       ttp link run vve po vo mbo nco --name cohort-2007
+      ttp link run vve po vo mbo nco --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from .linkjob import run_link
     from .progress import Progress
@@ -499,7 +504,7 @@ def link_run(ctx, sources, name, as_json, actor) -> None:
     app = get_app(ctx, actor)
     progress = Progress()
     with app.acting("link.run", {"sources": list(sources)}) as act:
-        result = run_link(act, list(sources), name, progress=progress)
+        result = run_link(act, list(sources), name, progress=progress, engine=engine, scheduler=scheduler)
     progress.done()
     if as_json:
         emit_json(result)

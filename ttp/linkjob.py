@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -13,6 +16,7 @@ from sqlalchemy import select
 
 from linkage import evaluate as link_evaluate
 from linkage import pseudonym_store as feature_store
+from linkage.partitions import write_partitions
 from linkage.pipeline import link
 from linkage.pseudonymise import PseudonymError
 
@@ -26,6 +30,7 @@ from .ingest import FEATURES
 PERSON_MAP = "person_map.parquet"
 PAIRS = "pairs.parquet"
 REPORT = "report.json"
+DASK_CONNECT_TIMEOUT = "10s"
 
 
 def link_batches(session, sources: list[str]) -> list[db.Batch]:
@@ -90,20 +95,40 @@ def review_decisions(session) -> dict[tuple[str, str], str]:
     return {(r.record_id_l, r.record_id_r): r.decision for r in session.scalars(select(db.ReviewDecision))}
 
 
-def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -> dict:
-    """Link the named sources into persons; the job's files and row commit with its audit event."""
+def run_link(act: Acting, sources: list[str], name: str | None, progress=None, engine: str = "local",
+             scheduler: str | None = None) -> dict:
+    """Link the named sources into persons; the job's files and row commit with its audit event.
+
+    `engine="dask"` runs the job on Dask distributed (`scheduler`: its address; a LocalCluster without);
+    the feature partitions it reads are written under the job's directory first and dropped after."""
+    if scheduler is not None and engine != "dask":
+        raise TTPError("--scheduler is the address of a Dask scheduler: give it with --engine dask")
+    with ExitStack() as stack:
+        client = stack.enter_context(dask_client(scheduler)) if engine == "dask" else None
+        return _run_link(act, sources, name, progress, client)
+
+
+def _run_link(act: Acting, sources: list[str], name: str | None, progress, client) -> dict:
     settings, session = act.app.settings, act.session
     batches = link_batches(session, sources)
     features = read_features(settings, batches, session)
     previous_id, previous = previous_person_map(settings, session)
-    result = link(features, previous=previous, reviews=review_decisions(session),
-                  new_person_id=lambda: new_id("p", 8), progress=progress)
     job_id = new_id("j")
     jobs_dir = settings.data_dir / "jobs"
     jobs_dir.mkdir(parents=True, exist_ok=True)
     tmp = jobs_dir / f".tmp-{os.getpid()}-{job_id}"
     tmp.mkdir()
     try:
+        options = {"previous": previous, "reviews": review_decisions(session),
+                   "new_person_id": lambda: new_id("p", 8), "progress": progress}
+        if client is not None:
+            from linkage.dask_engine import link_dask
+
+            write_partitions(features, tmp / "partitions")
+            result = link_dask(tmp / "partitions", client, **options)
+            shutil.rmtree(tmp / "partitions")
+        else:
+            result = link(features, **options)
         person_map = result.person_map.merge(features[["record_id", "source", "export_file"]], on="record_id")
         person_map.to_parquet(tmp / PERSON_MAP, index=False)
         result.pairs.to_parquet(tmp / PAIRS, index=False)
@@ -129,7 +154,8 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -
         act.objects.update({"job": job_id, "batches": [b.id for b in batches],
                             "key": batches[0].key_id})
         act.counts.update({"records": len(features), "persons": persons, "links": links, "reviews": reviews})
-        act.details.update({"name": name, "sources": sorted(set(sources)), "previous_job": previous_id})
+        act.details.update({"name": name, "sources": sorted(set(sources)), "previous_job": previous_id,
+                            "engine": "local" if client is None else "dask"})
         act.record()
         os.replace(tmp, settings.job_dir(job_id))
     except BaseException:
@@ -137,6 +163,26 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None) -
         raise
     return {"job_id": job_id, "persons": persons, "links": links, "reviews": reviews, "records": len(features),
             "by_source_pair": summary["by_source_pair"], "records_by_source": summary["records_by_source"]}
+
+
+@contextmanager
+def dask_client(scheduler: str | None) -> Iterator[Any]:
+    """A client of the Dask scheduler at `scheduler` (its workers must see the data directory), or of a
+    LocalCluster of this machine's cores; closed (the local cluster stopped) on leaving."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise TTPError("the dask engine needs Dask distributed: pip install 'ttp-linkage[dask]'") from None
+    if scheduler is None:
+        with LocalCluster(processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise TTPError(f"no Dask scheduler answers at {scheduler} ({type(exc).__name__})") from None
+    with client:
+        yield client
 
 
 def _jsonable(value):
