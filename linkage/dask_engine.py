@@ -158,6 +158,17 @@ def u_pairs(frame: pd.DataFrame, meta: dict, comparisons: list[Comparison], sett
     return u_level_counts(arrays, il, ir, frame["full"].to_numpy(dtype=bool), comparisons, settings)
 
 
+def _by_left(client, il: np.ndarray, ir: np.ndarray, full: np.ndarray, divisions) -> tuple[dd.DataFrame, list]:
+    """Pairs drawn on the client as a frame indexed by left row, cut at the records' partition boundaries;
+    each piece is scattered to the workers (not sent inside the task graph): keep the returned futures
+    until the frame is computed, or the pieces are released."""
+    order = np.argsort(il, kind="stable")
+    sample = pd.DataFrame({"right": ir[order], "full": full[order]}, index=pd.Index(il[order], name="left"))
+    cuts = np.searchsorted(il[order], np.asarray(divisions[1:-1]), side="left")
+    pieces = client.scatter([sample.iloc[a:b] for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(il)], strict=True)])
+    return dd.from_delayed(pieces, meta=sample.iloc[:0], divisions=divisions, verify_meta=False), pieces
+
+
 def _attach(pairs: pd.DataFrame, records: pd.DataFrame, side: str, col: str) -> pd.DataFrame:
     """Pairs indexed by one of their rows, with that row's columns (`records`: the partition holding those
     rows, indexed by row number in order) taken beside them; the row becomes column `col` again."""
@@ -238,8 +249,9 @@ def _link(directory: Path, client, *, settings: LinkSettings | None = None,
                             verify_meta=False)
     pairs = pairs.assign(left=pairs["pair"] // n, right=pairs["pair"] % n)
     comparisons = comparisons_for(arrays, settings)
+    records = feats[[c for c in feats.columns if c not in ("file_code", "source_code")]]  # what compare reads
     compared = [delayed(compare_pairs, nout=2)(g, meta, comparisons, settings)
-                for g in _with_records(pairs, feats).to_delayed()]
+                for g in _with_records(pairs, records).to_delayed()]
     wanted = [[c for c, _ in compared], [c for _, c in compared], [s for _, s in skipped], [c for _, c in unions]]
     results = client.gather(client.compute([x for group in wanted for x in group]))
     cuts = np.cumsum([0, *map(len, wanted)])
@@ -274,14 +286,17 @@ def _link(directory: Path, client, *, settings: LinkSettings | None = None,
 
     def u_for(used: list[Comparison]) -> list[np.ndarray]:
         il, ir, full = u_sample(arrays, settings)
-        order = np.argsort(il, kind="stable")  # by left row: each piece goes to the partition holding its rows
-        sample = pd.DataFrame({"right": ir[order], "full": full[order]}, index=pd.Index(il[order], name="left"))
-        cuts = np.searchsorted(il[order], np.asarray(feats.divisions[1:-1]), side="left")
-        pieces = client.scatter([sample.iloc[a:b] for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(il)], strict=True)])
-        sample_dd = dd.from_delayed(pieces, meta=sample.iloc[:0], divisions=feats.divisions, verify_meta=False)
-        joined = _with_records(sample_dd, feats, on_left=True)
-        level_counts = client.gather(client.compute(
-            [delayed(u_pairs)(g, meta, used, settings) for g in joined.to_delayed()]))
+        # three quarters of the sample skip the Bloom-filter comparisons: their pairs travel without filters
+        plain_meta = {**meta, "blooms": {}}
+        plain = records[[c for c in records.columns if c in worker_columns(plain_meta)]]
+        tasks, held = [], []
+        for pick, recs, part_meta in ((full, records, meta), (~full, plain, plain_meta)):
+            sample, pieces = _by_left(client, il[pick], ir[pick], full[pick], feats.divisions)
+            held.append(pieces)
+            tasks += [delayed(u_pairs)(g, part_meta, used, settings)
+                      for g in _with_records(sample, recs, on_left=True).to_delayed()]
+        level_counts = client.gather(client.compute(tasks))
+        del held
         summed = [sum((c[k] for c in level_counts), np.zeros(len(used[k].levels))) for k in range(len(used))]
         return u_from_counts(summed, used)
 

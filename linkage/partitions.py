@@ -84,9 +84,10 @@ def part_arrays(frame: pd.DataFrame, meta: dict) -> FeatureArrays:
         blooms[name] = bloom_words(frame[name], words)
         counts[name] = frame[count_column(name)].to_numpy(dtype=np.int32)
     sex = frame["sex"].to_numpy(dtype=np.int8) if "sex" in frame.columns else np.zeros(n, np.int8)
+    codes = {c: frame[c].to_numpy(dtype=np.int64) if c in frame.columns else np.zeros(n, np.int64)
+             for c in ("file_code", "source_code")}  # comparisons do not read them: pairs travel without
     return FeatureArrays(n=n, hashes=hashes, blooms=blooms, bloom_counts=counts, sex=sex,
-                         file_code=frame["file_code"].to_numpy(dtype=np.int64),
-                         source_code=frame["source_code"].to_numpy(dtype=np.int64),
+                         file_code=codes["file_code"], source_code=codes["source_code"],
                          sources=list(meta["sources"]), files=list(meta["files"]),
                          link_kinds=dict(meta["link_kinds"]))
 
