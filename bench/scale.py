@@ -75,7 +75,9 @@ def run_partitions(path: str) -> dict:
     """Write the features as the dask engine's Parquet partitions (in its own process, like pseudonymising)."""
     from linkage.partitions import write_partitions
 
-    features, _ = _load(path + ".features")
+    features, labels = _load(path + ".features")
+    with open(path + ".labels", "wb") as fh:  # the dask client loads these alone: its peak is the engine's
+        pickle.dump(labels, fh, protocol=5)
     start = time.perf_counter()
     meta = write_partitions(features, Path(path + ".parts"), rows_per_part=int(sys.argv[4]))
     return {"records": len(features), "seconds": round(time.perf_counter() - start, 1), "parts": len(meta["parts"])}
@@ -98,7 +100,7 @@ def run_ttp_dask(path: str) -> dict:
     from linkage.dask_engine import link_dask
     from linkage.evaluate import evaluate
 
-    _, labels = _load(path + ".features")
+    labels = _load(path + ".labels")
     counter = itertools.count()
     with LocalCluster(n_workers=int(sys.argv[4]), threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
