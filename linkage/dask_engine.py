@@ -272,7 +272,7 @@ def _link(directory: Path, client, *, settings: LinkSettings | None = None,
     cands = Candidates(left=code // n, right=code % n, first_pass=first_pass, report=report)
     if progress:
         progress("block", len(code), len(code))
-    lap("block")
+    lap("block_compare")  # one graph: blocking, joins and comparison overlap on the workers
     levels = (np.column_stack([frame[f"lv{k}"].to_numpy(np.int8) for k in range(len(comparisons))])
               if frame is not None and len(comparisons) else np.empty((len(code), len(comparisons)), np.int8))
     tf = {c.name: frame[f"tf_{c.name}"].to_numpy(np.int64) if frame is not None else np.empty(0, np.int64)

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from linkage.arrays import FeatureArrays, to_arrays
+from linkage.arrays import FeatureArrays, check_features, to_arrays
 
 META = "parts.json"
 # what the stages after comparison read of each record (pipeline.link_compared): the client's share
@@ -25,6 +25,7 @@ def count_column(bloom: str) -> str:
 def write_partitions(features: pd.DataFrame, directory: Path, rows_per_part: int = 250_000) -> dict:
     """Write the features as row partitions (global row number, export-file and source codes, keyed
     hashes, Bloom filters as fixed-width uint64 word columns); returns the partitions' description."""
+    check_features(features)
     arrays = to_arrays(features)
     directory.mkdir(parents=True, exist_ok=True)
     record_ids = features["record_id"].astype(str).to_numpy()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from linkage import report as report_mod
-from linkage.arrays import FeatureArrays, FeatureError, to_arrays
+from linkage.arrays import FeatureArrays, check_features, to_arrays
 from linkage.blocking import Candidates, block
 from linkage.cluster import cluster
 from linkage.compare import Comparison, compare, comparisons_for, pattern_strings
@@ -89,14 +89,6 @@ def compare_partitions(arrays: FeatureArrays, cands: Candidates, comparisons: li
     return levels, tf, patterns, counts
 
 
-def _check(features: pd.DataFrame) -> None:
-    if "key_version" in features.columns and features["key_version"].nunique(dropna=True) > 1:
-        raise FeatureError("feature frame mixes key versions; re-pseudonymise every batch with one key")
-    ids = features["record_id"].tolist()
-    if len(set(ids)) != len(ids):  # a set reuses each string's cached hash: 2-3x faster than duplicated()
-        raise FeatureError("feature frame has duplicate record_id values")
-
-
 def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
          previous: Mapping[str, str] | None = None, reviews: Mapping[tuple[str, str], str] | None = None,
          new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
@@ -111,7 +103,7 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
         timings[stage] = round(now - clock, 4)
         clock = now
 
-    _check(features)
+    check_features(features)
     arrays = to_arrays(features)
     record_ids = features["record_id"].astype(str).to_numpy()
     lap("prepare")
