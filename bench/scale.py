@@ -98,7 +98,9 @@ def _worker_figures(dask_worker) -> dict:
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {"peak_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
+    with open("/proc/self/status", encoding="ascii") as fh:  # VmHWM: see _common.peak_rss_kb (runs on a worker)
+        peak_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return {"peak_mb": peak_kb / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
             "sent_bytes": dask_worker.transfer_outgoing_bytes_total}
 
 
