@@ -192,18 +192,12 @@ def _with_records(pairs: dd.DataFrame, feats: dd.DataFrame, on_left: bool = Fals
     return pairs
 
 
-def link_dask(directory: Path, client, **options: Any) -> LinkResult:
-    """Link the records of feature partitions (`partitions.write_partitions`) on a Dask cluster (see `_link`).
-
-    Shuffles go through tasks: Dask's P2P shuffle has no Arrow fixed-size binary (the Bloom filters)."""
-    with dask.config.set({"dataframe.shuffle.method": "tasks"}):
-        return _link(directory, client, **options)
-
-
-def _link(directory: Path, client, *, settings: LinkSettings | None = None,
+def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
               previous: Mapping[str, str] | None = None, reviews: Mapping[tuple[str, str], str] | None = None,
               new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
-    """Link the records of feature partitions (`partitions.write_partitions`) on a Dask cluster."""
+    """Link the records of feature partitions (`partitions.write_partitions`) on a Dask cluster.
+
+    Shuffles go through tasks: Dask's P2P shuffle has no Arrow fixed-size binary (the Bloom filters)."""
     settings = settings or LinkSettings()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -214,26 +208,54 @@ def _link(directory: Path, client, *, settings: LinkSettings | None = None,
         timings[stage] = round(now - clock, 4)
         clock = now
 
-    meta = read_meta(directory)
-    n, tags, passes = int(meta["n"]), max(len(settings.passes), 1), len(settings.passes)
-    if n * n * tags >= 2**62:
-        raise LinkError("too many records for one link job: split it by cohort")
-    arrays, record_ids = client_arrays(directory, meta)
-    if len(set(record_ids.tolist())) != len(record_ids):
-        raise LinkError("feature frame has duplicate record_id values")
-    feats = dd.read_parquet([str(directory / p) for p in meta["parts"]], index="row", calculate_divisions=True,
-                            dtype_backend="pyarrow", columns=[c for c in worker_columns(meta) if c != "row"])
-    if not feats.known_divisions:
-        raise LinkError(f"{directory}: feature partitions without row ranges; write them again")
-    parts = max(feats.npartitions, 1)
+    with dask.config.set({"dataframe.shuffle.method": "tasks"}):
+        meta = read_meta(directory)
+        if int(meta["n"]) ** 2 * max(len(settings.passes), 1) >= 2**62:
+            raise LinkError("too many records for one link job: split it by cohort")
+        arrays, record_ids = client_arrays(directory, meta)
+        if len(set(record_ids.tolist())) != len(record_ids):
+            raise LinkError("feature frame has duplicate record_id values")
+        feats = dd.read_parquet([str(directory / p) for p in meta["parts"]], index="row", calculate_divisions=True,
+                                dtype_backend="pyarrow", columns=[c for c in worker_columns(meta) if c != "row"])
+        if not feats.known_divisions:
+            raise LinkError(f"{directory}: feature partitions without row ranges; write them again")
+        crowded = _crowded_numbers(client, feats, meta, settings)
+        lap("prepare")
+        comparisons = comparisons_for(arrays, settings)
+        # what comparisons read: pairs travel without the export-file and source codes
+        records = feats[[c for c in feats.columns if c not in ("file_code", "source_code")]]
+        cands, levels, tf, patterns, counts = _block_and_compare(client, feats, records, meta, comparisons,
+                                                                 settings, crowded)
+        if progress:
+            progress("block", len(cands.left), len(cands.left))
+            progress("compare", len(cands.left), len(cands.left))
+        lap("block_compare")  # one graph: blocking, joins and comparison overlap on the workers
+
+        def u_for(used: list[Comparison]) -> list[np.ndarray]:
+            return _estimate_u(client, arrays, records, meta, used, settings)
+
+        return link_compared(arrays, record_ids, cands, comparisons, levels, tf, patterns, counts, u_for,
+                             settings=settings, previous=previous, reviews=reviews, new_person_id=new_person_id,
+                             progress=progress, timings=timings, lap=lap)
+
+
+def _crowded_numbers(client, feats: dd.DataFrame, meta: dict, settings: LinkSettings) -> dict[str, np.ndarray]:
+    """Per number kind, the numbers shared by more than `max_number_group` records, counted over all partitions."""
     crowded = {}
-    for name in NUMBER_KEYS:  # numbers shared by too many records: counted over all partitions
+    for name in NUMBER_KEYS:
         if name in meta["hashes"]:
             sizes = feats[name][feats[name] != 0].value_counts()
             crowded[name] = np.sort(client.compute(sizes[sizes > settings.max_number_group]).result()
                                     .index.to_numpy(dtype=np.int64))
-    lap("prepare")
+    return crowded
 
+
+def _block_and_compare(client, feats: dd.DataFrame, records: dd.DataFrame, meta: dict, comparisons: list[Comparison],
+                       settings: LinkSettings, crowded: dict[str, np.ndarray]):
+    """Candidates (in pair-code order, as one process orders them), their levels and tf values, and the summed
+    pattern counts: every pass, the union and the comparisons in one graph, gathered once."""
+    n, tags, passes = int(meta["n"]), max(len(settings.passes), 1), len(settings.passes)
+    parts = max(feats.npartitions, 1)
     pass_outs, skipped = [], []
     for k, p in enumerate(settings.passes):
         dtypes = {**ENTRY, **{c: np.int64 for c in pass_columns(p)}}
@@ -248,8 +270,6 @@ def _link(directory: Path, client, *, settings: LinkSettings | None = None,
     pairs = dd.from_delayed([u for u, _ in unions], meta=_empty({"pair": np.int64, "first_pass": np.int16}),
                             verify_meta=False)
     pairs = pairs.assign(left=pairs["pair"] // n, right=pairs["pair"] % n)
-    comparisons = comparisons_for(arrays, settings)
-    records = feats[[c for c in feats.columns if c not in ("file_code", "source_code")]]  # what compare reads
     compared = [delayed(compare_pairs, nout=2)(g, meta, comparisons, settings)
                 for g in _with_records(pairs, records).to_delayed()]
     wanted = [[c for c, _ in compared], [c for _, c in compared], [s for _, s in skipped], [c for _, c in unions]]
@@ -257,49 +277,43 @@ def _link(directory: Path, client, *, settings: LinkSettings | None = None,
     cuts = np.cumsum([0, *map(len, wanted)])
     frames, count_parts, skip_counts, pass_counts = (results[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True))
     del results
-    frame = pd.concat(frames, ignore_index=True).sort_values("pair", kind="stable") if frames else None
+    frame = (pd.concat(frames, ignore_index=True) if frames
+             else _empty({"pair": np.int64, "first_pass": np.int16}))  # no columns of levels needed then
     del frames
-    code = frame["pair"].to_numpy(dtype=np.int64) if frame is not None else np.empty(0, np.int64)
-    new_pairs = np.bincount(frame["first_pass"].to_numpy(), minlength=passes) if frame is not None else None
+    frame = frame.sort_values("pair", kind="stable")
+    code = frame["pair"].to_numpy(dtype=np.int64)
+    first_pass = frame["first_pass"].to_numpy(np.int16)
+    new_pairs = np.bincount(first_pass, minlength=passes)
     report = []
     for k, p in enumerate(settings.passes):
-        skips = sum((s for j, s in zip([j for j, _ in skipped], skip_counts, strict=True) if j == k),
-                    np.zeros(2, np.int64))
-        report.append({"pass": p.name, "pairs": int(sum(c[k] for c in pass_counts)),
-                       "new_pairs": int(new_pairs[k]) if new_pairs is not None else 0,
+        skips = sum((s for (j, _), s in zip(skipped, skip_counts, strict=True) if j == k), np.zeros(2, np.int64))
+        report.append({"pass": p.name, "pairs": int(sum(c[k] for c in pass_counts)), "new_pairs": int(new_pairs[k]),
                        "skipped_blocks": int(skips[0]), "skipped_records": int(skips[1])})
-    first_pass = frame["first_pass"].to_numpy(np.int16) if frame is not None else np.empty(0, np.int16)
     cands = Candidates(left=code // n, right=code % n, first_pass=first_pass, report=report)
-    if progress:
-        progress("block", len(code), len(code))
-    lap("block_compare")  # one graph: blocking, joins and comparison overlap on the workers
     levels = (np.column_stack([frame[f"lv{k}"].to_numpy(np.int8) for k in range(len(comparisons))])
-              if frame is not None and len(comparisons) else np.empty((len(code), len(comparisons)), np.int8))
-    tf = {c.name: frame[f"tf_{c.name}"].to_numpy(np.int64) if frame is not None else np.empty(0, np.int64)
+              if len(code) and comparisons else np.empty((len(code), len(comparisons)), np.int8))
+    tf = {c.name: frame[f"tf_{c.name}"].to_numpy(np.int64) if len(code) else np.empty(0, np.int64)
           for c in comparisons if c.tf}
-    del frame
     counted = [c for c in count_parts if len(c[0])]
     patterns, counts = (merge_counts(counted) if counted
                         else (np.empty((0, len(comparisons)), np.int8), np.empty(0, np.int64)))
-    if progress:
-        progress("compare", len(code), len(code))
+    return cands, levels, tf, patterns, counts
 
-    def u_for(used: list[Comparison]) -> list[np.ndarray]:
-        il, ir, full = u_sample(arrays, settings)
-        # three quarters of the sample skip the Bloom-filter comparisons: their pairs travel without filters
-        plain_meta = {**meta, "blooms": {}}
-        plain = records[[c for c in records.columns if c in worker_columns(plain_meta)]]
-        tasks, held = [], []
-        for pick, recs, part_meta in ((full, records, meta), (~full, plain, plain_meta)):
-            sample, pieces = _by_left(client, il[pick], ir[pick], full[pick], feats.divisions)
-            held.append(pieces)
-            tasks += [delayed(u_pairs)(g, part_meta, used, settings)
-                      for g in _with_records(sample, recs, on_left=True).to_delayed()]
-        level_counts = client.gather(client.compute(tasks))
-        del held
-        summed = [sum((c[k] for c in level_counts), np.zeros(len(used[k].levels))) for k in range(len(used))]
-        return u_from_counts(summed, used)
 
-    return link_compared(arrays, record_ids, cands, comparisons, levels, tf, patterns, counts, u_for,
-                         settings=settings, previous=previous, reviews=reviews, new_person_id=new_person_id,
-                         progress=progress, timings=timings, lap=lap)
+def _estimate_u(client, arrays: FeatureArrays, records: dd.DataFrame, meta: dict, used: list[Comparison],
+                settings: LinkSettings) -> list[np.ndarray]:
+    """u from the random pairs one process draws (`model.u_sample` on the client's codes), compared on the
+    workers; the three quarters compared without Bloom filters travel without them."""
+    il, ir, full = u_sample(arrays, settings)
+    plain_meta = {**meta, "blooms": {}}
+    plain = records[[c for c in records.columns if c in worker_columns(plain_meta)]]
+    tasks, held = [], []
+    for pick, recs, part_meta in ((full, records, meta), (~full, plain, plain_meta)):
+        sample, pieces = _by_left(client, il[pick], ir[pick], full[pick], records.divisions)
+        held.append(pieces)
+        tasks += [delayed(u_pairs)(g, part_meta, used, settings)
+                  for g in _with_records(sample, recs, on_left=True).to_delayed()]
+    level_counts = client.gather(client.compute(tasks))
+    del held
+    summed = [sum((c[k] for c in level_counts), np.zeros(len(used[k].levels))) for k in range(len(used))]
+    return u_from_counts(summed, used)
