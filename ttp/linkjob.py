@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Iterator
@@ -174,7 +175,9 @@ def dask_client(scheduler: str | None) -> Iterator[Any]:
     except ImportError:
         raise TTPError("the dask engine needs Dask distributed: pip install 'ttp-linkage[dask]'") from None
     if scheduler is None:
-        with LocalCluster(processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+        # the workers' own warnings (a shuffle starting, a task running long) are not the operator's business
+        with LocalCluster(processes=True, dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
             yield client
         return
     try:
