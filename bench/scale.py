@@ -1,8 +1,14 @@
 """Scale: synthetic cohorts across five sources, ttp (keyed features) vs Splink (plaintext), per size.
 
 Run: .venv/bin/python bench/scale.py [--persons 10000 100000] [--million] [--no-splink] [--dense]
+                                     [--engine local|dask|both] [--workers 2] [--partition-rows 250000]
 Each tool and size runs in its own subprocess (peak memory is its own; ttp pseudonymises in one and links
 in the next); prints a table with wall and CPU seconds, and how link time grew against n·log n.
+
+`--engine dask` links on a LocalCluster of `--workers` worker processes (one thread each) from feature
+partitions written beforehand in another process: the row shows the client's peak memory (peak_mb, the
+scheduler runs in it too), each worker's peak (worker_peak_mb), CPU seconds of client and workers together,
+and the bytes the workers sent each other (shuffles and joins).
 
 The cohorts are national by default: names spread as a whole country's birth cohorts spread them (see
 tests/linkage/synthetic.py). `--dense` uses the small tests' dense name pools instead, where blocks on
@@ -30,6 +36,15 @@ from _common import child, in_subprocess, table  # noqa: E402
 def _load(path: str):
     with open(path, "rb") as fh:
         return pickle.load(fh)
+
+
+def _digest(frame) -> str:
+    """A digest of a frame's rows in order: two engines' person maps and pairs compared across processes."""
+    import hashlib
+
+    import pandas as pd
+
+    return hashlib.sha1(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()[:12]
 
 
 def run_features(path: str) -> dict:
@@ -62,7 +77,59 @@ def run_ttp(path: str) -> dict:
     stages = " ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
     return {"records": len(features), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1),
-            "candidates": int(len(result.candidates.left)), "stages_s": stages}
+            "candidates": int(len(result.candidates.left)), "stages_s": stages,
+            "person_map": _digest(result.person_map), "pairs": _digest(result.pairs)}
+
+
+def run_partitions(path: str) -> dict:
+    """Write the features as the dask engine's Parquet partitions (in its own process, like pseudonymising)."""
+    from linkage.partitions import write_partitions
+
+    features, labels = _load(path + ".features")
+    with open(path + ".labels", "wb") as fh:  # the dask client loads these alone: its peak is the engine's
+        pickle.dump(labels, fh, protocol=5)
+    start = time.perf_counter()
+    meta = write_partitions(features, Path(path + ".parts"), rows_per_part=int(sys.argv[4]))
+    return {"records": len(features), "seconds": round(time.perf_counter() - start, 1), "parts": len(meta["parts"])}
+
+
+def _worker_figures(dask_worker) -> dict:
+    """Run on each worker by `Client.run` (which hands it the worker)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with open("/proc/self/status", encoding="ascii") as fh:  # VmHWM: see _common.peak_rss_kb (runs on a worker)
+        peak_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return {"peak_mb": peak_kb / 1024, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "sent_bytes": dask_worker.transfer_outgoing_bytes_total}
+
+
+def run_ttp_dask(path: str) -> dict:
+    import itertools
+
+    from distributed import Client, LocalCluster
+
+    from linkage.dask_engine import link_dask
+    from linkage.evaluate import evaluate
+
+    labels = _load(path + ".labels")
+    counter = itertools.count()
+    with LocalCluster(n_workers=int(sys.argv[4]), threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        start = client.run(_worker_figures)
+        t, cpu = time.perf_counter(), time.process_time()
+        result = link_dask(Path(path + ".parts"), client, new_person_id=lambda: f"P{next(counter)}")
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+        end = client.run(_worker_figures)
+    ev = evaluate(result.person_map.assign(source=labels["source"].to_numpy()), labels)
+    stages = " ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
+    workers_cpu = sum(end[w]["cpu_s"] - start[w]["cpu_s"] for w in end)
+    return {"records": len(labels), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
+            "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu + workers_cpu, 1),
+            "candidates": int(len(result.candidates.left)), "stages_s": stages,
+            "person_map": _digest(result.person_map), "pairs": _digest(result.pairs),
+            "worker_peak_mb": " ".join(str(round(end[w]["peak_mb"])) for w in sorted(end)),
+            "shuffled_mb": round(sum(end[w]["sent_bytes"] - start[w]["sent_bytes"] for w in end) / 2**20)}
 
 
 def run_splink(path: str) -> dict:
@@ -114,11 +181,12 @@ def run_splink(path: str) -> dict:
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1)}
 
 
-TOOLS = {"pseudonymise": run_features, "ttp": run_ttp, "splink": run_splink}
+TOOLS = {"pseudonymise": run_features, "ttp": run_ttp, "partitions": run_partitions, "ttp-dask": run_ttp_dask,
+         "splink": run_splink}
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--tool":
+    if len(sys.argv) >= 4 and sys.argv[1] == "--tool":
         child(lambda: TOOLS[sys.argv[2]](sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__)
@@ -126,7 +194,15 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="also 1,000,000 persons")
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--dense", action="store_true", help="the small tests' dense name pools")
+    parser.add_argument("--engine", choices=["local", "dask", "both"], default="local",
+                        help="ttp in one process, on a Dask LocalCluster, or both side by side")
+    parser.add_argument("--workers", type=int, default=2, help="dask worker processes")
+    parser.add_argument("--partition-rows", type=int, default=250_000, help="records per feature partition")
     args = parser.parse_args()
+    skip = {"splink"} if args.no_splink else set()
+    skip |= {"ttp"} if args.engine == "dask" else set()
+    skip |= {"partitions", "ttp-dask"} if args.engine == "local" else set()
+    extra = {"partitions": [str(args.partition_rows)], "ttp-dask": [str(args.workers)]}
     sizes = args.persons + ([1_000_000] if args.million else [])
     from tests.linkage.synthetic import make_persons, make_records
 
@@ -141,13 +217,15 @@ def main() -> None:
                 pickle.dump(records, fh)
             print(f"{n:,} persons: {len(records):,} records generated in {time.perf_counter() - t:.0f} s",
                   flush=True)
+            del records  # each tool reads them from the file: this process holds no copy while they run
             for tool in TOOLS:
-                if tool == "splink" and args.no_splink:
+                if tool in skip:
                     continue
-                rows.append((f"{tool} {n:,}", in_subprocess(__file__, ["--tool", tool, path], timeout=7200)))
+                rows.append((f"{tool} {n:,}", in_subprocess(__file__, ["--tool", tool, path, *extra.get(tool, [])],
+                                                            timeout=7200)))
                 print(rows[-1], flush=True)
     print(table(rows, ["records", "precision", "recall", "f1", "twins_merged", "seconds", "cpu_s", "peak_mb",
-                       "candidates", "stages_s"]))
+                       "worker_peak_mb", "shuffled_mb", "candidates", "person_map", "pairs", "stages_s"]))
     print(growth(rows, sizes))
 
 
@@ -156,7 +234,7 @@ def growth(rows: list[tuple[str, dict]], sizes: list[int]) -> str:
     lines = []
     by_name = dict(rows)
     ordered = sorted(sizes)
-    for tool in ("ttp", "splink"):
+    for tool in ("ttp", "ttp-dask", "splink"):
         for small, large in zip(ordered, ordered[1:], strict=False):
             a, b = by_name.get(f"{tool} {small:,}", {}), by_name.get(f"{tool} {large:,}", {})
             if "seconds" not in a or "seconds" not in b:

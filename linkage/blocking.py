@@ -109,12 +109,12 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def sorted_by_key(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`idx` ordered by `key[idx]`, and the keys' high bits in that order (equal keys stay together).
+    """`idx` ordered by `key[idx]` (row order inside a key), and ascending block numbers: equal exactly where
+    the keys are equal.
 
     Row number and the key's high bits share one uint64 that is sorted by value: about twice as fast as an
-    argsort at millions of rows. Keys whose mixed values differ only in the low bits (one pair in ~10^12
-    at a million rows) fall into one block: more candidate pairs to compare, or, should the joined block
-    pass the size cap, a skipped block that the blocking report counts.
+    argsort at millions of rows. Keys whose mixed values share their high bits are then told apart by
+    `settle_collisions` (a few pairs of keys a pass at a million rows).
     """
     bits = max(int(len(key) - 1).bit_length(), 1)
     low = np.uint64((1 << bits) - 1)
@@ -122,7 +122,40 @@ def sorted_by_key(key: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndar
     packed &= ~low
     packed |= idx.astype(np.uint64)
     packed.sort()
-    return (packed & low).astype(np.int64), packed >> np.uint64(bits)
+    order, high = (packed & low).astype(np.int64), packed >> np.uint64(bits)
+    exact = key[order]
+    perm = settle_collisions(high, exact)
+    if perm is not None:
+        order, exact = order[perm], exact[perm]
+    if not len(order):
+        return order, order
+    return order, np.cumsum(np.r_[True, (high[1:] != high[:-1]) | (exact[1:] != exact[:-1])])
+
+
+def settle_collisions(high: np.ndarray, *exact: np.ndarray) -> np.ndarray | None:
+    """For rows sorted by hash bits `high`: the permutation that orders each run of equal `high` by the `exact`
+    columns (keeping the order inside each exact group), or None when no run holds two exact values.
+
+    Two keys whose hashes share their high bits (a few pairs a pass at a million rows, and how many
+    depends on how many rows are sorted together) would otherwise form one block: settling them keeps
+    blocks exact, so one process and a partitioned engine find the same pairs.
+    """
+    if len(high) < 2:
+        return None
+    same = high[1:] == high[:-1]
+    differ = np.zeros(len(same), dtype=bool)
+    for col in exact:
+        differ |= col[1:] != col[:-1]
+    clash = same & differ
+    if not clash.any():
+        return None
+    run = np.cumsum(np.r_[True, ~same]) - 1
+    hit = np.zeros(int(run[-1]) + 1, dtype=bool)
+    hit[run[1:][clash]] = True
+    pos = np.flatnonzero(hit[run])
+    perm = np.arange(len(high))
+    perm[pos] = pos[np.lexsort((pos, *(col[pos] for col in reversed(exact)), run[pos]))]
+    return perm
 
 
 def _group_pairs(g_start: np.ndarray, g_size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -228,8 +261,7 @@ class Numbered:
 
     def representatives(self, rows: np.ndarray, keys: np.ndarray, kinds: int) -> tuple[np.ndarray, np.ndarray]:
         """Of rows in key order that all carry `kinds`, the richest `per_person` per (key, number), in key
-        order. Two (key, number) groups whose hashes collide split where neighbours differ: more rows are
-        kept then, never fewer."""
+        order (richness ties go to the earlier row)."""
         if kinds == 0 or len(rows) <= self.per_person:
             return rows, keys
         number = self.numbers[(kinds & -kinds).bit_length() - 1][rows].view(np.uint64)
@@ -241,6 +273,9 @@ class Numbered:
         packed.sort()
         pos = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
         g, k, v = packed >> np.uint64(bits + 3), keys[pos], number[pos]
+        perm = settle_collisions(g, k, v)  # exact (key, number) groups, however many rows are sorted together
+        if perm is not None:
+            pos, g, k, v = pos[perm], g[perm], k[perm], v[perm]
         first = np.r_[True, (g[1:] != g[:-1]) | (k[1:] != k[:-1]) | (v[1:] != v[:-1])]
         at = np.arange(len(pos))
         rank = at - np.maximum.accumulate(np.where(first, at, 0))
@@ -248,18 +283,28 @@ class Numbered:
         return rows[kept], keys[kept]
 
 
-def numbered_rows(arrays: FeatureArrays, settings: LinkSettings) -> Numbered:
-    """A bit per number kind each row carries; a number shared by too many rows counts as missing."""
+def crowded_numbers(arrays: FeatureArrays, settings: LinkSettings) -> dict[str, np.ndarray]:
+    """Per number kind, the numbers shared by more than `max_number_group` rows (sorted)."""
+    out = {}
+    for name in NUMBER_KEYS:
+        col = arrays.column(name)
+        values, counts = unique_sorted(col[col != 0], return_counts=True)
+        out[name] = values[counts > settings.max_number_group]
+    return out
+
+
+def numbered_rows(arrays: FeatureArrays, settings: LinkSettings,
+                  crowded: dict[str, np.ndarray] | None = None) -> Numbered:
+    """A bit per number kind each row carries; a number shared by too many rows (`crowded`, counted over
+    all rows; counted over `arrays` when not given) counts as missing."""
+    crowded = crowded_numbers(arrays, settings) if crowded is None else crowded
     out = np.zeros(arrays.n, dtype=np.int8)
     numbers = []
     for bit, name in enumerate(NUMBER_KEYS):
         col = arrays.column(name)
         has = col != 0
-        if has.any():
-            values, counts = unique_sorted(col[has], return_counts=True)
-            crowded = values[counts > settings.max_number_group]
-            if len(crowded):
-                has &= ~np.isin(col, crowded)
+        if has.any() and len(crowded.get(name, ())):
+            has &= ~np.isin(col, crowded[name])
         out |= has.astype(np.int8) << bit
         numbers.append(col)
     richness = np.zeros(arrays.n, dtype=np.int8)

@@ -110,21 +110,36 @@ def population_pairs(arrays: FeatureArrays) -> int:
     return cross_file_pairs(arrays) or arrays.n * (arrays.n - 1) // 2
 
 
-def estimate_u(arrays: FeatureArrays, comparisons: list[Comparison],
-               settings: LinkSettings) -> list[np.ndarray]:
-    """u per level from random pairs, compared partition by partition."""
+def u_sample(arrays: FeatureArrays, settings: LinkSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The random pairs u is measured on, and which of them get the Bloom-filter comparisons too.
+
+    Bloom-filter (Dice) comparisons are the costly ones: the first quarter of the sample (whole
+    partitions of `chunk_pairs`) is plenty for them.
+    """
     il, ir = random_pairs(arrays, settings.u_sample_pairs, settings.seed)
-    counts = [np.zeros(len(c.levels)) for c in comparisons]
-    # Bloom-filter (Dice) comparisons are the costly ones: a quarter of the sample is plenty for them
+    full = np.arange(len(il)) // settings.chunk_pairs * settings.chunk_pairs < max(len(il) // 4, 1)
+    return il, ir, full
+
+
+def u_level_counts(arrays: FeatureArrays, il: np.ndarray, ir: np.ndarray, full: np.ndarray,
+                   comparisons: list[Comparison], settings: LinkSettings) -> list[np.ndarray]:
+    """Pairs per level of each comparison among sampled pairs (cheap comparisons only where not `full`)."""
     bloom_based = {"family_name", "given_name", *(c.name for c in comparisons if c.name.startswith("link_"))}
     cheap = {c.name for c in comparisons} - bloom_based
+    counts = [np.zeros(len(c.levels)) for c in comparisons]
     for s in range(0, len(il), settings.chunk_pairs):
-        only = None if s < max(len(il) // 4, 1) else cheap
-        lv = compare(arrays, il[s:s + settings.chunk_pairs], ir[s:s + settings.chunk_pairs], comparisons,
-                     settings, only=only).levels
-        for k, c in enumerate(comparisons):
-            x = lv[:, k].astype(np.int64)
-            counts[k] += np.bincount(x[x >= 0], minlength=len(c.levels))
+        part = slice(s, s + settings.chunk_pairs)
+        for only, rows in ((None, full[part]), (cheap, ~full[part])):
+            if rows.any():
+                lv = compare(arrays, il[part][rows], ir[part][rows], comparisons, settings, only=only).levels
+                for k, c in enumerate(comparisons):
+                    x = lv[:, k].astype(np.int64)
+                    counts[k] += np.bincount(x[x >= 0], minlength=len(c.levels))
+    return counts
+
+
+def u_from_counts(counts: list[np.ndarray], comparisons: list[Comparison]) -> list[np.ndarray]:
+    """u per level from the summed level counts of random pairs."""
     u = []
     for k, c in enumerate(comparisons):
         cnt = counts[k]
@@ -133,6 +148,13 @@ def estimate_u(arrays: FeatureArrays, comparisons: list[Comparison],
             share = (cnt + np.r_[1.0, 0.5]) / (cnt.sum() + 1.5)
         u.append(share)
     return u
+
+
+def estimate_u(arrays: FeatureArrays, comparisons: list[Comparison],
+               settings: LinkSettings) -> list[np.ndarray]:
+    """u per level from random pairs, compared partition by partition."""
+    il, ir, full = u_sample(arrays, settings)
+    return u_from_counts(u_level_counts(arrays, il, ir, full, comparisons, settings), comparisons)
 
 
 def fit_model(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np.ndarray, counts: np.ndarray,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from linkage import report as report_mod
-from linkage.arrays import FeatureArrays, FeatureError, to_arrays
+from linkage.arrays import HASH_COLUMNS, FeatureArrays, check_features, to_arrays
 from linkage.blocking import Candidates, block
 from linkage.cluster import cluster
 from linkage.compare import Comparison, compare, comparisons_for, pattern_strings
@@ -31,7 +31,7 @@ from linkage.decide import (
 from linkage.em import count_patterns, merge_counts
 from linkage.errors import LinkError
 from linkage.guidance import link_guidance
-from linkage.model import Model, fit_model, probability
+from linkage.model import estimate_u, fit_model, probability
 from linkage.parallel import map_ordered
 from linkage.person_ids import assign_person_ids
 from linkage.residual import attach_open_records
@@ -91,19 +91,16 @@ def compare_partitions(arrays: FeatureArrays, cands: Candidates, comparisons: li
     return levels, tf, patterns, counts
 
 
-def _check(features: pd.DataFrame) -> None:
-    if "key_version" in features.columns and features["key_version"].nunique(dropna=True) > 1:
-        raise FeatureError("feature frame mixes key versions; re-pseudonymise every batch with one key")
-    ids = features["record_id"].tolist()
-    if len(set(ids)) != len(ids):  # a set reuses each string's cached hash: 2-3x faster than duplicated()
-        raise FeatureError("feature frame has duplicate record_id values")
-
-
-def _check_settings(settings: LinkSettings, arrays: FeatureArrays) -> None:
-    missing = missing_features(settings, set(arrays.hashes), set(arrays.blooms))
+def check_link_settings(settings: LinkSettings, columns: Iterable[str]) -> None:
+    """Refuse settings whose blocking passes read a link field no batch has (most often a misspelt name),
+    from the feature frame's column names, before any engine starts; a `LinkError` in one line."""
+    names = set(columns)
+    hashes = {c for c in names if c in HASH_COLUMNS or (c.startswith("link_") and not c.endswith("_bf"))}
+    blooms = {c for c in names if c.startswith("link_") and c.endswith("_bf")}
+    missing = missing_features(settings, hashes, blooms)
     if missing:
         name, feature = missing[0]
-        known = sorted(k.removeprefix("link_") for k in arrays.link_kinds)
+        known = sorted(c.removeprefix("link_") for c in hashes if c.startswith("link_"))
         raise LinkError(f"settings: blocking pass {name!r} reads {feature!r}, but no linked batch has link field "
                         f"{feature.removeprefix('link_').removesuffix('_bf')!r} "
                         f"(link fields: {', '.join(known) or 'none'})")
@@ -123,9 +120,9 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
         timings[stage] = round(now - clock, 4)
         clock = now
 
-    _check(features)
+    check_features(features)
+    check_link_settings(settings, features.columns)
     arrays = to_arrays(features)
-    _check_settings(settings, arrays)
     record_ids = features["record_id"].astype(str).to_numpy()
     lap("prepare")
     cands = block(arrays, settings)
@@ -134,13 +131,30 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
     lap("block")
     comparisons = comparisons_for(arrays, settings)
     levels, tf, patterns, counts = compare_partitions(arrays, cands, comparisons, settings, progress)
+    return link_compared(arrays, record_ids, cands, comparisons, levels, tf, patterns, counts,
+                         lambda used: estimate_u(arrays, used, settings), settings=settings, previous=previous,
+                         reviews=reviews, new_person_id=new_person_id, progress=progress, timings=timings,
+                         lap=lap)
+
+
+def link_compared(arrays: FeatureArrays, record_ids: np.ndarray, cands: Candidates, comparisons: list[Comparison],
+                  levels: np.ndarray, tf: dict[str, np.ndarray], patterns: np.ndarray, counts: np.ndarray,
+                  u_for: Callable[[list[Comparison]], list[np.ndarray]], *, settings: LinkSettings,
+                  previous: Mapping[str, str] | None, reviews: Mapping[tuple[str, str], str] | None,
+                  new_person_id: Callable[[], str], progress: Progress | None, timings: dict[str, float],
+                  lap: Callable[[str], None]) -> LinkResult:
+    """The stages after comparison, shared by every engine: fit, decide, apply reviews, cluster, keep ids.
+
+    `arrays` needs only the columns these stages read (numbers, names, file and source codes): an engine
+    that compared elsewhere hands a slim one. `u_for` gives u for the comparisons that have data.
+    """
     used = [k for k in range(len(comparisons)) if (patterns[:, k] >= 0).any()] if len(patterns) else []
     if len(used) < len(comparisons):  # a comparison without data on either side has nothing to learn
         comparisons = [comparisons[k] for k in used]
         levels, patterns = levels[:, used], patterns[:, used]
         tf = {k: v for k, v in tf.items() if k in {c.name for c in comparisons}}  # dropped columns were all -1
     lap("compare")
-    model = _fit(arrays, comparisons, patterns, counts, settings)
+    model = fit_model(arrays, comparisons, patterns, counts, settings, u=u_for(comparisons))
     if progress:
         progress("model", 1, 1)
     lap("model")
@@ -268,9 +282,4 @@ def twin_signature(levels: np.ndarray, comparisons: list[Comparison]) -> np.ndar
             & (dob >= comparisons[col["birth_date"]].levels.index("day_month_swapped")))
 
 
-def _fit(arrays: FeatureArrays, comparisons: list[Comparison], patterns: np.ndarray, counts: np.ndarray,
-         settings: LinkSettings) -> Model:
-    return fit_model(arrays, comparisons, patterns, counts, settings)
-
-
-__all__ = ["LinkResult", "link", "LINK", "REVIEW", "NONLINK"]
+__all__ = ["LinkResult", "link", "link_compared", "LINK", "REVIEW", "NONLINK"]

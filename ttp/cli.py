@@ -613,16 +613,21 @@ def link_group() -> None:
 @click.option("--name", help="A name for the job.")
 @click.option("--settings", "settings_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Link settings TOML (start from `ttp link settings --defaults`); default: the defaults.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: in this process; dask: on Dask distributed (docs/scale.md).")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="With --engine dask: the Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster).")
 @json_option
 @as_option
 @click.pass_context
-def link_run(ctx, sources, name, settings_file, as_json, actor) -> None:
+def link_run(ctx, sources, name, settings_file, engine, scheduler, as_json, actor) -> None:
     """Link the batches of the named sources into persons; prints the job id (operators only).
 
     \b
     Examples:
       ttp link run vve po vo mbo --name cohort-2007
       ttp link run febrl_a febrl_b --settings febrl.toml
+      ttp link run vve po vo mbo --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from .linkjob import load_link_settings, run_link
     from .progress import Progress
@@ -631,7 +636,8 @@ def link_run(ctx, sources, name, settings_file, as_json, actor) -> None:
     app = get_app(ctx, actor)
     progress = Progress()
     with app.acting("link.run", {"sources": list(sources)}) as act:
-        result = run_link(act, list(sources), name, progress=progress, link_settings=link_settings)
+        result = run_link(act, list(sources), name, progress=progress, link_settings=link_settings,
+                          engine=engine, scheduler=scheduler)
     progress.done()
     if as_json:
         emit_json(result)

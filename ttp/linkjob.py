@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -15,7 +19,8 @@ from linkage import evaluate as link_evaluate
 from linkage import pseudonym_store as feature_store
 from linkage.errors import LinkError
 from linkage.guidance import ingest_guidance
-from linkage.pipeline import link
+from linkage.partitions import write_partitions
+from linkage.pipeline import check_link_settings, link
 from linkage.pseudonymise import PseudonymError
 from linkage.rekey import rekey_ids
 from linkage.settings import LinkSettings
@@ -53,6 +58,7 @@ def job_settings(settings, job: db.Job) -> LinkSettings | None:
     if not path.exists():
         return None
     return parse_settings(path.read_text(encoding="utf-8"), f"job {job.id} {SETTINGS}")
+DASK_CONNECT_TIMEOUT = "10s"
 
 
 def link_batches(session, sources: list[str]) -> list[db.Batch]:
@@ -130,19 +136,29 @@ def review_decisions(session) -> dict[tuple[str, str], str]:
 
 
 def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
-             link_settings: LinkSettings | None = None) -> dict:
-    """Link the named sources into persons; the job's files and row commit with its audit event.
-    The settings used are kept with the job as a complete settings file, and named in the report."""
+             link_settings: LinkSettings | None = None, engine: str = "local", scheduler: str | None = None) -> dict:
+    """Link the named sources into persons; the job's files and row commit with its audit event. The
+    settings used are kept with the job as a complete settings file, and named in the report.
+
+    `engine="dask"` runs the job on Dask distributed (`scheduler`: its address; a LocalCluster without);
+    the feature partitions it reads are written under the job's directory first and dropped after."""
+    if scheduler is not None and engine != "dask":
+        raise TTPError("--scheduler is the address of a Dask scheduler: give it with --engine dask")
+    with ExitStack() as stack:
+        client = stack.enter_context(dask_client(scheduler)) if engine == "dask" else None
+        return _run_link(act, sources, name, progress, client, link_settings or LinkSettings())
+
+
+def _run_link(act: Acting, sources: list[str], name: str | None, progress, client,
+              link_settings: LinkSettings) -> dict:
     settings, session = act.app.settings, act.session
-    link_settings = link_settings or LinkSettings()
     jobs_dir = settings.data_dir / "jobs"
     act.counts.update(left_behind(act, jobs_dir, db.Job.id))
     batches = link_batches(session, sources)
     features = read_features(settings, batches, session)
     previous_id, previous = previous_person_map(settings, session)
     try:
-        result = link(features, settings=link_settings, previous=previous, reviews=review_decisions(session),
-                      new_person_id=lambda: new_id("p", 8), progress=progress)
+        check_link_settings(link_settings, features.columns)
     except LinkError as exc:
         raise TTPError(str(exc)) from None
     settings_text = dump_settings(link_settings)
@@ -150,6 +166,16 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
     job_id = new_id("j")
     tmp = staging_folder(jobs_dir, job_id)
     try:
+        options = {"settings": link_settings, "previous": previous, "reviews": review_decisions(session),
+                   "new_person_id": lambda: new_id("p", 8), "progress": progress}
+        if client is not None:
+            from linkage.dask_engine import link_dask
+
+            write_partitions(features, tmp / "partitions")
+            result = link_dask(tmp / "partitions", client, **options)
+            shutil.rmtree(tmp / "partitions")
+        else:
+            result = link(features, **options)
         person_map = result.person_map.merge(features[["record_id", "source", "export_file"]], on="record_id")
         person_map.to_parquet(tmp / PERSON_MAP, index=False)
         result.pairs.to_parquet(tmp / PAIRS, index=False)
@@ -183,7 +209,7 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
         act.counts.update({"records": len(features), "persons": persons, "links": links, "reviews": reviews})
         act.details.update({"name": name, "sources": sorted(set(sources)), "previous_job": previous_id,
                             "settings_sha256": hashlib.sha256(settings_text.encode()).hexdigest(),
-                            "settings_changed": changed})
+                            "settings_changed": changed, "engine": "local" if client is None else "dask"})
         act.record()
         move_on_commit(session, tmp, settings.job_dir(job_id))
     except BaseException:
@@ -192,6 +218,28 @@ def run_link(act: Acting, sources: list[str], name: str | None, progress=None,
     return {"job_id": job_id, "persons": persons, "links": links, "reviews": reviews, "records": len(features),
             "by_source_pair": summary["by_source_pair"], "records_by_source": summary["records_by_source"],
             "settings_changed": changed, "warnings": report["warnings"]}
+
+
+@contextmanager
+def dask_client(scheduler: str | None) -> Iterator[Any]:
+    """A client of the Dask scheduler at `scheduler` (its workers must see the data directory), or of a
+    LocalCluster of this machine's cores; closed (the local cluster stopped) on leaving."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise TTPError("the dask engine needs Dask distributed: pip install 'ttp-linkage[dask]'") from None
+    if scheduler is None:
+        # the workers' own warnings (a shuffle starting, a task running long) are not the operator's business
+        with LocalCluster(processes=True, dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise TTPError(f"no Dask scheduler answers at {scheduler} ({type(exc).__name__})") from None
+    with client:
+        yield client
 
 
 def _jsonable(value):

@@ -93,3 +93,22 @@ def test_a_record_without_a_number_meets_the_richest_records_of_each_numbered_pe
             assert len(met) == min(per_person, len(members))
             richest = sorted(rich[members].tolist(), reverse=True)[:per_person]
             assert sorted(rich[met].tolist(), reverse=True) == richest
+
+
+def test_keys_whose_hashes_share_their_high_bits_stay_apart(monkeypatch):
+    from linkage import blocking
+
+    # a hash that keeps only the high bits: every small key collides with every other
+    monkeypatch.setattr(blocking, "_mix", lambda x: x & np.uint64(0xFFFFFFFFFFFF0000))
+    key = np.array([1, 2, 1, 2, 3, 1], np.int64)
+    li, ri, _, _ = blocking.pairs_within(key, np.ones(len(key), bool), cap=10)
+    assert sorted(zip(li.tolist(), ri.tolist(), strict=True)) == [(0, 2), (0, 5), (1, 3), (2, 5)]
+
+
+def test_settle_collisions_orders_runs_by_their_exact_values():
+    from linkage.blocking import settle_collisions
+
+    high = np.array([1, 1, 1, 1, 2, 2])
+    exact = np.array([7, 5, 7, 5, 3, 3])
+    assert settle_collisions(high, exact).tolist() == [1, 3, 0, 2, 4, 5]
+    assert settle_collisions(high, np.array([7, 7, 7, 7, 3, 3])) is None

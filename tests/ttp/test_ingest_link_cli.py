@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tests.privacy import dump_database, files_under, from_cohort, scan
@@ -313,3 +314,37 @@ def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same
     after = pq.read_table(here.data_dir / "jobs" / rerun / "person_map.parquet").to_pandas()
     assert dict(zip(after["record_id"], after["person_id"], strict=True)) == \
         dict(zip(before["record_id"], before["person_id"], strict=True))
+
+
+@pytest.mark.slow
+def test_link_run_on_dask_gives_the_local_answer(installed, cohort):
+    for source in ("vve", "po", "vo", "mbo"):
+        assert ingest(installed, cohort, source).exit_code == 0
+    local = json.loads(installed.run("--as", "olga", "link", "run", "vve", "po", "vo", "mbo",
+                                     "--json").stdout)
+    run = installed.run("--as", "olga", "link", "run", "vve", "po", "vo", "mbo", "--engine", "dask",
+                        "--json")
+    assert run.exit_code == 0, run.output
+    on_dask = json.loads(run.stdout)
+    jobs = installed.data_dir / "jobs"
+    # the second job keeps the first one's person ids: the same clusters give the same person map
+    for name in ("person_map.parquet", "pairs.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(jobs / on_dask["job_id"] / name),
+                                      pd.read_parquet(jobs / local["job_id"] / name))
+    assert not (jobs / on_dask["job_id"] / "partitions").exists()  # the engine's copy of the features is gone
+
+
+def test_link_run_engine_refusals_are_one_line(installed, monkeypatch):
+    alone = installed.run("--as", "olga", "link", "run", "vve", "--scheduler", "tcp://127.0.0.1:9")
+    assert alone.exit_code == 1 and "--engine dask" in alone.stderr
+    monkeypatch.setattr("ttp.linkjob.DASK_CONNECT_TIMEOUT", "1s")
+    silent = installed.run("--as", "olga", "link", "run", "vve", "--engine", "dask", "--scheduler",
+                           "tcp://127.0.0.1:9")
+    assert silent.exit_code == 1
+    lines = silent.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ttp: no Dask scheduler answers at tcp://127.0.0.1:9 ("), lines
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the dask extra were not installed
+    missing = installed.run("--as", "olga", "link", "run", "vve", "--engine", "dask")
+    assert missing.exit_code == 1
+    assert missing.stderr.strip().splitlines() == [
+        "ttp: the dask engine needs Dask distributed: pip install 'ttp-linkage[dask]'"]
