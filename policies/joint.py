@@ -91,6 +91,7 @@ class AuditStats:
     audited: int = 0
     components: int = 0
     solves: int = 0
+    rounds: int = 0  # audits run (one per round of suppressions)
 
 
 class _Part:
@@ -213,6 +214,7 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
     that no `removable` row binds (default: the rows of `new_entries`) is solved again exactly and kept
     only if it fails there too."""
     stats = stats if stats is not None else AuditStats()
+    stats.rounds += 1
     if funcs.matrix.shape[0] == 0:
         return []
     rows = _without_repeats(rows)
