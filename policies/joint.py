@@ -146,7 +146,7 @@ class _Part:
         status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kOptimal:
             solution = h.getSolution()
-            return (float(h.getInfo().objective_function_value), np.asarray(solution.col_value),
+            return (float(h.getObjectiveValue()), np.asarray(solution.col_value),
                     np.asarray(solution.row_dual) if duals else None)
         if status in (highspy.HighsModelStatus.kUnbounded, highspy.HighsModelStatus.kUnboundedOrInfeasible):
             return (np.inf if maximise else -np.inf), None, None
@@ -171,17 +171,33 @@ def _neighbourhoods(funcs: Functionals, n_vars: int, sigma_class: np.ndarray, pa
     size = np.diff(f.indptr)
     sigma = np.flatnonzero(sigma_class >= 0)
     limit = min(int(size.max()) if len(size) else 1, part)  # a larger group would overfill a part anyway
-    while True:
+
+    def labels_at(limit: int) -> np.ndarray:
         small = np.flatnonzero((size > 1) & (size <= limit))
         sub = f[small].tocoo()
         first = f.indices[f.indptr[small]]
         a = np.concatenate([first[sub.row], sigma])
         b = np.concatenate([sub.col, sigma_class[sigma]])
         graph = sparse.csr_matrix((np.ones(len(a)), (a, b)), shape=(n_vars, n_vars))
-        labels = connected_components(graph, directed=False)[1]
-        if limit <= 1 or np.bincount(labels).max() <= part:
-            return _bundle(labels, part)
-        limit //= 2
+        return connected_components(graph, directed=False)[1]
+
+    # The limits tried are halved down to 1; the first (largest) that keeps every neighbourhood within `part`
+    # is wanted. Admitting more groups only joins neighbourhoods, so the test is monotone: bisect it.
+    limits = [limit]
+    while limits[-1] > 1:
+        limits.append(limits[-1] // 2)
+    fits: dict[int, np.ndarray] = {}
+    low, high = 0, len(limits) - 1  # the answer lies in limits[low..high]; the last one always does
+    while low < high:
+        middle = (low + high) // 2
+        labels = labels_at(limits[middle])
+        if np.bincount(labels).max() <= part:
+            fits[middle] = labels
+            high = middle
+        else:
+            low = middle + 1
+    labels = fits[low] if low in fits else labels_at(limits[low])
+    return _bundle(labels, part)
 
 
 def _bundle(labels: np.ndarray, part: int = 0) -> np.ndarray:
