@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from policies import joint
 from policies.cover import Entry
 from policies.disclosure import protect
 from policies.release import render
@@ -135,6 +136,30 @@ def test_no_suppressed_figure_of_any_release_is_narrowed_by_the_releases_togethe
     pol = policy(differencing=differencing)
     chosen = [templates(sorted(frame["po.brin"].unique()))[i] for i in picks]
     history, released, _ = release_history(frame, pol, chosen)
+    narrow = attack_history(frame, history, released, pol.disclosure.protection_level,
+                            pol.disclosure.min_cell_count)
+    assert not narrow, f"narrowed by the releases together: {narrow[:5]}"
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(n=st.integers(60, 300), schools=st.integers(2, 5), seed=st.integers(0, 10_000), skew=st.floats(0.5, 3.0),
+       picks=st.lists(st.integers(0, 10), min_size=2, max_size=3, unique=True),
+       part=st.sampled_from([2, 8, 32, 128]), whole=st.booleans())
+@example(n=300, schools=4, seed=5, skew=2.5, picks=[10, 1, 2], part=8, whole=False)  # the two-table attack
+def test_widths_proved_in_neighbourhoods_hold_for_the_attacker(n, schools, seed, skew, picks, part, whole):
+    """At monitor scale the audit works in neighbourhoods (every other class fixed at its true count), then
+    on whole components or wider neighbourhoods. Forced on small tables with parts of any size, no
+    suppressed figure is narrower for the attacker."""
+    frame = persons(n, schools, seed, skew)
+    frame["band"] = np.where(frame["po.toets_score"].astype(int) < 525, "500-524", "525-550")
+    pol = policy()
+    chosen = [templates(sorted(frame["po.brin"].unique()))[i] for i in picks]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(joint, "EXACT_VARIABLES", 0)
+        patch.setattr(joint, "LOCAL_PART", part)
+        patch.setattr(joint, "WIDE_PART", 4 * part)
+        patch.setattr(joint, "EXACT_COMPONENT", 10**9 if whole else 0)
+        history, released, _ = release_history(frame, pol, chosen)
     narrow = attack_history(frame, history, released, pol.disclosure.protection_level,
                             pol.disclosure.min_cell_count)
     assert not narrow, f"narrowed by the releases together: {narrow[:5]}"
