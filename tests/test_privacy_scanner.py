@@ -39,3 +39,23 @@ def test_the_fast_search_finds_each_kind():
     assert finder.kinds(b"pupil VRANKEN, 123456782; 1234567820 at 6213 CA on 04-03-2015") == {
         "name", "bsn", "onderwijsnummer", "postcode", "birth date"}
     assert finder.kinds(b"9123456782 Vrankens 20150304x 6213cab") == set()
+
+
+def test_base64_fields_are_scanned_as_the_bytes_they_encode_and_plaintext_as_it_stands(tmp_path):
+    import base64
+
+    from tests.privacy import scan
+
+    ids = identifiers()
+    chance = "AAAA" + "Vranken" + "A" * 25  # base64 text in which a name shows by chance: 36 characters
+    assert len(base64.b64decode(chance, validate=True)) == 27
+    sealed = tmp_path / "identities.csv"
+    sealed.write_text(f"pseudonym,source,identity\np1,po,{chance}\n", encoding="ascii")
+    assert scan(ids, [sealed]) == []
+    leaked = tmp_path / "leak.csv"
+    leaked.write_text(f"pseudonym,source,identity\np1,po,{chance}\np2,po,Vranken\n", encoding="ascii")
+    assert [h.kind for h in scan(ids, [leaked])] == ["name"]
+    hidden = tmp_path / "hidden.csv"  # a plaintext name inside a base64 field is found once decoded
+    hidden.write_text("pseudonym,source,identity\np1,po," + base64.b64encode(b"bsn 123456782 " * 3).decode() + "\n",
+                      encoding="ascii")
+    assert [h.kind for h in scan(ids, [hidden])] == ["bsn"]
