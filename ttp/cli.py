@@ -1970,7 +1970,7 @@ def demo() -> None:
 @click.option("--cohort", default=300, show_default=True, help="Pupils per year group (15 year groups).")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--history/--no-history", default=True, show_default=True,
-              help="Also release the six school-level tables one after another (the release history).")
+              help="Also release the four school-level tables one after another (the release history).")
 @json_option
 @click.pass_context
 def demo_run(ctx, cohort, seed, history, as_json) -> None:
