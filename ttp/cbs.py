@@ -21,8 +21,7 @@ import pyarrow.parquet as pq
 from keys import envelope, identity
 from keys.delivery import canonical
 from keys.derive import project_pseudonyms
-from policies import lifecycle
-from policies.errors import PoliciesError, StateError
+from policies.errors import PoliciesError
 from policies.external import disclosure_problems, parse_external
 from policies.microdata import (
     KIND,
@@ -35,7 +34,7 @@ from policies.policy import load_policy
 
 from . import db
 from .app import Acting
-from .errors import Conflict, TTPError
+from .errors import TTPError
 from .ids import new_id
 from .linkjob import job_batches
 from .persons import person_records
@@ -91,17 +90,10 @@ def submit_microdata(act: Acting, text: str, origin: str) -> db.Request:
 
 
 def produce_delivery(act: Acting, row: db.Request, out: Path | None) -> dict:
-    """Write the approved cbs-delivery once: microdata, identity blobs, manifest and signature."""
+    """Write the approved cbs-delivery once (the release action checked that it may be released into `out`):
+    microdata, identity blobs, manifest and signature."""
     from .exporting import get_policy
 
-    try:
-        lifecycle.transition(row.status, "release", act.user.name, act.user.role, row.requester, None)
-    except StateError as exc:
-        raise Conflict(str(exc)) from None
-    except PoliciesError as exc:
-        raise TTPError(str(exc)) from None
-    if out is not None and out.exists() and any(out.iterdir()):
-        raise TTPError(f"{out} is not empty: give a new folder for the release")
     request = _load(row.text, f"request {row.id}")
     policy_row = get_policy(act.session, row.policy_name, row.policy_version)
     job = act.session.get(db.Job, row.job_id) if row.job_id else None

@@ -475,10 +475,6 @@ def make_release(act: Acting, request_id: str, out: Path | None, prepared: Prepa
     row = get_request(act.session, request_id)
     if row.status == "released":
         raise Conflict(f"request {request_id} was released already; a release is produced once")
-    if is_microdata(row.text):
-        from .cbs import produce_delivery
-
-        return produce_delivery(act, row, out)
     try:
         lifecycle.transition(row.status, "release", act.user.name, act.user.role, row.requester, None)
     except StateError as exc:
@@ -487,6 +483,10 @@ def make_release(act: Acting, request_id: str, out: Path | None, prepared: Prepa
         raise TTPError(str(exc)) from None
     if out is not None and out.exists() and any(out.iterdir()):
         raise TTPError(f"{out} is not empty: give a new folder for the release")
+    if is_microdata(row.text):
+        from .cbs import produce_delivery
+
+        return produce_delivery(act, row, out)
     fresh = prepared is not None and prepared.state == _release_state(act.session, row)
     act.details["prepared"] = fresh
     doc = produce_release(act, row, prepared.protected if fresh and prepared else None, out)
