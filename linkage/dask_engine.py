@@ -8,7 +8,6 @@ two records by two joins on the row number and `compare.compare` runs on each pa
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from linkage.em import count_patterns, merge_counts
 from linkage.errors import LinkError
 from linkage.model import u_from_counts, u_level_counts, u_sample
 from linkage.partitions import client_arrays, part_arrays, read_meta, worker_columns
-from linkage.pipeline import LinkResult, Progress, link_compared
+from linkage.pipeline import LinkResult, Progress, link_compared, stopwatch
 from linkage.settings import BlockingPass, LinkSettings
 
 ENTRY = {"key": np.int64, "row": np.int64, "file": np.int64, "mask": np.int8, "rich": np.int8,
@@ -199,15 +198,7 @@ def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
 
     Shuffles go through tasks: Dask's P2P shuffle has no Arrow fixed-size binary (the Bloom filters)."""
     settings = settings or LinkSettings()
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = round(now - clock, 4)
-        clock = now
-
+    timings, lap = stopwatch()
     with dask.config.set({"dataframe.shuffle.method": "tasks"}):
         meta = read_meta(directory)
         if int(meta["n"]) ** 2 * max(len(settings.passes), 1) >= 2**62:

@@ -106,11 +106,8 @@ def check_link_settings(settings: LinkSettings, columns: Iterable[str]) -> None:
                         f"(link fields: {', '.join(known) or 'none'})")
 
 
-def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
-         previous: Mapping[str, str] | None = None, reviews: Mapping[tuple[str, str], str] | None = None,
-         new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
-    """Link the records of a feature frame into persons (see docs/linkage.md for every step)."""
-    settings = settings or LinkSettings()
+def stopwatch() -> tuple[dict[str, float], Callable[[str], None]]:
+    """Stage timings, and the function that closes a stage: its seconds since the stage before."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -120,6 +117,15 @@ def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
         timings[stage] = round(now - clock, 4)
         clock = now
 
+    return timings, lap
+
+
+def link(features: pd.DataFrame, *, settings: LinkSettings | None = None,
+         previous: Mapping[str, str] | None = None, reviews: Mapping[tuple[str, str], str] | None = None,
+         new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
+    """Link the records of a feature frame into persons (see docs/linkage.md for every step)."""
+    settings = settings or LinkSettings()
+    timings, lap = stopwatch()
     check_features(features)
     check_link_settings(settings, features.columns)
     arrays = to_arrays(features)
