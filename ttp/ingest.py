@@ -8,6 +8,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -86,6 +87,22 @@ def refuse_duplicates(session, files: list) -> None:
             raise TTPError(f"{f.name} was ingested before (same content) as batch {earlier.batch_id}")
 
 
+class RunningCounts(Protocol):
+    """The counts an ingest or a supply keeps while it reads an export."""
+
+    rows_read: int
+    quarantined: int
+
+
+def tally(chunk: connectors.Chunk, result: RunningCounts, dropped: dict[str, dict[str, int]]) -> None:
+    """Count a chunk into the running counts: rows read and quarantined, fields dropped per reason."""
+    result.rows_read += chunk.rows_read
+    result.quarantined += len(chunk.rejected)
+    for (fname, reason), n in chunk.dropped.items():
+        dropped.setdefault(fname, {}).setdefault(reason, 0)
+        dropped[fname][reason] += n
+
+
 def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
     """Read, validate, pseudonymise and seal an export into a new batch inside the acting transaction."""
     settings = act.app.settings
@@ -111,11 +128,7 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
         rejected_lines = io.BytesIO()
         secret = keystore.secret(linkage_key.id)
         for chunk in export.chunks():
-            result.rows_read += chunk.rows_read
-            result.quarantined += len(chunk.rejected)
-            for (fname, reason), n in chunk.dropped.items():
-                dropped.setdefault(fname, {}).setdefault(reason, 0)
-                dropped[fname][reason] += n
+            tally(chunk, result, dropped)
             for row in chunk.rejected:
                 rejected_lines.write(json.dumps({
                     "export_file": row.export_file, "row_number": row.row_number,

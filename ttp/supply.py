@@ -31,7 +31,7 @@ from linkage.pseudonym_store import FeatureWriter
 from linkage.pseudonymise import PSEUDONYM_SCHEME, make_features
 
 from .errors import TTPError, UsageError
-from .ingest import ATTR
+from .ingest import ATTR, tally
 
 FEATURES_PART, PAYLOAD_PART, REJECTS_PART = "features.parquet", "payload.parquet", "rejects.jsonl"
 IDENTITY_PART = "identities.parquet"  # per record and designated recipient: the identity sealed to it
@@ -159,11 +159,7 @@ def make_delivery(export: connectors.Export, *, source: str, supplier: str, secr
         features_path, writer = Path(work) / FEATURES_PART, None
         try:
             for chunk in export.chunks():
-                result.rows_read += chunk.rows_read
-                result.quarantined += len(chunk.rejected)
-                for (fname, reason), n in chunk.dropped.items():
-                    dropped.setdefault(fname, {}).setdefault(reason, 0)
-                    dropped[fname][reason] += n
+                tally(chunk, result, dropped)
                 for row in chunk.rejected:
                     reasons.update(row.reasons)
                     where = {"export_file": row.export_file, "row_number": row.row_number,
