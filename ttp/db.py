@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -72,6 +73,35 @@ class Batch(Base):
     # TTP pseudonymised the export itself); a job never mixes the two kinds nor two secret versions
     supplier: Mapped[str | None] = mapped_column(String(100))
     secret_version: Mapped[int | None] = mapped_column(Integer)
+    objected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # dropped: in the register
+
+
+class Objection(Base):
+    """One keyed digest of an objected child (a number, or name and birth date), never the value itself."""
+
+    __tablename__ = "objections"
+    __table_args__ = (UniqueConstraint("scheme", "kind", "digest"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))  # bsn, onr, name
+    scheme: Mapped[str] = mapped_column(String(32))  # ttp, or supplier-v<N> (the suppliers' secret version)
+    digest: Mapped[str] = mapped_column(String(64))
+    erasure_id: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """One child erased everywhere: the counts of what went, the jobs rewritten and the releases noted."""
+
+    __tablename__ = "erasures"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    counts: Mapped[dict]
+    releases: Mapped[list]  # earlier releases made from a job that held the child: they stay, noted
+    jobs: Mapped[list]
+    objection: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Supplier(Base):
