@@ -219,6 +219,10 @@ class App:
                     raise TTPError(f"user {user.name!r} was removed while acting")
                 act = Acting(app=self, session=session, user=acting_user, action=action,
                              objects=dict(objects or {}))
+                if (self.settings.data_dir / "erasures").is_dir():
+                    from .erasure import settle  # an erasure killed after its commit: its files move now
+
+                    settle(act)
                 try:
                     yield act
                 except TTPError as exc:

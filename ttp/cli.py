@@ -603,6 +603,60 @@ def quarantine_export(ctx, batch_id, out, actor) -> None:
 # --- linkage -------------------------------------------------------------------------------------------------
 
 
+@cli.group()
+def persons() -> None:
+    """Persons: erase one child everywhere (the right to erasure, a parent's objection)."""
+
+
+@persons.command("erase")
+@click.option("--source", required=True, metavar="NAME", help="The source the identifiers come from (vo, po, ...).")
+@click.option("--from", "from_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A TOML file with the child's identifiers (default: asked for at prompts; never an argument).")
+@click.option("--secret", "secret_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="The suppliers' shared secret file, needed when suppliers pseudonymised the records.")
+@click.option("--dry-run", is_flag=True, help="Count what would go, per source; change nothing.")
+@click.option("--no-objection", is_flag=True,
+              help="Do not add the child to the objection register (a withdrawal, not an objection).")
+@json_option
+@as_option
+@click.pass_context
+def persons_erase(ctx, source, from_file, secret_file, dry_run, no_objection, as_json, actor) -> None:
+    """Erase one child in every source: keyed features, payload, quarantined rows, person-map entries and
+    links; by default the objection register then drops later deliveries of the child (operators only).
+
+    The identifiers (bsn, onderwijsnummer, family_name, name_prefix, given_names, birth_date, sex) are read
+    from --from FILE or prompts, keyed as ingest keys them, and never written anywhere; only counts are
+    printed and audited. Earlier releases stay; the erasure is noted against them (`ttp release show`).
+
+    \b
+    Examples:
+      ttp persons erase --source vo --from child.toml --dry-run
+      ttp persons erase --source vo --from child.toml --secret region-secret-v1.json
+    """
+    from .erasure import erase, read_identifiers
+    from .supply import read_shared_secret
+
+    app = get_app(ctx, actor)
+    child = read_identifiers(from_file)
+    secret = read_shared_secret(secret_file) if secret_file else None
+    with app.acting("persons.erase", {"source": source}) as act:
+        summary = erase(act, child, source, secret, objection=not no_objection, dry_run=dry_run)
+    if as_json:
+        emit_json({**summary, "dry_run": dry_run})
+        return
+    verb = "would erase" if dry_run else f"erasure {summary['erasure_id']}: erased"
+    click.echo(f"{verb} {plural(summary['persons'], 'person')}: {plural(summary['records'], 'record')}, "
+               f"{summary['quarantined']} quarantined row(s), {summary['person_map']} person-map entr"
+               f"{'y' if summary['person_map'] == 1 else 'ies'}, {plural(summary['links'], 'link')}")
+    for src, counts in sorted(summary["by_source"].items()):
+        click.echo(f"  {src}: " + ", ".join(f"{n} {k.replace('_', '-')}" for k, n in counts.items()))
+    if summary["releases"]:
+        click.echo(f"earlier releases keep their tables; the erasure is noted against {', '.join(summary['releases'])}")
+    if not dry_run:
+        click.echo(f"objection register: {summary['registered']} digest(s) added" if not no_objection
+                   else "not added to the objection register (--no-objection)")
+
+
 @cli.group("link")
 def link_group() -> None:
     """Link jobs: persons from the keyed features of batches."""

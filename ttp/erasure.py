@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +36,8 @@ from stdnum.nl import bsn as stdnum_bsn
 from stdnum.nl import onderwijsnummer as stdnum_onr
 
 from keys import seal
-from keys.derive import subkey
 from linkage import normalise as nz
-from linkage.objection import digests, matches, number_matches, objected
+from linkage.objection import digests, matches, number_matches
 from linkage.pseudonymise import make_features
 from linkage.rekey import rekey_features
 
@@ -47,12 +47,12 @@ from .errors import TTPError
 from .ids import new_id
 from .ingest import FEATURES, PAYLOAD, QUARANTINE, open_payload, open_quarantine, payload_aad
 from .linkjob import PAIRS, PERSON_MAP
+from .objections import TTP_SCHEME, objection_features, register, register_keys
 from .staging import PREFIX, alive
 
 IDENTITIES = "identities.parquet"  # as ttp.suppliers names it (sealed identities of a delivery's records)
 FIELDS = ("bsn", "onderwijsnummer", "family_name", "name_prefix", "given_names", "birth_date", "sex")
 FOLDER = "erasures"
-TTP_SCHEME = "ttp"
 
 
 # --- the child's identifiers ---------------------------------------------------------------------------------
@@ -111,43 +111,6 @@ def child_record(values: dict[str, str]) -> pd.DataFrame:
 
 
 # --- keys ----------------------------------------------------------------------------------------------------
-
-
-def register_keys(keystore) -> tuple[bytes, bytes]:
-    """The register's two purpose keys, derived from the first linkage key (kept when retired, never rotated
-    away), so that a rotation of the linkage key leaves the register valid: (feature key, digest key)."""
-    first = min((e for e in keystore.entries() if e.purpose == "linkage"), key=lambda e: e.version)
-    base = keystore.secret(first.id)
-    return subkey(base, "ttp/objection/features/v1"), subkey(base, "ttp/objection/register/v1")
-
-
-def objection_features(records: pd.DataFrame, feature_key: bytes) -> pd.DataFrame:
-    """Records keyed for the register alone, with ingest's normalisation (no Bloom filters)."""
-    return make_features(records, source="objection", secret=feature_key, key_version=1, bloom_filters=False,
-                         workers=1)
-
-
-def register(session, scheme: str) -> set[tuple[str, str]]:
-    """The register's (kind, digest) entries of one scheme."""
-    return set(session.execute(select(db.Objection.kind, db.Objection.digest)
-                               .where(db.Objection.scheme == scheme)).tuples())
-
-
-def drop_objected(act: Acting, features: pd.DataFrame, scheme: str, records: pd.DataFrame | None = None
-                  ) -> pd.Series:
-    """Which rows of a chunk the objection register holds (a boolean mask over `features`): for the TTP's own
-    ingest the records are keyed for the register, for a delivery the supplier's features are used as they are
-    (`scheme` names the suppliers' secret version). All False when the register is empty."""
-    entries = act.__dict__.setdefault("_objections", {})
-    if scheme not in entries:
-        entries[scheme] = register(act.session, scheme)
-    held = entries[scheme]
-    if not held or len(features) == 0:
-        return pd.Series(False, index=features.index)
-    feature_key, digest_key = register_keys(act.app.keystore)
-    keyed = objection_features(records, feature_key) if records is not None else features
-    mask = objected(digests(keyed.set_axis(features.index), digest_key, scheme), held)
-    return pd.Series(mask, index=features.index)
 
 
 # --- finding the child ---------------------------------------------------------------------------------------
@@ -284,7 +247,7 @@ def plan_erasure(act: Acting, child: pd.DataFrame, source: str,
     return plan
 
 
-def _newest(jobs: list[db.Job], maps: dict[str, pd.DataFrame], erased: set[str]) -> str | None:
+def _newest(jobs: Sequence[db.Job], maps: dict[str, pd.DataFrame], erased: set[str]) -> str | None:
     for job in jobs:
         if job.id in maps and maps[job.id]["record_id"].isin(erased).any():
             return job.id

@@ -24,6 +24,7 @@ from . import db
 from .app import Acting
 from .errors import TTPError
 from .ids import new_id
+from .objections import TTP_SCHEME, drop_objected
 from .staging import left_behind, move_on_commit, staging_folder
 
 FEATURES = "features.parquet"
@@ -42,6 +43,7 @@ class IngestResult:
     rows_read: int = 0
     accepted: int = 0
     quarantined: int = 0
+    objected: int = 0  # accepted rows dropped because the objection register holds the child
     fields_dropped: dict = field(default_factory=dict)
     files: list = field(default_factory=list)
     key_id: str = ""
@@ -54,6 +56,7 @@ class IngestResult:
             "rows_read": self.rows_read,
             "accepted": self.accepted,
             "quarantined": self.quarantined,
+            "objected": self.objected,
             "fields_dropped": self.fields_dropped,
             "files": self.files,
             "key_id": self.key_id,
@@ -142,6 +145,16 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
                 years.update(records["school_year"].dropna().astype(str).unique().tolist())
             features = make_features(records, source=feature_source, secret=secret,
                                      key_version=linkage_key.version, link_kinds=export.link_kinds)
+            objected = drop_objected(act, features, TTP_SCHEME, records).to_numpy()
+            if objected.any():  # the child of an objection: dropped here, counted, never stored
+                result.objected += int(objected.sum())
+                result.accepted -= int(objected.sum())
+                metadata = dict(features.attrs)
+                features = features[~objected].reset_index(drop=True)
+                features.attrs = metadata
+                records = records[~objected]
+                if len(records) == 0:
+                    continue
             if writer is None:
                 writer = FeatureWriter(tmp / FEATURES, features.attrs.get("ttp.bloom"), linkage_key.version)
             writer.write(features)
@@ -159,17 +172,19 @@ def run_ingest(act: Acting, export, source: str, progress=None) -> IngestResult:
             writer.close()
         if payload_writer is not None:
             payload_writer.close()
-        if result.rows_read != result.accepted + result.quarantined:
+        if result.rows_read != result.accepted + result.quarantined + result.objected:
             raise TTPError("counts do not reconcile: rows read differ from accepted + quarantined")
         if result.accepted == 0 and not attach_to:
-            raise TTPError("no row of the export was accepted: nothing to ingest (see the quarantine reasons)")
+            held = f"; {result.objected} dropped: the objection register holds them" if result.objected else ""
+            raise TTPError(f"no row of the export was accepted: nothing to ingest (see the quarantine reasons{held})")
         result.fields_dropped = dropped
         batch = db.Batch(
             id=batch_id, source=source, sector=export.sector, attach_to=attach_to,
             school_year=export.school_year or (min(years) if len(years) == 1 else None),
             key_id=linkage_key.id, key_version=linkage_key.version,
             rows_read=result.rows_read, accepted=result.accepted, quarantined=result.quarantined,
-            fields_dropped=dropped, link_kinds=dict(export.link_kinds), created_by=act.user.name,
+            objected=result.objected, fields_dropped=dropped, link_kinds=dict(export.link_kinds),
+            created_by=act.user.name,
         )
         commit_batch(act, tmp, batch, export.files, payload_buffer.getvalue(), rejected_lines.getvalue())
     except connectors.ConnectorError as exc:
@@ -204,6 +219,8 @@ def commit_batch(act: Acting, tmp: Path, batch: db.Batch, files: list, payload: 
     act.session.flush()
     act.objects.update({"batch": batch.id, "source": batch.source, "key": batch.key_id})
     act.counts.update({"rows_read": batch.rows_read, "accepted": batch.accepted, "quarantined": batch.quarantined})
+    if batch.objected:
+        act.counts["objected"] = batch.objected
     act.details.update({"sector": batch.sector, "files": [{"sha256": f.sha256} for f in files],
                         "fields_dropped": batch.fields_dropped, "attach_to": batch.attach_to})
     act.record()

@@ -72,6 +72,8 @@ ACTIONS: dict[str, Action] = {
     "batches.supersede": Action(_OP, "let a corrected delivery replace an earlier batch (link jobs leave it out)"),
     "quarantine.show": Action(_OP, "show a batch's quarantined rows (reasons only)", reads=True),
     "quarantine.export": Action(_OP, "export a batch's quarantined rows to fix them"),
+    "persons.erase": Action(_OP, "erase one child everywhere (identifiers from a file or a prompt) and register "
+                            "the objection; --dry-run counts only"),
     "schools.import": Action(_OP, "import the school register"),
     "link.run": Action(_OP, "run a link job"),
     "link.list": Action(_OP, "list link jobs", reads=True),

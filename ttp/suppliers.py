@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -35,6 +36,7 @@ from .app import Acting
 from .errors import Conflict, TTPError
 from .ids import new_id
 from .ingest import FEATURES, IngestResult, commit_batch, refuse_duplicates
+from .objections import drop_objected
 from .recipients import active_recipient
 from .staging import left_behind, staging_folder
 from .supply import FEATURES_PART, IDENTITY_PART, PAYLOAD_PART, REJECTS_PART
@@ -235,6 +237,16 @@ def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) ->
         bloom = BloomParams(**json.loads(features_table.schema.metadata[BLOOM_KEY]))
     except (KeyError, TypeError, ValueError):
         raise TTPError(f"{path}: the features carry no valid Bloom parameters") from None
+    held = drop_objected(act, features, f"supplier-v{supplier.secret_version}").to_numpy()
+    if held.any():  # the child of an objection: dropped before the TTP's layer, counted, never stored
+        dropped_ids = set(features.loc[held, "record_id"].astype(str))
+        features = features[~held].reset_index(drop=True)
+        payload = payload[~payload["record_id"].astype(str).isin(dropped_ids)].reset_index(drop=True)
+        if identities is not None:
+            keep = pc.invert(pc.is_in(identities["record_id"].cast(pa.string()),
+                                      value_set=pa.array(sorted(dropped_ids), type=pa.string())))
+            identities = identities.filter(keep)
+    objected_rows = int(held.sum())
     linkage_key = keystore.active("linkage")
     secret = keystore.secret(linkage_key.id)
     layered = rekey_features(features, secret, linkage_key.version)
@@ -258,7 +270,8 @@ def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) ->
             id=batch_id, source=source, sector=str(manifest["sector"]), attach_to=attach_to,
             school_year=manifest.get("school_year"),
             key_id=linkage_key.id, key_version=linkage_key.version,
-            rows_read=int(counts["rows_read"]), accepted=int(counts["accepted"]),
+            rows_read=int(counts["rows_read"]), accepted=int(counts["accepted"]) - objected_rows,
+            objected=objected_rows,
             quarantined=int(counts["quarantined"]), fields_dropped=dict(counts.get("fields_dropped") or {}),
             link_kinds=dict(manifest.get("link_kinds") or {}), created_by=act.user.name,
             supplier=supplier.name, secret_version=supplier.secret_version,
@@ -271,7 +284,7 @@ def receive_delivery(act: Acting, path: Path, now: dt.datetime | None = None) ->
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     result = IngestResult(batch_id=batch_id, source=source, sector=batch.sector, rows_read=batch.rows_read,
-                          accepted=batch.accepted, quarantined=batch.quarantined,
+                          accepted=batch.accepted, quarantined=batch.quarantined, objected=batch.objected,
                           fields_dropped=batch.fields_dropped, key_id=linkage_key.id)
     result.files = [{"name": f.name, "sha256": f.sha256, "size": f.size} for f in exports]
     return result
