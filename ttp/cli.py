@@ -1924,6 +1924,9 @@ def release_show(ctx, release_id, as_json, actor) -> None:
     click.echo(f"release {doc['release_id']} (#{doc['seq']}) of request {doc['request_id']} by {doc['requester']},"
                f" approved by {doc['approved_by']}; policy {doc['policy']}; link job {doc['job_id']}")
     click.echo(f"files: {', '.join(doc['files'])}")
+    if doc["erasures"]:
+        click.echo(f"erased since: {', '.join(doc['erasures'])} (a child's records left its link job; this table "
+                   "stays as released)")
     if "suppressions" in doc:
         if doc["constrained_by"]:
             click.echo(f"earlier releases that added suppressions: {', '.join(doc['constrained_by'])}")

@@ -33,6 +33,7 @@ from policies.table import Table, compute_table
 
 from . import db
 from .app import Acting
+from .erasure import erasures_of_release
 from .errors import Conflict, Forbidden, NotFound, TTPError, UsageError
 from .ids import new_id
 from .persons import PersonsFrame
@@ -601,6 +602,13 @@ def verify_release(act: Acting, release_id: str) -> dict:
                    if (folder / n).exists()}
         return {"release_id": release.id, "seq": release.seq, "reproduced": on_disk == release.files,
                 "how": "files against their recorded sums (made before joint protection: not recomputed)"}
+    erased = erasures_of_release(act.session, release.id)
+    if erased:  # its job lost an erased child's records since: the table stays as released, not recomputed
+        on_disk = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in release.files
+                   if (folder / n).exists()}
+        return {"release_id": release.id, "seq": release.seq, "reproduced": on_disk == release.files,
+                "how": f"files against their recorded sums (erasure {', '.join(erased)} since removed records of "
+                       "its link job: not recomputed)"}
     rec = ReleaseRecord.model_validate(release.released_table)
     job = act.session.get(db.Job, release.job_id)
     if job is None:
@@ -650,7 +658,8 @@ def release_doc(act: Acting, release_id: str) -> dict:
         raise NotFound(f"unknown release {release_id!r}: `ttp release list` shows them")
     doc = {"release_id": release.id, "seq": release.seq, "request_id": row.id, "requester": row.requester,
            "approved_by": row.decided_by, "policy": f"{release.policy_name} v{release.policy_version}",
-           "job_id": release.job_id, "created_at": release.created_at.isoformat(), "files": sorted(release.files)}
+           "job_id": release.job_id, "created_at": release.created_at.isoformat(), "files": sorted(release.files),
+           "erasures": erasures_of_release(act.session, release.id)}
     stored = release.released_table
     if act.user.role == "privacy-officer":
         doc["suppressions"] = stored.get("reasons", [])
