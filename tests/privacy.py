@@ -34,7 +34,7 @@ class Identifiers:
 
     def __init__(self) -> None:
         self.by_kind: dict[str, set[str]] = {"bsn": set(), "onderwijsnummer": set(), "name": set(),
-                                             "birth date": set(), "postcode": set()}
+                                             "birth date": set(), "postcode": set(), "keyed": set()}
 
     def add_number(self, kind: str, value: str | None) -> None:
         digits = re.sub(r"\D", "", value or "")
@@ -46,6 +46,13 @@ class Identifiers:
             if len(token) >= MIN_NAME and token.casefold() not in PARTICLES | TEST_USERS:
                 self.by_kind["name"].add(token)
                 self.by_kind["name"].add(_fold(token))
+
+    def add_keyed(self, value: int | str) -> None:
+        """A keyed value of one child (a feature's int64, as Parquet decodes to text, or a hex record id): an
+        erasure must leave none of them."""
+        text = str(abs(value)) if isinstance(value, int) else value
+        if text and text != "0":
+            self.by_kind["keyed"].add(text)
 
     def add_date(self, value: date) -> None:
         d, m, y = value.day, value.month, value.year
@@ -72,7 +79,7 @@ def _alternations(kind: str, values: Iterable[str]) -> list[re.Pattern[bytes]]:
     out = []
     for start in range(0, len(ordered), 2000):
         alternatives = b"|".join(re.escape(v.encode("utf-8")) for v in ordered[start:start + 2000])
-        if kind in ("bsn", "onderwijsnummer"):
+        if kind in ("bsn", "onderwijsnummer", "keyed"):
             out.append(re.compile(rb"(?<!\d)(?:" + alternatives + rb")(?!\d)"))
         elif kind == "name":
             out.append(re.compile(rb"(?i)(?<![A-Za-z])(?:" + alternatives + rb")(?![A-Za-z])"))
@@ -99,6 +106,10 @@ class Finder:
             encoded = {v.encode("utf-8") for v in values}
             if kind in ("bsn", "onderwijsnummer"):
                 self.sets.append((kind, _DIGITS, encoded, False))
+                continue
+            if kind == "keyed":  # int64 features as digits, record ids as hex tokens
+                numbers = {v for v in encoded if v.isdigit()}
+                self.sets += [(kind, _DIGITS, numbers, False), (kind, _ALNUM, encoded - numbers, False)]
                 continue
             if kind == "name":
                 simple = {v for v in encoded if re.fullmatch(rb"[A-Za-z]+", v)}

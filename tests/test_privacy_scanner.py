@@ -59,3 +59,13 @@ def test_base64_fields_are_scanned_as_the_bytes_they_encode_and_plaintext_as_it_
     hidden.write_text("pseudonym,source,identity\np1,po," + base64.b64encode(b"bsn 123456782 " * 3).decode() + "\n",
                       encoding="ascii")
     assert [h.kind for h in scan(ids, [hidden])] == ["bsn"]
+
+
+def test_keyed_values_of_one_child_are_found_as_whole_tokens():
+    ids = Identifiers()
+    ids.add_keyed(-4611686018427387904)
+    ids.add_keyed("0a1b2c3d4e5f60718293a4b5c6d7e8f9")
+    finder = ids.finder()
+    assert finder.kinds(b"bsn\n4611686018427387904\n") == {"keyed"}
+    assert finder.kinds(b"record_id,x\n0a1b2c3d4e5f60718293a4b5c6d7e8f9,1\n") == {"keyed"}
+    assert finder.kinds(b"46116860184273879041 x0a1b2c3d4e5f60718293a4b5c6d7e8f9") == set()
