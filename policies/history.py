@@ -15,7 +15,7 @@ from policies.cover import Entry
 from policies.disclosure import ProtectedTable, primary_reasons, share_primary
 from policies.errors import RequestError
 from policies.policy import Measure, Policy
-from policies.published import SUPPRESSED
+from policies.published import SUPPRESSED, publish
 from policies.table import Table
 
 FORMAT = 2  # 1: the first releases (pattern per cell, differencing per dimension set); 2: joint protection
@@ -58,8 +58,14 @@ def _plain(value: Any) -> Shown:
     return value
 
 
-def entry(rec: ReleaseRecord, table: Table, policy: Policy) -> Entry:
-    """The release as the history check sees it: its table recomputed on its frame, and what it showed."""
+def entry(rec: ReleaseRecord, table: Table, policy: Policy, erased: bool = False) -> Entry:
+    """The release as the history check sees it: its table recomputed on its frame, and what it showed.
+
+    `erased`: persons were erased from its frame since it was made, so what it showed no longer adds up on
+    what is left of them. The attacker is then taken to know what the erased persons added to every figure
+    (their family may): the figures it showed become those it would show without them, under the same
+    suppressions. That is the tightest the attacker can know about the persons still held, so the check
+    stays sound; what the erased persons themselves added is no longer the integrator's to protect."""
     if list(table.shape) != rec.shape:
         raise RequestError(f"release {rec.release_id}: its table no longer has the shape it was released with "
                            f"({'x'.join(map(str, rec.shape))}); the data behind it changed")
@@ -68,6 +74,9 @@ def entry(rec: ReleaseRecord, table: Table, policy: Policy) -> Entry:
         values = np.empty(len(rec.published[name]), dtype=object)
         values[:] = rec.published[name]
         published[name] = values.reshape(table.shape)
+        if erased:
+            hidden = np.array([v == SUPPRESSED for v in rec.published[name]], dtype=bool).reshape(table.shape)
+            published[name] = publish(table, policy, name, hidden)
     suppressed = np.zeros(table.n_cells, dtype=bool)
     suppressed[rec.suppressed] = True
     primary = np.zeros(table.shape, dtype=bool)

@@ -185,7 +185,8 @@ def _history(act: Acting, frames: _Frames, before_seq: int | None = None) -> lis
     for release in _releases(act.session, before_seq):
         table, policy, rec = _release_table(act, release, frames)
         try:
-            entries.append(history_entry(rec, table, policy))
+            entries.append(history_entry(rec, table, policy,
+                                         erased=bool(erasures_of_release(act.session, release.id))))
         except PoliciesError as exc:
             raise TTPError(str(exc)) from None
     return entries
