@@ -370,7 +370,7 @@ def users_remove(ctx: click.Context, name: str, actor: str | None) -> None:
 @click.pass_context
 def backup_command(ctx: click.Context, out: Path, as_json: bool, actor: str | None) -> None:
     """Write one encrypted file with a consistent snapshot of the database, the data folders, the keystore
-    and the checkpoints, while the service runs (SQLite installations).
+    and the checkpoints, while the service runs (SQLite or PostgreSQL; no pg_dump needed).
 
     \b
     Example:
@@ -392,8 +392,9 @@ def backup_command(ctx: click.Context, out: Path, as_json: bool, actor: str | No
 @as_option
 @click.pass_context
 def restore_command(ctx: click.Context, file: Path, actor: str | None) -> None:
-    """Restore a backup into a new or empty data directory; you act as an operator of the backup (its
-    token, or --as with that user's password) and the restore is audited there.
+    """Restore a backup into a new or empty data directory (and, with TTP_DATABASE_URL, an empty PostgreSQL
+    database); you act as an operator of the backup (its token, or --as with that user's password) and the
+    restore is audited there.
 
     \b
     Example:

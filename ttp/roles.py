@@ -56,8 +56,8 @@ ACTIONS: dict[str, Action] = {
     "suppliers.update": Action(OFFICE, "replace a supplier's key, or the secret version it must use (rotation)"),
     "suppliers.list": Action(OFFICE, "list the registered suppliers", reads=True),
     # backup and restore
-    "backup": Action(_OP, "write an encrypted backup of the database, the data folders and the keystore (SQLite)"),
-    "restore": Action(_OP, "restore a backup into an empty data directory (as an operator of the backup)"),
+    "backup": Action(_OP, "write an encrypted backup of the database, the data folders and the keystore"),
+    "restore": Action(_OP, "restore a backup into an empty data directory and database (as an operator of the backup)"),
     # designated recipients (CBS): identities sealed to them travel through the TTP unread
     "recipients.add": Action(OFFICE, "register a designated recipient's public key (in force after a second "
                              "officer approves)"),
