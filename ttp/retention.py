@@ -124,7 +124,10 @@ def left_over(act: Acting) -> dict[str, int]:
                 shutil.rmtree(trash, ignore_errors=True)
                 removed += 1
     for parent, column in (("batches", db.Batch.id), ("jobs", db.Job.id)):
-        done = clean(settings.data_dir / parent, lambda c=column: act.session.scalars(select(c)).all())
+        def known(column=column) -> list[str]:
+            return list(act.session.scalars(select(column)))
+
+        done = clean(settings.data_dir / parent, known)
         removed += done.removed_without_row + done.removed_temporary
     for release_id in act.session.scalars(select(db.Release.id).where(db.Release.removed_at.is_not(None))):
         if settings.release_dir(release_id).exists():
