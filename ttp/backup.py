@@ -74,6 +74,8 @@ def backup(app: App, out: Path) -> dict[str, int]:
                 app._keystore = Keystore.open(app.settings.keystore_path, passphrase)
             except KeystoreError:
                 raise UsageError("wrong passphrase or damaged keystore") from None
+            if not is_sqlite(app.settings.database_url):  # the snapshot only reads (REPEATABLE READ already)
+                reader.session.execute(text("SET TRANSACTION READ ONLY"))
             counts = write_backup(app, reader.session, out, passphrase)
     with app.acting("backup") as act:
         act.counts.update(counts)

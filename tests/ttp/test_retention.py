@@ -192,3 +192,35 @@ def test_rotation_rewraps_the_data_keys_and_a_retired_key_can_then_be_destroyed(
                                                              ("payload-v1", "ok"), ("quarantine-v1", "ok")]
     assert json.loads(installed.run("--as", "pieter", "audit", "verify", "--json").stdout)["ok"]
     shutil.rmtree(installed.data_dir / "batches")  # nothing else to check; the privacy scan needs no files
+
+
+def test_a_release_past_its_period_keeps_its_row_and_says_its_files_were_removed(installed, tmp_path):
+    policy_in_force(installed, tmp_path, '\n[retention]\nreleases = "1y"\n')
+    engine = create_engine(installed.database_url)
+    with Session(engine) as session, session.begin():
+        session.add(db.Request(id="req_1", requester="rosa", policy_name="monitor", policy_version=1, text="",
+                               sha256="0" * 64, status="released", check={}))
+        session.flush()
+        session.add(db.Release(id="rel_1", request_id="req_1", job_id="j_gone", policy_name="monitor",
+                               policy_version=1, files={"table.csv": "0" * 64}, released_table={"format": 2},
+                               created_by="olga", seq=1))
+    engine.dispose()
+    folder = installed.data_dir / "releases" / "rel_1"
+    folder.mkdir(parents=True)
+    (folder / "table.csv").write_text("school,pupils\n", encoding="utf-8")
+    soon = installed.run("--as", "olga", "retention", "apply", "--json")
+    assert json.loads(soon.stdout)["releases"] == [] and folder.exists()
+    later = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    done = installed.run("--as", "olga", "retention", "apply", "--as-of", later)
+    assert done.exit_code == 0 and "deleted the files of release rel_1 (monitor" in done.stdout
+    assert not folder.exists()
+    shown = installed.run("--as", "pieter", "release", "show", "rel_1")
+    assert shown.exit_code == 0 and f"(removed by retention on {later})" in shown.stdout
+    verified = installed.run("--as", "pieter", "release", "verify", "rel_1", "--json")
+    assert verified.exit_code == 0, verified.output
+    result = json.loads(verified.stdout)
+    assert result["ok"] and result["releases"][0]["reproduced"] is None
+    assert "removed by retention" in result["releases"][0]["how"]
+    listed = json.loads(installed.run("--as", "pieter", "release", "list", "--json").stdout)
+    assert "rel_1" in json.dumps(listed)
+    assert installed.run("--as", "olga", "retention", "apply", "--as-of", later, "--json").exit_code == 0
