@@ -162,6 +162,21 @@ class Keystore:
         self._save()
         return retired
 
+    def destroy(self, key_id: str) -> KeyEntry:
+        """Remove a retired key's secret for good. The `.bak` becomes a copy of the new file, so no file of
+        the keystore holds it any more. Refuses an active key and the newest version of a purpose (its
+        version number would be given to the next rotation again)."""
+        entry = self.entry(key_id)
+        if entry.status != RETIRED:
+            raise KeystoreError(f"cannot destroy {key_id}: it is active (retire it first)")
+        newest = max(e.version for e in self._entries.values() if e.purpose == entry.purpose)
+        if entry.version == newest:
+            raise KeystoreError(f"cannot destroy {key_id}: it is the newest {entry.purpose} key version")
+        del self._entries[key_id]
+        del self._secrets[key_id]
+        self._save(keep_previous=False)
+        return entry
+
     def change_passphrase(self, new_passphrase: str) -> None:
         """Re-encrypt the keystore under a new passphrase (fresh salt). The `.bak` becomes a copy of the new
         file: whoever learnt the old passphrase (the reason to change it) must find no file it opens."""

@@ -12,6 +12,7 @@ from policies.conditions import parse_condition
 from policies.errors import PolicyError
 from policies.indicators import INDICATORS
 from policies.moments import parse_moment
+from policies.retention import Retention
 from policies.tomlpos import key_line, load_model
 
 
@@ -195,6 +196,7 @@ class Policy(_Strict):
     disclosure: Disclosure = Disclosure()
     approval: Approval = Approval()
     microdata: Microdata | None = None
+    retention: Retention | None = None
 
     @model_validator(mode="after")
     def _columns_ok(self) -> Policy:

@@ -370,7 +370,7 @@ def users_remove(ctx: click.Context, name: str, actor: str | None) -> None:
 @click.pass_context
 def backup_command(ctx: click.Context, out: Path, as_json: bool, actor: str | None) -> None:
     """Write one encrypted file with a consistent snapshot of the database, the data folders, the keystore
-    and the checkpoints, while the service runs (SQLite installations).
+    and the checkpoints, while the service runs (SQLite or PostgreSQL; no pg_dump needed).
 
     \b
     Example:
@@ -392,8 +392,9 @@ def backup_command(ctx: click.Context, out: Path, as_json: bool, actor: str | No
 @as_option
 @click.pass_context
 def restore_command(ctx: click.Context, file: Path, actor: str | None) -> None:
-    """Restore a backup into a new or empty data directory; you act as an operator of the backup (its
-    token, or --as with that user's password) and the restore is audited there.
+    """Restore a backup into a new or empty data directory (and, with TTP_DATABASE_URL, an empty PostgreSQL
+    database); you act as an operator of the backup (its token, or --as with that user's password) and the
+    restore is audited there.
 
     \b
     Example:
@@ -405,6 +406,56 @@ def restore_command(ctx: click.Context, file: Path, actor: str | None) -> None:
     counts = restore(app, file)
     click.echo(f"restored {app.settings.data_dir}: {plural(counts['events'], 'event')} and "
                 f"{plural(counts['batches'], 'batch', 'batches')} (`ttp audit verify` checks the log)")
+
+
+# --- retention -----------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def retention() -> None:
+    """Retention: what the policies' `[retention]` periods say must go (docs/policies.md)."""
+
+
+@retention.command("apply")
+@click.option("--dry-run", is_flag=True, help="List what is past its period; delete nothing.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Apply the periods as on this day (default: now); recorded in the audit event.")
+@json_option
+@as_option
+@click.pass_context
+def retention_apply(ctx, dry_run, as_of, as_json, actor) -> None:
+    """Delete the batches, link jobs and release files past their retention period (audited, counts only).
+
+    A batch goes a source's period after its ingest, with the link jobs made from it; a job also goes after
+    the jobs period; a release keeps its row and history, and its files go after its policy's releases period.
+
+    \b
+    Examples:
+      ttp retention apply --dry-run
+      ttp retention apply
+    """
+    import datetime as dt
+
+    from .retention import run
+
+    moment = as_of.replace(tzinfo=dt.UTC) if as_of else None
+    doc = run(get_app(ctx, actor), moment, dry_run)
+    if as_json:
+        emit_json(doc)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for b in doc["batches"]:
+        click.echo(f"{verb} batch {b['batch_id']} ({b['source']}, ingested {b['ingested'][:10]})")
+    for j in doc["jobs"]:
+        why = "made from a batch that goes" if j["reason"] == "batch" else "past the jobs period"
+        click.echo(f"{verb} link job {j['job_id']} ({why})")
+    for r in doc["releases"]:
+        click.echo(f"{verb} the files of release {r['release_id']} ({r['policy']}, made {r['made'][:10]})")
+    c = doc["counts"]
+    click.echo(f"{verb} {plural(c['batches'], 'batch', 'batches')} ({plural(c['records'], 'record')}), "
+               f"{plural(c['jobs'], 'link job')}, the files of {plural(c['release_files'], 'release')}"
+               + ("" if doc["periods"]["sources"] or doc["periods"]["jobs"] or doc["periods"]["releases"]
+                  else " (no policy in force has a [retention] section)"))
 
 
 # --- ingest and batches --------------------------------------------------------------------------------------
@@ -915,11 +966,19 @@ def keys_rotate(ctx, purpose, actor) -> None:
     Example:
       ttp keys rotate --purpose linkage
     """
+    from .keywrap import WRAPPED, rewrap
+
     app = get_app(ctx, actor)
+    rewrapped = None
     with app.acting("keys.rotate", {"purpose": purpose}) as act:
         entry = app.keystore.rotate(purpose)
         act.objects["key"] = entry.id
+        if purpose in WRAPPED:  # the batches' data keys move to the new key; the sealed files stay
+            rewrapped = rewrap(act, purpose)
     click.echo(f"new key {entry.id} ({entry.fingerprint})")
+    if rewrapped is not None:
+        click.echo(f"re-wrapped the {purpose} data keys of {plural(rewrapped, 'batch', 'batches')} under {entry.id}; "
+                   "the older versions can be retired, then destroyed (`ttp keys destroy`)")
     if purpose == "linkage":
         click.echo("note: keyed pseudonyms are one-way and cannot be re-keyed; re-ingest the exports under the "
                    "new key before linking them (a job never mixes key versions)")
@@ -945,6 +1004,49 @@ def keys_retire(ctx, key_id, actor) -> None:
         except (KeyError, ValueError, KeystoreError) as exc:
             raise TTPError(f"cannot retire {key_id}: {exc}") from None
     click.echo(f"retired {key_id}")
+
+
+@keys.command("rewrap")
+@click.option("--purpose", required=True, type=click.Choice(["payload", "quarantine"]))
+@as_option
+@click.pass_context
+def keys_rewrap(ctx, purpose, actor) -> None:
+    """Re-wrap every batch's data key under the active key of the purpose (`keys rotate` does it too; run it
+    when a batch was ingested under an older key meanwhile). The sealed files are not touched.
+
+    \b
+    Example:
+      ttp keys rewrap --purpose payload
+    """
+    from .keywrap import rewrap
+
+    app = get_app(ctx, actor)
+    with app.acting("keys.rewrap", {"purpose": purpose}) as act:
+        done = rewrap(act, purpose)
+        key = act.objects["key"]
+    click.echo(f"re-wrapped the {purpose} data keys of {plural(done, 'batch', 'batches')} under {key}")
+
+
+@keys.command("destroy")
+@click.argument("key_id")
+@as_option
+@click.pass_context
+def keys_destroy(ctx, key_id, actor) -> None:
+    """Destroy a retired key for good: refused while a batch still needs it (re-wrap first) and for
+    audit-signing keys. Backups made before keep their copy of the keystore.
+
+    \b
+    Example:
+      ttp keys destroy payload-v1
+    """
+    from .keywrap import destroy
+
+    app = get_app(ctx, actor)
+    with app.acting("keys.destroy", {"key": key_id}) as act:
+        purpose = destroy(act, key_id)
+    click.echo(f"destroyed {key_id}: no file of the keystore holds it any more")
+    if purpose == "payload":
+        click.echo("note: a delivery still sealed to its delivery key can no longer be opened")
 
 
 @keys.command("change-passphrase")
@@ -1829,12 +1931,13 @@ def release_verify(ctx, release_id, every, as_json, actor) -> None:
     if bool(release_id) == every:
         raise UsageError("give a RELEASE id or --all")
     results = verify_releases(get_app(ctx.find_root(), actor), release_id)
-    bad = [r["release_id"] for r in results if not r["reproduced"]]
+    bad = [r["release_id"] for r in results if r["reproduced"] is False]
     if as_json:
         emit_json({"releases": results, "ok": not bad})
     else:
         for r in results:
-            verdict = "reproduces byte for byte" if r["reproduced"] else "does NOT reproduce"
+            verdict = {True: "reproduces byte for byte", False: "does NOT reproduce", None: "was not recomputed"}[
+                r["reproduced"]]
             click.echo(f"release {r['release_id']} (#{r['seq']}) {verdict}: {r['how']}")
     if bad:
         raise TTPError(f"{len(bad)} of {len(results)} release(s) do NOT reproduce: {', '.join(bad)}")
@@ -1923,7 +2026,8 @@ def release_show(ctx, release_id, as_json, actor) -> None:
         return
     click.echo(f"release {doc['release_id']} (#{doc['seq']}) of request {doc['request_id']} by {doc['requester']},"
                f" approved by {doc['approved_by']}; policy {doc['policy']}; link job {doc['job_id']}")
-    click.echo(f"files: {', '.join(doc['files'])}")
+    removed = f" (removed by retention on {doc['files_removed']})" if doc["files_removed"] else ""
+    click.echo(f"files: {', '.join(doc['files'])}{removed}")
     if doc["erasures"]:
         click.echo(f"erased since: {', '.join(doc['erasures'])} (a child's records left its link job; this table "
                    "stays as released)")

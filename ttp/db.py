@@ -155,7 +155,7 @@ class Delivery(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     supplier: Mapped[str] = mapped_column(ForeignKey("suppliers.name"), index=True)
     created: Mapped[str] = mapped_column(String(32))
-    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))  # None: retention deleted it
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -238,6 +238,7 @@ class Release(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     seq: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)  # the order of releases
+    removed_at: Mapped[datetime | None]  # retention removed its files (the row and its history stay)
 
 
 class School(Base):

@@ -183,6 +183,8 @@ def release_file(act: Acting, release_id: str, name: str) -> Path:
     if name not in rel.files:  # only the release's own files, by their recorded names
         raise NotFound(f"release {release_id} has no file {name!r}")
     path = act.app.settings.release_dir(rel.id) / name
+    if rel.removed_at is not None:
+        raise NotFound(f"release {release_id}: its files were removed by retention on {exporting.removed_on(rel)}")
     if not path.is_file():
         raise NotFound(f"release {release_id}: file {name!r} is missing from the data directory")
     act.details["file"] = name

@@ -592,6 +592,9 @@ def verify_release(act: Acting, release_id: str) -> dict:
     A release made before joint protection (format 1) can only be checked against its recorded sums."""
     release = get_release(act.session, release_id)
     act.objects["release"] = release.id
+    if release.removed_at is not None:
+        return {"release_id": release.id, "seq": release.seq, "reproduced": None,
+                "how": f"not checked: its files were removed by retention on {removed_on(release)}"}
     row = get_request(act.session, release.request_id)
     folder = act.app.settings.release_dir(release.id)
     try:
@@ -644,7 +647,7 @@ def verify_releases(app, release_id: str | None) -> list[dict]:
     with app.acting("release.verify", {"release": release_id} if release_id else {}) as act:
         if failure is not None:
             raise failure
-        bad = [r["release_id"] for r in results if not r["reproduced"]]
+        bad = [r["release_id"] for r in results if r["reproduced"] is False]
         act.counts.update({"releases": len(results), "not_reproduced": len(bad)})
         act.outcome = "ok" if not bad else "mismatch"
     return results
@@ -660,12 +663,17 @@ def release_doc(act: Acting, release_id: str) -> dict:
     doc = {"release_id": release.id, "seq": release.seq, "request_id": row.id, "requester": row.requester,
            "approved_by": row.decided_by, "policy": f"{release.policy_name} v{release.policy_version}",
            "job_id": release.job_id, "created_at": release.created_at.isoformat(), "files": sorted(release.files),
-           "erasures": erasures_of_release(act.session, release.id)}
+           "erasures": erasures_of_release(act.session, release.id), "files_removed": removed_on(release)}
     stored = release.released_table
     if act.user.role == "privacy-officer":
         doc["suppressions"] = stored.get("reasons", [])
         doc["constrained_by"] = stored.get("constrained_by", [])
     return doc
+
+
+def removed_on(release: db.Release) -> str | None:
+    """The day retention removed a release's files (its row and history stay), or None."""
+    return None if release.removed_at is None else release.removed_at.date().isoformat()
 
 
 def list_releases(act: Acting) -> list[dict]:

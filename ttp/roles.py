@@ -48,6 +48,8 @@ ACTIONS: dict[str, Action] = {
     "keys.list": Action(_OP, "list the keys", reads=True),
     "keys.rotate": Action(_OP, "make a new key for a purpose"),
     "keys.retire": Action(_OP, "retire a key"),
+    "keys.rewrap": Action(_OP, "re-wrap every batch's data keys under the active payload or quarantine key"),
+    "keys.destroy": Action(_OP, "destroy a retired key that nothing is wrapped under any more"),
     "keys.change-passphrase": Action(_OP, "change the keystore passphrase"),
     "keys.export-verify-key": Action(OFFICE, "export the key that verifies audit checkpoints"),
     "keys.export-delivery-key": Action(_OP, "export the public key suppliers seal their deliveries to"),
@@ -55,9 +57,11 @@ ACTIONS: dict[str, Action] = {
     "suppliers.add": Action(OFFICE, "register a supplier's signing key and the shared-secret version it uses"),
     "suppliers.update": Action(OFFICE, "replace a supplier's key, or the secret version it must use (rotation)"),
     "suppliers.list": Action(OFFICE, "list the registered suppliers", reads=True),
-    # backup and restore
-    "backup": Action(_OP, "write an encrypted backup of the database, the data folders and the keystore (SQLite)"),
-    "restore": Action(_OP, "restore a backup into an empty data directory (as an operator of the backup)"),
+    # retention and backup
+    "retention.apply": Action(_OP, "delete the batches, link jobs and release files past the policies' retention "
+                                   "periods (--dry-run: list them)"),
+    "backup": Action(_OP, "write an encrypted backup of the database, the data folders and the keystore"),
+    "restore": Action(_OP, "restore a backup into an empty data directory and database (as an operator of the backup)"),
     # designated recipients (CBS): identities sealed to them travel through the TTP unread
     "recipients.add": Action(OFFICE, "register a designated recipient's public key (in force after a second "
                              "officer approves)"),

@@ -262,26 +262,36 @@ def test_what_the_docs_say_is_encrypted_at_rest_is(installed, cohort):
     assert "the keyed features are not" in readme
 
 
+def _empty_database(tmp_path, installed, stack):
+    """A new, empty database beside the installation's: a SQLite file in the restored data directory, or a
+    fresh PostgreSQL schema (dropped when the test ends)."""
+    from tests.conftest import _pg_schema, postgres_url
+
+    if installed.database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'restored' / 'ttp.db'}"
+    schema = _pg_schema(postgres_url())
+    stack.callback(next, schema, None)
+    return next(schema)
+
+
 def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same_persons(installed, cohort, tmp_path):
+    import contextlib
     import shutil
 
     import pyarrow.parquet as pq
+    from sqlalchemy import create_engine, text
 
     from tests.conftest import Env
 
     out = tmp_path / "ttp.ttpbackup"
-    if not installed.database_url.startswith("sqlite"):
-        refused = installed.run("--as", "olga", "backup", "--out", str(out))
-        assert refused.exit_code == 1 and "cover SQLite installations" in refused.stderr
-        return
     for source in ("vve", "mbo"):
         assert ingest(installed, cohort, source).exit_code == 0
     job = json.loads(installed.run("--as", "olga", "link", "run", "vve", "mbo", "--json").stdout)["job_id"]
     before = pq.read_table(installed.data_dir / "jobs" / job / "person_map.parquet").to_pandas()
     assert installed.run("--as", "rosa", "backup", "--out", str(out)).exit_code == 1  # operators only
-    left = installed.data_dir / f".backup-{_dead_pid()}"  # the plaintext copy of a killed backup
+    left = installed.data_dir / f".backup-{_dead_pid()}"  # the plaintext dump of a killed backup
     left.mkdir()
-    (left / "ttp.db").write_bytes(b"SQLite format 3\x00")
+    (left / "users.jsonl").write_bytes(b"[]\n")
     made = installed.run("--as", "olga", "backup", "--out", str(out), "--json")
     assert made.exit_code == 0, made.output
     assert json.loads(made.stdout)["counts"] == {"events": json.loads(made.stdout)["counts"]["events"],
@@ -289,31 +299,52 @@ def test_backup_wipe_restore_then_the_log_verifies_and_a_link_job_gives_the_same
     assert not left.exists() and not list(installed.data_dir.glob(".backup-*"))
     sealed = out.read_bytes()
     assert out.stat().st_mode & 0o077 == 0 and b"SQLite format" not in sealed and b"PAR1" not in sealed
+    assert b"olga" not in sealed and b"audit_events" not in sealed  # the dump is sealed too
     again = installed.run("--as", "olga", "backup", "--out", str(out))
     assert again.exit_code == 1 and "exists" in again.stderr
 
     token = installed.token("olga")
-    shutil.rmtree(installed.data_dir)
-    Path(installed.database_url.removeprefix("sqlite:///")).unlink()
-    here = Env(data_dir=tmp_path / "restored", database_url=f"sqlite:///{tmp_path / 'restored' / 'ttp.db'}")
-    wrong = here.run("restore", str(out), env={"TTP_TOKEN": token, "TTP_PASSPHRASE": "not the passphrase"})
-    assert wrong.exit_code == 2 and wrong.stderr == f"ttp: {out}: wrong passphrase or damaged backup\n"
-    assert not here.data_dir.exists() and not list(tmp_path.glob(".restored*"))
-    done = here.run("restore", str(out), env={"TTP_TOKEN": token})
-    assert done.exit_code == 0, done.output
-    assert here.data_dir.stat().st_mode & 0o777 == 0o700
-    into_full = here.run("restore", str(out), env={"TTP_TOKEN": token})
-    assert into_full.exit_code == 1 and "is not empty" in into_full.stderr
+    with contextlib.ExitStack() as stack:
+        url = _empty_database(tmp_path, installed, stack)
+        shutil.rmtree(installed.data_dir)
+        if installed.database_url.startswith("sqlite"):
+            Path(installed.database_url.removeprefix("sqlite:///")).unlink()
+        else:  # the old installation's tables go: nothing of it is left to read
+            engine = create_engine(installed.database_url)
+            with engine.begin() as conn:
+                for name in ("audit_events", "batches", "users"):
+                    conn.execute(text(f"DROP TABLE {name} CASCADE"))
+            engine.dispose()
+        here = Env(data_dir=tmp_path / "restored", database_url=url)
+        wrong = here.run("restore", str(out), env={"TTP_TOKEN": token, "TTP_PASSPHRASE": "not the passphrase"})
+        assert wrong.exit_code == 2 and wrong.stderr == f"ttp: {out}: wrong passphrase or damaged backup\n"
+        assert not here.data_dir.exists() and not list(tmp_path.glob(".restored*"))
+        stranger = here.run("restore", str(out), env={"TTP_TOKEN": "not a token"})
+        assert stranger.exit_code != 0 and not here.data_dir.exists()  # refused, and the database is empty again
+        done = here.run("restore", str(out), env={"TTP_TOKEN": token})
+        assert done.exit_code == 0, done.output
+        assert here.data_dir.stat().st_mode & 0o777 == 0o700
+        into_full = here.run("restore", str(out), env={"TTP_TOKEN": token})
+        assert into_full.exit_code == 1 and "is not empty" in into_full.stderr
+        if not url.startswith("sqlite"):
+            beside = Env(data_dir=tmp_path / "beside", database_url=url)
+            full_db = beside.run("restore", str(out), env={"TTP_TOKEN": token})
+            assert full_db.exit_code == 1
+            assert full_db.stderr == "ttp: the database of TTP_DATABASE_URL is not empty: restore into a new, " \
+                                     "empty database\n"
 
-    here.tokens = {"olga": token}
-    verified = json.loads(here.run("--as", "olga", "audit", "verify", "--json").stdout)
-    assert verified["ok"] and verified["unanchored"] == 0, verified
-    restores = json.loads(here.run("--as", "olga", "audit", "show", "--action", "restore", "--json").stdout)["events"]
-    assert [(e["actor"], e["counts"]["batches"]) for e in restores] == [("olga", 2)]
-    rerun = json.loads(here.run("--as", "olga", "link", "run", "vve", "mbo", "--json").stdout)["job_id"]
-    after = pq.read_table(here.data_dir / "jobs" / rerun / "person_map.parquet").to_pandas()
-    assert dict(zip(after["record_id"], after["person_id"], strict=True)) == \
-        dict(zip(before["record_id"], before["person_id"], strict=True))
+        here.tokens = {"olga": token}
+        verified = json.loads(here.run("--as", "olga", "audit", "verify", "--json").stdout)
+        assert verified["ok"] and verified["unanchored"] == 0, verified
+        restores = json.loads(here.run("--as", "olga", "audit", "show", "--action", "restore",
+                                       "--json").stdout)["events"]
+        assert [(e["actor"], e["counts"]["batches"]) for e in restores] == [("olga", 2)]
+        rerun = json.loads(here.run("--as", "olga", "link", "run", "vve", "mbo", "--json").stdout)["job_id"]
+        after = pq.read_table(here.data_dir / "jobs" / rerun / "person_map.parquet").to_pandas()
+        assert dict(zip(after["record_id"], after["person_id"], strict=True)) == \
+            dict(zip(before["record_id"], before["person_id"], strict=True))
+        policy_ids = here.run("--as", "olga", "keys", "list")  # the restored installation goes on working
+        assert policy_ids.exit_code == 0, policy_ids.output
 
 
 @pytest.mark.slow
