@@ -180,9 +180,15 @@ def _release_table(act: Acting, release: db.Release, frames: _Frames) -> tuple[T
 
 
 def _history(act: Acting, frames: _Frames, before_seq: int | None = None) -> list[Entry]:
-    """Every earlier release as the joint protection sees it (recomputed on its own link job)."""
+    """Every earlier release as the joint protection sees it (recomputed on its own link job).
+
+    A release whose link job retention deleted leaves the history: the persons it counted can no longer be
+    classed (their records are past their period), so nothing can be protected together with it; the
+    release itself, its row and its record stay (docs/policies.md, Retention)."""
     entries = []
     for release in _releases(act.session, before_seq):
+        if act.session.get(db.Job, release.job_id) is None:
+            continue
         table, policy, rec = _release_table(act, release, frames)
         try:
             entries.append(history_entry(rec, table, policy,
@@ -606,17 +612,15 @@ def verify_release(act: Acting, release_id: str) -> dict:
                    if (folder / n).exists()}
         return {"release_id": release.id, "seq": release.seq, "reproduced": on_disk == release.files,
                 "how": "files against their recorded sums (made before joint protection: not recomputed)"}
-    erased = erasures_of_release(act.session, release.id)
-    if erased:  # its job lost an erased child's records since: the table stays as released, not recomputed
+    changed = _changed_since(act, release)
+    job = act.session.get(db.Job, release.job_id)
+    if changed or job is None:  # what it was made from is no longer there as it was: not recomputed
         on_disk = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in release.files
                    if (folder / n).exists()}
+        why = changed or f"its link job {release.job_id} was deleted by retention"
         return {"release_id": release.id, "seq": release.seq, "reproduced": on_disk == release.files,
-                "how": f"files against their recorded sums (erasure {', '.join(erased)} since removed records of "
-                       "its link job: not recomputed)"}
+                "how": f"files against their recorded sums ({why}: not recomputed)"}
     rec = ReleaseRecord.model_validate(release.released_table)
-    job = act.session.get(db.Job, release.job_id)
-    if job is None:
-        raise TTPError(f"release {release_id}: its link job {release.job_id} is gone")
     policy = _policy_model(get_policy(act.session, release.policy_name, release.policy_version))
     protected = _protect(act, load_request(row.text), policy, job, _Frames(act), before_seq=release.seq,
                          replay=list(rec.extra))
@@ -626,6 +630,22 @@ def verify_release(act: Acting, release_id: str) -> dict:
         same = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()} == release.files
     return {"release_id": release.id, "seq": release.seq, "reproduced": same,
             "how": f"recomputed with the {(release.seq or 1) - 1} release(s) before it"}
+
+
+def _changed_since(act: Acting, release: db.Release) -> str | None:
+    """Why the history a release was protected with can no longer be rebuilt as it stood, or None: an erasure
+    since took a child from its job or an earlier one's, or retention deleted an earlier release's job."""
+    upto = list(_releases(act.session, (release.seq or 0) + 1))
+    ids = {r.id for r in upto}
+    made = release.created_at.replace(tzinfo=None)
+    erased = [e.id for e in act.session.scalars(select(db.Erasure).order_by(db.Erasure.created_at, db.Erasure.id))
+              if e.created_at.replace(tzinfo=None) >= made and ids & set(e.releases or [])]
+    if erased:
+        return f"erasure {', '.join(erased)} since removed records of its link job or an earlier release's"
+    gone = [r.id for r in upto if r.id != release.id and act.session.get(db.Job, r.job_id) is None]
+    if gone:
+        return f"retention deleted the link job of the earlier release(s) {', '.join(gone)}"
+    return None
 
 
 def verify_all(act: Acting) -> list[dict]:
