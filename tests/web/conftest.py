@@ -80,7 +80,7 @@ def make_web(base: Path) -> Iterator[Web]:
         mp.setenv("TTP_PASSPHRASE", PASSPHRASE)
         mp.setenv("TTP_DATABASE_URL", database_url)
         mp.delenv("TTP_USER", raising=False)
-        summary = run_demo(base / "data", cohort=40)
+        summary = run_demo(base / "data", cohort=40, history=True, feedback_round=False)
         settings = resolve(base / "data", database_url)
         app = App(settings=settings)
         tokens = {}
