@@ -154,8 +154,10 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
     request_id, release = _release_one(app, REQUEST_FILE, release_dir)
     progress("the feedback round: one request, a table per indicator and level")
     round_folder = release_dir.with_name(f"{release_dir.name}-feedback")
-    round_id, made_round = _release_one(app, ROUND_FILE, round_folder) if feedback_round \
-        else (None, {"refused": "not asked for"})
+    round_id: str | None = None
+    made_round: dict = {"refused": "not asked for (--no-feedback)"}
+    if feedback_round:
+        round_id, made_round = _release_one(app, ROUND_FILE, round_folder)
     made_history: list[dict] = []
     for number, path in enumerate(HISTORY_FILES if history else [], start=1):
         progress(f"release history: {path.stem}")
