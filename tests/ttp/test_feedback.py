@@ -173,3 +173,13 @@ def test_bad_input_is_one_line_and_writes_nothing(round_, tmp_path, args, who, m
     result = env.run("--as", who, "feedback", *args, "--out", str(out))
     assert result.exit_code != 0 and message in result.output, result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_rounds_releases_each_verify_and_the_request_names_them(round_):
+    env, released, _, made = round_
+    verified = env.run("--as", OFFICER, "release", "verify", "--all", "--json")
+    assert verified.exit_code == 0, verified.output
+    results = {r["release_id"]: r["reproduced"] for r in json.loads(verified.stdout)["releases"]}
+    assert set(released) <= set(results) and all(results[r] for r in released), results
+    shown = json.loads(env.run("--as", OFFICER, "request", "show", made["request_id"], "--json").stdout)
+    assert shown["status"] == "released" and sorted(shown["release_ids"]) == sorted(released)
