@@ -20,12 +20,11 @@ from policies.feedback import SchoolInfo, build_report, read_released
 from policies.feedback_pages import report_pdf
 from policies.policy import load_policy
 from policies.release import render
-from policies.request import load_request
+from policies.round import load_round
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "examples" / "monitor.toml"
-ROUND = tuple(f"{indicator}_{level}" for indicator in ("havo_vwo", "below_advice")
-              for level in ("schools", "schools_pooled", "boards", "municipalities"))
+ROUND = Path(__file__).resolve().parents[1] / "policies" / "examples" / "requests" / "feedback_round.toml"
 YEARS = ["2016-2017", "2017-2018", "2018-2019", "2019-2020", "2020-2021"]
 ADVICE = ["praktijkonderwijs", "vmbo-b", "vmbo-k", "vmbo-gt", "vmbo-gt/havo", "havo", "havo/vwo", "vwo"]
 LEVELS = ["praktijkonderwijs", "vmbo-b", "vmbo-k", "vmbo-gt", "havo", "vwo"]
@@ -70,9 +69,7 @@ def main() -> None:
     policy = load_policy(POLICY.read_text(encoding="utf-8"), "monitor")
     start = time.perf_counter()
     tables = []
-    for name in ROUND:
-        request = load_request((ROOT / "policies" / "examples" / "requests" / f"feedback_{name}.toml")
-                               .read_text(encoding="utf-8"))
+    for name, request in load_round(ROUND.read_text(encoding="utf-8")).requests():
         files = render(protect(compute_table(persons, request, policy), policy), {"release_id": name})
         tables.append(read_released(name, name, json.loads(files["metadata.json"]), files["table.csv"].decode()))
     made = time.perf_counter() - start

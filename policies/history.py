@@ -38,16 +38,18 @@ class ReleaseRecord(BaseModel):
     extra: list[tuple[str, int]] = []  # suppressions after the boxes, in order (replayed by release verify)
     reasons: list[dict[str, str]] = []  # for the privacy officer only
     constrained_by: list[str] = []  # earlier releases that forced suppressions (privacy officer only)
+    round_table: str | None = None  # the table's name when its request is a round of several tables
 
 
-def record(protected: ProtectedTable, release_id: str, seq: int, frame: str) -> ReleaseRecord:
-    """The record of a release about to be written."""
+def record(protected: ProtectedTable, release_id: str, seq: int, frame: str,
+           round_table: str | None = None) -> ReleaseRecord:
+    """The record of a release about to be written (`round_table`: which table of a round it is)."""
     return ReleaseRecord(
         release_id=release_id, seq=seq, frame=frame, shape=list(protected.table.shape),
         published={name: [_plain(v) for v in values.ravel()] for name, values in protected.published.items()},
         suppressed=[int(i) for i in np.flatnonzero(protected.suppressed.ravel())],
         extra=[(m, int(c)) for m, c in protected.extra], reasons=protected.suppressions(),
-        constrained_by=list(protected.constrained_by))
+        constrained_by=list(protected.constrained_by), round_table=round_table)
 
 
 def _plain(value: Any) -> Shown:

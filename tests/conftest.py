@@ -144,7 +144,8 @@ def demo_env(tmp_path_factory):
     database_url = next(schema) if schema else f"sqlite:///{base / 'data' / 'ttp.db'}"
     env = Env(data_dir=base / "data", database_url=database_url)
     env.data_dir.mkdir()
-    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(DEMO_COHORT), "--json")
+    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(DEMO_COHORT), "--history",
+                     "--no-feedback", "--json")
     assert result.exit_code == 0, result.output
     text = result.stdout
     summary = json.loads(text[text.index("{"):text.rindex("}") + 1])

@@ -2130,11 +2130,14 @@ def demo() -> None:
 @demo.command("run")
 @click.option("--cohort", default=300, show_default=True, help="Pupils per year group (15 year groups).")
 @click.option("--seed", default=1, show_default=True)
-@click.option("--history/--no-history", default=True, show_default=True,
-              help="Also release the four school-level tables one after another (the release history).")
+@click.option("--feedback/--no-feedback", default=True, show_default=True,
+              help="Release the feedback round (one request, a table per indicator and level; docs/feedback.md).")
+@click.option("--history/--no-history", default=False, show_default=True,
+              help="Also release four researchers' school-level tables one after another, after the round (each "
+                   "protected together with every release before it: slow, minutes on the default cohort).")
 @json_option
 @click.pass_context
-def demo_run(ctx, cohort, seed, history, as_json) -> None:
+def demo_run(ctx, cohort, seed, feedback, history, as_json) -> None:
     """Generate, ingest, link, evaluate, request, approve, release and verify, in a fresh data directory.
 
     The region: fifteen year groups of `--cohort` pupils followed over eight school years, delivered year
@@ -2151,7 +2154,7 @@ def demo_run(ctx, cohort, seed, history, as_json) -> None:
     root = ctx.find_root()
     explicit = root.params.get("data_dir")
     summary = run_demo(Path(explicit) if explicit else None, cohort=cohort, seed=seed, quiet=as_json,
-                       history=history)
+                       history=history, feedback_round=feedback)
     if as_json:
         emit_json(summary)
 

@@ -229,7 +229,7 @@ class Request(Base):
 class Release(Base):
     __tablename__ = "releases"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), unique=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id"), index=True)  # a round: one per table
     job_id: Mapped[str] = mapped_column(String(32))
     policy_name: Mapped[str] = mapped_column(String(100))
     policy_version: Mapped[int] = mapped_column(Integer)

@@ -39,6 +39,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "policies" / "examples"
 POLICY_FILE = EXAMPLES / "monitor.toml"
 REQUEST_FILE = EXAMPLES / "requests" / "vve_havo_vwo.toml"
 CBS_REQUEST = EXAMPLES / "cbs" / "nco_doorstroom.toml"
+# The feedback round (docs/feedback.md): one request, approved once, released before the researchers' history
+# so the schools' reports come first; the history's tables are then protected together with it.
+ROUND_FILE = EXAMPLES / "requests" / "feedback_round.toml"
 CBS = "cbs"
 # The release history the demo builds: what a researcher comparing schools asks one after another. Each is
 # protected together with every release before it (school-level tables, so suppression is exercised).
@@ -54,7 +57,7 @@ def _say(line: str) -> None:
 
 
 def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: bool = False,
-             history: bool = True) -> dict:
+             history: bool = False, feedback_round: bool = True) -> dict:
     """Run every stage once, print a summary (on stderr when `quiet`: stdout is for --json), and return it as a
     document."""
     started = time.monotonic()
@@ -149,6 +152,12 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
     with app.acting("policy.approve", {"policy": policy.name}) as act:
         exporting.decide_policy(act, policy.name, policy.version, True)
     request_id, release = _release_one(app, REQUEST_FILE, release_dir)
+    progress("the feedback round: one request, a table per indicator and level")
+    round_folder = release_dir.with_name(f"{release_dir.name}-feedback")
+    round_id: str | None = None
+    made_round: dict = {"refused": "not asked for (--no-feedback)"}
+    if feedback_round:
+        round_id, made_round = _release_one(app, ROUND_FILE, round_folder)
     made_history: list[dict] = []
     for number, path in enumerate(HISTORY_FILES if history else [], start=1):
         progress(f"release history: {path.stem}")
@@ -181,6 +190,10 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
         "request_id": request_id,
         "release_id": release["release_id"],
         "history": made_history,
+        "feedback_round": {"request_id": round_id, "refused": made_round.get("refused"),
+                           "releases": {t["table"]: t["release_id"] for t in made_round.get("tables", [])},
+                           "suppressed": made_round.get("suppressed"),
+                           "release_dir": str(round_folder) if made_round.get("tables") else None},
         "release_dir": str(release_dir),
         "cohort_dir": str(cohort_dir),
         "cohort": cohort,
@@ -322,6 +335,13 @@ def _print_summary(s: dict, quiet: bool = False) -> None:
       f" (twin pairs merged: {s['twins_merged']})\n")
     w(f"request {s['request_id']} under policy {s['policy']} approved and released as {s['release_id']}"
       f" to {s['release_dir']} ({s['suppressed_cells']} cell(s) suppressed)\n")
+    fr = s["feedback_round"]
+    if fr["releases"]:
+        w(f"feedback round {fr['request_id']}: one request, approved once, {len(fr['releases'])} tables released to "
+          f"{fr['release_dir']} ({fr['suppressed']} cell(s) suppressed);\n"
+          "  a school's report: ttp feedback SCHOOL --out SCHOOL.pdf (docs/feedback.md)\n")
+    else:
+        w(f"feedback round not released: {fr['refused']}\n")
     w("release history (each protected together with every release before it):\n")
     for h in s["history"]:
         if h["release_id"]:

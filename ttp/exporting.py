@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -29,6 +30,7 @@ from policies.microdata import is_microdata, load_microdata_request
 from policies.policy import Policy, load_policy, policy_hash
 from policies.release import render
 from policies.request import Request, load_request
+from policies.round import is_round, load_round, round_table
 from policies.table import Table, compute_table
 
 from . import db
@@ -168,11 +170,17 @@ def _record(act: Acting, release: db.Release, table: Table) -> ReleaseRecord:
     return from_first_format(stored, data, table, release.id, int(release.seq or 0), release.job_id)
 
 
+def _table_request(release: db.Release, row: db.Request) -> Request:
+    """The request of a release's table: its request's, or the named table's of a round."""
+    name = release.released_table.get("round_table")  # set on the releases of a round's tables
+    return round_table(row.text, name) if name else load_request(row.text)
+
+
 def _release_table(act: Acting, release: db.Release, frames: _Frames) -> tuple[Table, Policy, ReleaseRecord]:
     row = get_request(act.session, release.request_id)
     policy = _policy_model(get_policy(act.session, release.policy_name, release.policy_version))
     try:
-        request = load_request(row.text)
+        request = _table_request(release, row)
         table = compute_table(frames.persons(release.job_id, request, policy), request, policy)
     except PoliciesError as exc:
         raise TTPError(f"release {release.id}: {exc}") from None
@@ -207,13 +215,54 @@ def _protect(act: Acting, request: Request, policy: Policy, job: db.Job, frames:
         raise TTPError(str(exc)) from None
 
 
-class _Computed:
+@dataclass
+class RoundTable:
+    """One table of a round after disclosure control, with the id and place in the history it gets."""
+
+    name: str
+    request: Request
+    table: Table
+    protected: ProtectedTable
+    release_id: str
+    seq: int
+
+
+def protect_round(act: Acting, tables: list[tuple[str, Request]], policy: Policy, job: db.Job,
+                  ids: list[str], first_seq: int) -> list[RoundTable]:
+    """A round's tables protected one after another, each together with every earlier release and the
+    round's tables before it (as if each were released already: the joint audit sees them all). It stops at
+    the first table that cannot be released (its `protected.refusal` says why)."""
+    frames = _Frames(act)
+    history = _history(act, frames)
+    out: list[RoundTable] = []
+    for (name, request), release_id in zip(tables, ids, strict=True):
+        seq = first_seq + len(out)
+        try:
+            table = compute_table(frames.persons(job.id, request, policy), request, policy)
+            protected = protect(table, policy, history, frame=job.id)
+        except PoliciesError as exc:
+            raise TTPError(f"table {name}: {exc}") from None
+        out.append(RoundTable(name, request, table, protected, release_id, seq))
+        if protected.refusal is not None:
+            break
+        rec = record(protected, release_id, seq, job.id)
+        try:
+            history = [*history, history_entry(rec, table, policy)]
+        except PoliciesError as exc:
+            raise TTPError(f"table {name}: {exc}") from None
+    return out
+
+
+T = TypeVar("T")
+
+
+class _Computed(Generic[T]):
     """Protected tables this process computed, by everything they depend on: a request checked when it was
     submitted is not computed again for its release while no release, batch or register changed."""
 
     def __init__(self, size: int = 8) -> None:
         self.size = size
-        self._tables: OrderedDict[tuple, ProtectedTable] = OrderedDict()
+        self._tables: OrderedDict[tuple, T] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
@@ -221,14 +270,14 @@ class _Computed:
         return (act.app.settings.database_url, str(act.app.settings.data_dir), text_sha, policy_row.name,
                 policy_row.version, policy_row.sha256, job.id, *_history_state(act.session))
 
-    def get(self, key: tuple) -> ProtectedTable | None:
+    def get(self, key: tuple) -> T | None:
         with self._lock:
             found = self._tables.get(key)
             if found is not None:
                 self._tables.move_to_end(key)
             return found
 
-    def put(self, key: tuple, protected: ProtectedTable) -> None:
+    def put(self, key: tuple, protected: T) -> None:
         with self._lock:
             self._tables[key] = protected
             self._tables.move_to_end(key)
@@ -236,7 +285,8 @@ class _Computed:
                 self._tables.popitem(last=False)
 
 
-COMPUTED = _Computed()
+COMPUTED: _Computed[ProtectedTable] = _Computed()
+ROUNDS: _Computed[list[RoundTable]] = _Computed(2)  # a round's tables, protected with the ids they will have
 
 
 def _check(act: Acting, request: Request, policy_row: db.Policy, job: db.Job | None,
@@ -261,6 +311,40 @@ def _check(act: Acting, request: Request, policy_row: db.Policy, job: db.Job | N
     return {"ok": result.ok, "problems": result.problems, "detail": result.detail,
             "cells": protected.table.n_cells, "suppressed": int(protected.suppressed.sum()),
             "constrained_by": protected.constrained_by}
+
+
+def _check_round(act: Acting, tables: list[tuple[str, Request]], policy_row: db.Policy, job: db.Job | None,
+                 text_sha: str | None = None) -> dict:
+    """The check of a round: each table's policy check, then all of them protected one after another with
+    every earlier release (what `ttp release` would make); problems name their table."""
+    policy = _policy_model(policy_row)
+    problems = [f"table {name}: {p}" for name, request in tables for p in check_request(request, policy).problems]
+    if problems:
+        return {"ok": False, "problems": problems, "detail": []}
+    if job is None:
+        return {"ok": False, "problems": ["no link job covers the request's population yet"], "detail": []}
+    try:
+        first_seq = (act.session.scalar(select(func.max(db.Release.seq))) or 0) + 1
+        made = protect_round(act, tables, policy, job, [new_id("rel") for _ in tables], first_seq)
+    except TTPError as exc:
+        return {"ok": False, "problems": [str(exc)], "detail": []}
+    if text_sha is not None and len(made) == len(tables):  # the release uses these, with these ids, if nothing changed
+        ROUNDS.put(_Computed.key(act, text_sha, policy_row, job), made)
+    detail: list = []
+    constrained: set[str] = set()
+    parts = []
+    for t in made:
+        result = check_request(t.request, policy, t.protected.table, t.protected)
+        problems += [f"table {t.name}: {p}" for p in result.problems]
+        detail += [f"table {t.name}: {d}" for d in result.detail]
+        constrained |= set(t.protected.constrained_by)
+        parts.append({"name": t.name, "ok": result.ok, "cells": t.protected.table.n_cells,
+                      "suppressed": int(t.protected.suppressed.sum())})
+    if len(made) < len(tables):
+        problems.append(f"the tables after {made[-1].name} were not checked: it cannot be released")
+    return {"ok": not problems, "problems": problems, "detail": detail, "tables": parts,
+            "cells": sum(p["cells"] for p in parts), "suppressed": sum(p["suppressed"] for p in parts),
+            "constrained_by": sorted(constrained)}
 
 
 def for_user(check: dict | None, role: str) -> dict:
@@ -290,6 +374,13 @@ def preview_check(act: Acting, text: str) -> dict:
         job = act.session.get(db.Job, micro.link_job) if micro.link_job else _latest_job(act.session,
                                                                                        micro.population)
         return for_user(check(act, micro, get_policy(act.session, micro.policy), job), act.user.role)
+    if is_round(text):
+        try:
+            rnd = load_round(text)
+        except PoliciesError as exc:
+            return {"ok": False, "problems": [str(exc)]}
+        job = act.session.get(db.Job, rnd.link_job) if rnd.link_job else _latest_job(act.session, rnd.population)
+        return for_user(_check_round(act, rnd.requests(), get_policy(act.session, rnd.policy), job), act.user.role)
     try:
         request = load_request(text)
     except PoliciesError as exc:
@@ -307,7 +398,7 @@ def submit_text(act: Acting, text: str, origin: str = "request") -> db.Request:
 
         return submit_microdata(act, text, origin)
     try:
-        request = load_request(text)
+        request = load_round(text) if is_round(text) else load_request(text)
     except PoliciesError as exc:
         raise TTPError(f"{origin}: {exc}") from None
     policy_row = get_policy(act.session, request.policy)
@@ -315,7 +406,11 @@ def submit_text(act: Acting, text: str, origin: str = "request") -> db.Request:
                                                                                            request.population)
     if request.link_job and job is None:
         raise TTPError(f"unknown link job {request.link_job!r} named by the request")
-    check = _check(act, request, policy_row, job, hashlib.sha256(text.encode()).hexdigest())
+    if isinstance(request, Request):
+        check = _check(act, request, policy_row, job, hashlib.sha256(text.encode()).hexdigest())
+    else:
+        check = _check_round(act, request.requests(), policy_row, job, hashlib.sha256(text.encode()).hexdigest())
+        act.details["tables"] = [t.name for t in request.tables]
     row = db.Request(
         id=new_id("r"), requester=act.user.name, policy_name=policy_row.name, policy_version=policy_row.version,
         text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
@@ -342,7 +437,8 @@ def get_request(session, request_id: str) -> db.Request:
 def _request_doc(row: db.Request) -> dict:
     purpose = ""
     try:
-        purpose = (load_microdata_request(row.text) if is_microdata(row.text) else load_request(row.text)).purpose
+        purpose = (load_microdata_request(row.text) if is_microdata(row.text)
+                   else load_round(row.text) if is_round(row.text) else load_request(row.text)).purpose
     except PoliciesError:
         pass
     return {"request_id": row.id, "requester": row.requester, "policy": f"{row.policy_name} v{row.policy_version}",
@@ -364,9 +460,13 @@ def show_request(act: Acting, request_id: str) -> dict:
         raise NotFound(f"unknown request {request_id!r}: `ttp request list` shows them")
     doc = _request_doc(row)
     doc.update({"check": for_user(row.check, act.user.role), "text": row.text})
-    release = act.session.scalars(select(db.Release).where(db.Release.request_id == row.id)).first() \
-        or act.session.scalars(select(db.RecipientRelease).where(db.RecipientRelease.request_id == row.id)).first()
+    releases = list(act.session.scalars(select(db.Release).where(db.Release.request_id == row.id)
+                                        .order_by(db.Release.seq)))
+    release = releases[0] if releases else \
+        act.session.scalars(select(db.RecipientRelease).where(db.RecipientRelease.request_id == row.id)).first()
     doc["release_id"] = release.id if release else None
+    if len(releases) > 1 or is_round(row.text):  # a round: a release per table
+        doc["release_ids"] = [r.id for r in releases]
     return doc
 
 
@@ -448,8 +548,8 @@ def prepare_release(reader: Acting | None, request_id: str) -> PreparedRelease |
     if reader is None:
         return None
     row = reader.session.get(db.Request, request_id)
-    if row is None or row.status != "approved" or is_microdata(row.text):
-        return None
+    if row is None or row.status != "approved" or is_microdata(row.text) or is_round(row.text):
+        return None  # a round is protected under the write lock: its tables one after another
     # the state first: whatever commits while the table is computed makes the release compute it again
     state = _release_state(reader.session, row)
     try:
@@ -510,6 +610,8 @@ def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | No
     The table is protected together with every release made before it; when it cannot be, nothing is
     written and the refusal (with the earlier releases involved) is kept in the request's check for the
     privacy officer."""
+    if is_round(row.text):
+        return _produce_round(act, row, out)
     if protected is None:
         request, policy_row, job, protected = protected_table(act, row)
     else:
@@ -522,33 +624,46 @@ def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | No
         act.details.update({"refused": True, "constrained_by": protected.constrained_by})
         raise Refused(f"request {row.id}: {CANNOT_RELEASE}; see `ttp request show {row.id}` as a privacy officer")
     release_id = new_id("rel")
-    created_at = db.utcnow().isoformat()
-    metadata = _metadata(row, policy_row, job, release_id, created_at)
+    act.counts.update(left_behind(act, act.app.settings.release_dir(release_id).parent, db.Release.id,
+                                  db.RecipientRelease.id))
+    suppressed, sums = _store_release(act, row, policy_row, job, protected, release_id, seq, out)
+    row.status, row.updated_at = "released", db.utcnow()
+    act.objects.update({"request": row.id, "release": release_id, "job": job.id})
+    act.counts.update({"cells": int(protected.suppressed.size), "suppressed": suppressed,
+                       "extra_suppressed": len(protected.extra), "earlier_releases": seq - 1})
+    act.details["suppressed_by_reason"] = _reason_counts(protected)
+    act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256,
+                        "files": sums, "seq": seq})
+    if protected.constrained_by:
+        act.details["constrained_by"] = protected.constrained_by
+    doc = {"release_id": release_id, "request_id": row.id, "files": sorted(sums), "suppressed": suppressed}
+    if out is not None:
+        doc["out"] = str(out)
+    return doc
+
+
+def _store_release(act: Acting, row: db.Request, policy_row: db.Policy, job: db.Job, protected: ProtectedTable,
+                   release_id: str, seq: int, out: Path | None,
+                   round_table: str | None = None) -> tuple[int, dict[str, str]]:
+    """Write one protected table as release `release_id` (its folder appears when the transaction commits, a
+    copy goes to `out`) and add its row; the number of cells it hides and the files' sums."""
+    metadata = _metadata(row, policy_row, job, release_id, db.utcnow().isoformat())
+    if round_table is not None:
+        metadata["round_table"] = round_table
     files = render(protected, metadata)
     stored = act.app.settings.release_dir(release_id)
-    act.counts.update(left_behind(act, stored.parent, db.Release.id, db.RecipientRelease.id))
     tmp = staging_folder(stored.parent, release_id)
     try:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
         (tmp / "release.json").write_text(json.dumps({"metadata": metadata}, sort_keys=True), encoding="utf-8")
         sums = {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}
+        rec = record(protected, release_id, seq, job.id, round_table).model_dump(mode="json")
         act.session.add(db.Release(
             id=release_id, request_id=row.id, job_id=job.id, policy_name=policy_row.name,
-            policy_version=policy_row.version, files=sums, seq=seq,
-            released_table=record(protected, release_id, seq, job.id).model_dump(mode="json"),
+            policy_version=policy_row.version, files=sums, seq=seq, released_table=rec,
             created_by=act.user.name, created_at=db.utcnow(),
         ))
-        row.status, row.updated_at = "released", db.utcnow()
-        suppressed = int(protected.suppressed.sum())
-        act.objects.update({"request": row.id, "release": release_id, "job": job.id})
-        act.counts.update({"cells": int(protected.suppressed.size), "suppressed": suppressed,
-                           "extra_suppressed": len(protected.extra), "earlier_releases": seq - 1})
-        act.details["suppressed_by_reason"] = _reason_counts(protected)
-        act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256, "files": sums,
-                            "seq": seq})
-        if protected.constrained_by:
-            act.details["constrained_by"] = protected.constrained_by
         act.session.flush()
         move_on_commit(act.session, tmp, stored)  # the data directory's copy appears once the row commits
         if out is not None:
@@ -558,7 +673,58 @@ def produce_release(act: Acting, row: db.Request, protected: ProtectedTable | No
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    doc = {"release_id": release_id, "request_id": row.id, "files": sorted(files), "suppressed": suppressed}
+    return int(protected.suppressed.sum()), sums
+
+
+def _produce_round(act: Acting, row: db.Request, out: Path | None) -> dict:
+    """The release of an approved round: every table protected with the earlier releases and the round's
+    tables before it, then each written as a release of its own (`out/<table>/`), all in one transaction;
+    when one table cannot be released, none is."""
+    try:
+        rnd = load_round(row.text)
+    except PoliciesError as exc:
+        raise TTPError(f"request {row.id}: {exc}") from None
+    policy_row = get_policy(act.session, row.policy_name, row.policy_version)
+    job = act.session.get(db.Job, row.job_id) if row.job_id else None
+    if job is None:
+        raise TTPError(f"request {row.id} names no link job that exists")
+    tables = rnd.requests()
+    made = ROUNDS.get(_Computed.key(act, row.sha256, policy_row, job)) or []  # as checked, when nothing changed
+    first_seq = (act.session.scalar(select(func.max(db.Release.seq))) or 0) + 1
+    act.details["prepared"] = bool(made) and made[0].seq == first_seq
+    if not act.details["prepared"]:
+        made = protect_round(act, tables, _policy_model(policy_row), job, [new_id("rel") for _ in tables], first_seq)
+    ids = [t.release_id for t in made]
+    last = made[-1]
+    if last.protected.refusal is not None or len(made) < len(tables):
+        row.check = {**(row.check or {}), "ok": False, "problems": [f"table {last.name}: {CANNOT_RELEASE}"],
+                     "detail": [f"table {last.name}: {last.protected.refusal}"],
+                     "constrained_by": last.protected.constrained_by}
+        act.session.flush()
+        act.details.update({"refused": True, "table": last.name, "constrained_by": last.protected.constrained_by})
+        raise Refused(f"request {row.id}: table {last.name}: {CANNOT_RELEASE}; see `ttp request show {row.id}` "
+                      "as a privacy officer (no table of the round was released)")
+    act.counts.update(left_behind(act, act.app.settings.release_dir(ids[0]).parent, db.Release.id,
+                                  db.RecipientRelease.id))
+    parts: list[dict[str, Any]] = []
+    for t in made:
+        suppressed, sums = _store_release(act, row, policy_row, job, t.protected, t.release_id, t.seq,
+                                          out / t.name if out is not None else None, round_table=t.name)
+        parts.append({"table": t.name, "release_id": t.release_id, "seq": t.seq, "suppressed": suppressed,
+                      "cells": int(t.protected.suppressed.size), "files": sorted(sums)})
+    row.status, row.updated_at = "released", db.utcnow()
+    act.objects.update({"request": row.id, "release": ids[0], "job": job.id})
+    act.counts.update({"tables": len(parts), "cells": sum(p["cells"] for p in parts),
+                       "suppressed": sum(p["suppressed"] for p in parts), "earlier_releases": first_seq - 1})
+    act.details.update({"policy_sha256": policy_row.sha256, "request_sha256": row.sha256,
+                        "releases": {p["table"]: p["release_id"] for p in parts},
+                        "suppressed_by_table": {p["table"]: p["suppressed"] for p in parts}})
+    constrained = sorted({c for t in made for c in t.protected.constrained_by if c not in ids})
+    if constrained:
+        act.details["constrained_by"] = constrained
+    doc: dict = {"release_id": ids[0], "request_id": row.id, "kind": "round", "tables": parts,
+                 "files": sorted(f"{p['table']}/{n}" for p in parts for n in p["files"]),
+                 "suppressed": sum(p["suppressed"] for p in parts)}
     if out is not None:
         doc["out"] = str(out)
     return doc
@@ -622,7 +788,7 @@ def verify_release(act: Acting, release_id: str) -> dict:
                 "how": f"files against their recorded sums ({why}: not recomputed)"}
     rec = ReleaseRecord.model_validate(release.released_table)
     policy = _policy_model(get_policy(act.session, release.policy_name, release.policy_version))
-    protected = _protect(act, load_request(row.text), policy, job, _Frames(act), before_seq=release.seq,
+    protected = _protect(act, _table_request(release, row), policy, job, _Frames(act), before_seq=release.seq,
                          replay=list(rec.extra))
     same = False
     if protected.refusal is None:

@@ -22,12 +22,15 @@ from .users import schools_of
 LEVEL_DIMENSIONS = ("school", "board", "municipality")
 
 
-def round_tables(act: Acting) -> list[Released]:
+def round_tables(act: Acting, round_id: str | None = None) -> list[Released]:
     """The released tables a feedback report can use (per school, board or municipality and cohort), oldest
     first, read from the release store and checked against the sums recorded when they were released; then
-    the tables imported from a recipient (CBS) that are per school and cohort (docs/nco.md)."""
+    the tables imported from a recipient (CBS) that are per school and cohort (docs/nco.md). With
+    `round_id` (a round request), only that round's tables: an earlier round's report as it was."""
     out = []
     for release in releases_in_order(act.session):
+        if round_id is not None and release.request_id != round_id:
+            continue
         folder = act.app.settings.release_dir(release.id)
         try:
             meta_bytes = (folder / "metadata.json").read_bytes()
@@ -44,7 +47,7 @@ def round_tables(act: Acting) -> list[Released]:
                                "(`ttp release verify` says more)")
         out.append(read_released(release.id, release.request_id, json.loads(meta_bytes),
                                  table_bytes.decode("utf-8")))
-    for release_id, title, data in external_tables(act):  # what came back from CBS, per school and cohort
+    for release_id, title, data in external_tables(act) if round_id is None else ():  # back from CBS
         table = external_released(release_id, title, parse_external(data))
         if table is not None:
             out.append(table)
@@ -54,6 +57,16 @@ def round_tables(act: Acting) -> list[Released]:
 def _info(school: db.School) -> SchoolInfo:
     return SchoolInfo(school.brin, school.name, school.place, school.board, school.municipality,
                       school.municipality_name, school.province)
+
+
+def feedback_rounds(act: Acting) -> list[dict]:
+    """The released rounds (round requests, docs/feedback.md), newest first: request id and release date."""
+    seen: dict[str, dict] = {}
+    for release in releases_in_order(act.session):
+        if release.released_table.get("round_table") and release.request_id not in seen:
+            seen[release.request_id] = {"request_id": release.request_id,
+                                        "date": release.created_at.date().isoformat()}
+    return list(reversed(seen.values()))
 
 
 def school_report(act: Acting, code: str, tables: list[Released] | None = None) -> Report:
@@ -121,23 +134,33 @@ def feedback_board(act: Acting, board: str, out_dir: Path, lang: str,
     return written
 
 
+def _shown(tables: list[Released]) -> set[str]:
+    return {c for t in tables if t.dimensions[0] == "school" for c in t.categories("school")}
+
+
 def own_schools(act: Acting) -> list[dict]:
-    """A school user's schools: code, name and place from the register, and whether the round shows them."""
-    tables = round_tables(act)
-    shown = {c for t in tables if t.dimensions[0] == "school" for c in t.categories("school")}
+    """A school user's schools: code, name and place from the register, whether the current tables show
+    them (`ready`), and the released rounds that show them, newest (the current one) first."""
+    current = _shown(round_tables(act))
+    rounds = [(r, _shown(round_tables(act, r["request_id"]))) for r in feedback_rounds(act)]
     out = []
     for code in schools_of(act.user):
         school = get_school(act.session, code)
         out.append({"code": code, "name": (school.name or "").title() if school else "",
-                    "place": (school.place or "").title() if school else "", "ready": code in shown})
+                    "place": (school.place or "").title() if school else "", "ready": code in current,
+                    "rounds": [r for r, shown in rounds if code in shown]})
     return out
 
 
-def own_report(act: Acting, code: str, lang: str) -> bytes:
-    """The PDF report of one of a school user's own schools; any other school is unknown to them."""
+def own_report(act: Acting, code: str, lang: str, round_id: str | None = None) -> bytes:
+    """The PDF report of one of a school user's own schools, from the newest releases or from one released
+    round (an earlier one: as it was then); any other school, or a round that is not one, is unknown."""
     code = code.strip().upper()
     if code not in schools_of(act.user):
         raise NotFound(f"unknown school {code!r}")
-    report = school_report(act, code)
-    act.details.update({"school": code, "releases": [t.release_id for t in report.sources], "lang": lang})
+    if round_id is not None and round_id not in {r["request_id"] for r in feedback_rounds(act)}:
+        raise NotFound(f"unknown feedback round {round_id!r}")
+    report = school_report(act, code, None if round_id is None else round_tables(act, round_id))
+    act.details.update({"school": code, "releases": [t.release_id for t in report.sources], "lang": lang,
+                        **({"round": round_id} if round_id else {})})
     return report_pdf(report, lang)

@@ -33,7 +33,8 @@ def demo(tmp_path_factory):
     base = tmp_path_factory.mktemp("cbs")
     env = Env(data_dir=base / "data", database_url=f"sqlite:///{base / 'data' / 'ttp.db'}")
     env.data_dir.mkdir()
-    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(COHORT), "--no-history", "--json")
+    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(COHORT), "--no-history",
+                     "--no-feedback", "--json")
     assert result.exit_code == 0, result.output
     return env, json.loads(result.stdout)
 

@@ -161,10 +161,11 @@ def test_bare_ttp_demo_runs_the_demo(monkeypatch):
 
     calls = []
     monkeypatch.setattr(ttp.demo_job, "run_demo",
-                        lambda data_dir, cohort, seed, quiet, history: calls.append((cohort, seed, history)))
+                        lambda data_dir, cohort, seed, quiet, history, feedback_round:
+                        calls.append((cohort, seed, history, feedback_round)))
     result = CliRunner().invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
-    assert calls == [(300, 1, True)]
+    assert calls == [(300, 1, False, True)]  # the feedback round, the researchers' history when asked
     assert CliRunner().invoke(cli, ["demo", "--help"]).exit_code == 0
 
 

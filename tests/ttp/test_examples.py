@@ -25,7 +25,7 @@ def demo_copyable(tmp_path_factory):
     base = tmp_path_factory.mktemp("examples")
     env = Env(data_dir=base / "data", database_url=f"sqlite:///{base / 'data' / 'ttp.db'}")
     env.data_dir.mkdir()
-    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(COHORT), "--no-history",
+    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(COHORT), "--no-history", "--no-feedback",
                      "--json")
     assert result.exit_code == 0, result.output
     return env
@@ -50,14 +50,18 @@ def test_every_example_request_releases_a_table_with_content(demo_copyable, tmp_
     assert approved.exit_code == 0, approved.output
     released = env.run("--as", "operator1", "release", request["request_id"], "--out", str(tmp_path / "r"), "--json")
     assert released.exit_code == 0, released.output
-    text = (tmp_path / "r" / "table.csv").read_text(encoding="utf-8")
-    rows = list(csv.reader(io.StringIO(text.split("\n\n")[0])))  # the table, without the note under it
-    measures = len(json.loads((tmp_path / "r" / "metadata.json").read_text(encoding="utf-8"))["request"]["measures"])
-    figures = [cell for row in rows[1:] for cell in row[-measures:]]
-    shown = [_number(cell) for cell in figures if _number(cell) is not None]
-    assert figures, f"{name}: an empty table"
-    assert shown, f"{name}: every figure is suppressed"
-    assert any(shown), f"{name}: every figure shown is zero"
+    doc = json.loads(released.stdout)
+    # a round writes a folder per table (each a release of its own), a plain request its table
+    folders = [tmp_path / "r" / t["table"] for t in doc["tables"]] if doc.get("kind") == "round" else [tmp_path / "r"]
+    for folder in folders:
+        text = (folder / "table.csv").read_text(encoding="utf-8")
+        rows = list(csv.reader(io.StringIO(text.split("\n\n")[0])))  # the table, without the note under it
+        measures = len(json.loads((folder / "metadata.json").read_text(encoding="utf-8"))["request"]["measures"])
+        figures = [cell for row in rows[1:] for cell in row[-measures:]]
+        shown = [_number(cell) for cell in figures if _number(cell) is not None]
+        assert figures, f"{name} {folder.name}: an empty table"
+        assert shown, f"{name} {folder.name}: every figure is suppressed"
+        assert any(shown), f"{name} {folder.name}: every figure shown is zero"
 
 
 def _number(text: str) -> float | None:

@@ -11,33 +11,31 @@ from pathlib import Path
 import pytest
 
 from policies.feedback import SchoolInfo, build_report, read_released
+from tests.conftest import Env
 from tests.policies.helpers import pdf_words
 
 OPS, OFFICER, RESEARCHER = "operator1", "officer1", "researcher1"
 ROOT = Path(__file__).resolve().parents[2]
-ROUND = sorted((ROOT / "policies" / "examples" / "requests").glob("feedback_*.toml"))
 ARTIFACTS = ROOT / "test-artifacts" / "feedback"
-
-
-def release(env, path: Path, out: Path) -> str:
-    submitted = env.run("--as", RESEARCHER, "request", "submit", str(path), "--json")
-    assert submitted.exit_code == 0, submitted.output
-    rid = json.loads(submitted.stdout)["request_id"]
-    assert env.run("--as", OFFICER, "request", "approve", rid, "--reason", "feedback round").exit_code == 0
-    made = env.run("--as", OPS, "release", rid, "--out", str(out / path.stem), "--json")
-    assert made.exit_code == 0, made.output
-    return json.loads(made.stdout)["release_id"]
+COHORT = 40  # pupils per year group, as the other demo tests
 
 
 @pytest.fixture(scope="module")
-def round_(demo_env, tmp_path_factory):
-    env, summary = demo_env
-    out = tmp_path_factory.mktemp("round")
-    released = [release(env, path, out) for path in ROUND]
+def round_(tmp_path_factory):
+    """`ttp demo` as it comes: its feedback round (one request, approved once) released, no other history."""
+    base = tmp_path_factory.mktemp("feedback-demo")
+    env = Env(data_dir=base / "data", database_url=f"sqlite:///{base / 'data' / 'ttp.db'}")
+    env.data_dir.mkdir()
+    result = env.run("--data-dir", str(env.data_dir), "demo", "--cohort", str(COHORT), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):result.stdout.rindex("}") + 1])
+    made = summary["feedback_round"]
+    assert made["refused"] is None and len(made["releases"]) == 8, made
+    released = list(made["releases"].values())
     schools = list(csv.DictReader(open(Path(summary["cohort_dir"]) / "schools.csv", encoding="utf-8"),
                                   delimiter=";"))
     first_po = next(r for r in schools if r["SOORT ONDERWIJS"] == "Basisonderwijs")
-    return env, released, first_po
+    return env, released, first_po, made
 
 
 def released_cells(env, release_id: str) -> dict:
@@ -54,7 +52,7 @@ def numbers_in(text: str) -> list[str]:
 
 
 def test_a_schools_report_is_a_dutch_pdf_with_its_name_its_board_and_the_province(round_, tmp_path):
-    env, released, school = round_
+    env, released, school, _ = round_
     code = school["BRIN NUMMER"] + school["VESTIGINGSNUMMER"][-2:]
     out = tmp_path / "school.pdf"
     result = env.run("--as", OPS, "feedback", code, "--out", str(out))
@@ -71,12 +69,32 @@ def test_a_schools_report_is_a_dutch_pdf_with_its_name_its_board_and_the_provinc
     assert last["outcome"] == "ok" and last["details"]["school"] == code
 
 
+def test_on_the_demo_a_report_shows_its_board_the_province_a_trend_and_the_reference(round_, tmp_path):
+    """The done-when of the feedback issue, on `ttp demo` as it comes: board and province figures shown
+    (not only said to be hidden), a trend over at least three cohorts, the background-adjusted reference."""
+    env, released, school, _ = round_
+    code = school["BRIN NUMMER"] + school["VESTIGINGSNUMMER"][-2:]
+    report = report_of(env, released, code)
+    havo = next(s for s in report.sections if s.indicator.measure == "havo_vwo")
+    assert havo.levels["board"].share.shown and havo.levels["board"].pupils.shown
+    assert havo.levels["province"].share.shown and havo.levels["province"].pupils.shown
+    cohorts = {year for _, series in havo.trend.items() for year, p in series if p.share.shown}
+    years = {y for label in cohorts for y in re.findall(r"\d{4}-\d{4}", label)}
+    assert len(years) >= 3, cohorts
+    assert havo.reference is not None and havo.reference.expected.shown and havo.reference.low.shown
+    out = tmp_path / "school.pdf"
+    assert env.run("--as", OPS, "feedback", code, "--out", str(out)).exit_code == 0
+    words = pdf_words(out.read_bytes())
+    board = havo.levels["board"].share.value
+    assert f"{board:.1f}".replace(".", ",") in words  # the board's figure is on the page
+
+
 def test_every_number_in_a_report_was_released_and_shown(round_, tmp_path):
     """No number on the page that the releases do not show: each released figure is the cell of its
     release (never a suppressed one), the band is computed from released figures, the rest are labels."""
-    env, released, _ = round_
+    env, released, _, made = round_
     cells = {rid: released_cells(env, rid) for rid in released}
-    school_tables = [rid for rid, path in zip(released, ROUND, strict=True) if "_schools" in path.stem]
+    school_tables = [rid for name, rid in made["releases"].items() if "_schools" in name]
     schools = {k[0][0] for rid in school_tables for k in cells[rid]} - {"Total"}
     cohorts = {k[0][1] for rid in released for k in cells[rid]}
     checked = 0
@@ -126,7 +144,7 @@ def report_of(env, released, code):
 
 
 def test_every_school_of_a_board_in_english_with_a_png_of_a_page(round_, tmp_path):
-    env, released, school = round_
+    env, released, school, _ = round_
     board = school["BEVOEGD GEZAG NUMMER"]
     result = env.run("--as", OFFICER, "feedback", "--all", "--board", board, "--out", str(tmp_path / "r"),
                      "--lang", "en")
@@ -150,8 +168,18 @@ def test_every_school_of_a_board_in_english_with_a_png_of_a_page(round_, tmp_pat
     (["01QW00", "--all", "--board", "1"], OPS, "give one SCHOOL, or --all with --board"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(round_, tmp_path, args, who, message):
-    env, _, _ = round_
+    env, _, _, _ = round_
     out = tmp_path / "x.pdf"
     result = env.run("--as", who, "feedback", *args, "--out", str(out))
     assert result.exit_code != 0 and message in result.output, result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_rounds_releases_each_verify_and_the_request_names_them(round_):
+    env, released, _, made = round_
+    verified = env.run("--as", OFFICER, "release", "verify", "--all", "--json")
+    assert verified.exit_code == 0, verified.output
+    results = {r["release_id"]: r["reproduced"] for r in json.loads(verified.stdout)["releases"]}
+    assert set(released) <= set(results) and all(results[r] for r in released), results
+    shown = json.loads(env.run("--as", OFFICER, "request", "show", made["request_id"], "--json").stdout)
+    assert shown["status"] == "released" and sorted(shown["release_ids"]) == sorted(released)

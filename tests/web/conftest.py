@@ -64,7 +64,8 @@ def form_csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def make_web(base: Path) -> Iterator[Web]:
+def make_web(base: Path, history: bool = True, feedback_round: bool = False) -> Iterator[Web]:
+    """A web app over a demo installation at cohort 40: the researchers' history, or the feedback round."""
     from ttp import db
     from ttp.app import App
     from ttp.credentials import hash_password, new_token
@@ -80,7 +81,7 @@ def make_web(base: Path) -> Iterator[Web]:
         mp.setenv("TTP_PASSPHRASE", PASSPHRASE)
         mp.setenv("TTP_DATABASE_URL", database_url)
         mp.delenv("TTP_USER", raising=False)
-        summary = run_demo(base / "data", cohort=40)
+        summary = run_demo(base / "data", cohort=40, history=history, feedback_round=feedback_round)
         settings = resolve(base / "data", database_url)
         app = App(settings=settings)
         tokens = {}

@@ -32,6 +32,14 @@ def _need_browser():
 
 
 @pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """The demo as it comes (its feedback round released; the pages need no researchers' history)."""
+    from .conftest import make_web
+
+    yield from make_web(tmp_path_factory.mktemp("browser-web"), history=False, feedback_round=True)
+
+
+@pytest.fixture(scope="module")
 def server(request):
     """The service on a free loopback port, served by uvicorn in a thread of this process."""
     _need_browser()  # before the demo installation is made
@@ -177,7 +185,7 @@ def test_language_switch_and_accept_language(browser, server):
 def test_a_school_team_sees_only_its_feedback_page(browser, server, web):
     from .test_school import release_round
 
-    release_round(web)  # the feedback round: approved and released through the API, as the roles would
+    current = release_round(web)  # a later round than the demo's: the earlier one stays on the page
     from ttp import db
 
     with web.service.app().session() as session:
@@ -187,6 +195,8 @@ def test_a_school_team_sees_only_its_feedback_page(browser, server, web):
     page.wait_for_url(server + "/feedback")
     assert page.locator("table tbody tr").count() == 1  # its own school, no other
     assert page.locator(f"a[href='/feedback/{own}.pdf']").count() == 1
+    assert page.locator(f"a[href^='/feedback/{own}.pdf?round=']").count() == 2  # this round and the earlier one
+    assert page.locator(f"a[href='/feedback/{own}.pdf?round={current}']").count() == 1
     page.screenshot(path=str(ARTIFACTS / "school-feedback.png"), full_page=True)
     report = page.request.get(server + f"/feedback/{own}.pdf")
     assert report.status == 200 and report.headers["content-type"] == "application/pdf"

@@ -2,37 +2,39 @@
 
 from __future__ import annotations
 
-import tomllib
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.policies.helpers import pdf_words
 
-from .conftest import make_web
+from .conftest import PASSPHRASE, make_web
 
-ROUND = sorted((Path(__file__).resolve().parents[2] / "policies" / "examples" / "requests").glob("feedback_*.toml"))
+ROUND = Path(__file__).resolve().parents[2] / "policies" / "examples" / "requests" / "feedback_round.toml"
 
 
-def release_round(web) -> None:
-    """Submit, approve and release the feedback round's requests through the API, as the roles would."""
-    researcher, officer, operator = web.api("researcher1"), web.api("officer1"), web.api("operator1")
-    for path in ROUND:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
-        submitted = researcher.post("/api/v1/requests", json=spec)
-        assert submitted.status_code == 201, submitted.text
-        rid = submitted.json()["request_id"]
-        decided = officer.post(f"/api/v1/requests/{rid}/decision", json={"decision": "approve",
-                                                                          "reason": "feedback round"})
-        assert decided.status_code == 200, decided.text
-        assert operator.post(f"/api/v1/requests/{rid}/release").status_code == 201
+def release_round(web) -> str:
+    """The feedback round submitted by a researcher, approved by an officer (once, the whole round) and
+    released by an operator; its request id (the round's)."""
+    from ttp.app import App
+    from ttp.demo_job import _release_one
+    from ttp.settings import resolve
+
+    app = App(settings=resolve(web.data_dir, web.database_url))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TTP_PASSPHRASE", PASSPHRASE)
+        out = web.data_dir.parent / f"round-{len(list(web.data_dir.parent.glob('round-*')))}"
+        rid, made = _release_one(app, ROUND, out)
+    assert made.get("kind") == "round" and len(made["tables"]) == 8, made
+    return rid
 
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    """A web installation whose feedback round is released."""
-    for web in make_web(tmp_path_factory.mktemp("school-web")):
-        release_round(web)
+    """A web installation with two feedback rounds: the demo's, and a later one (the current round)."""
+    for web in make_web(tmp_path_factory.mktemp("school-web"), history=False, feedback_round=True):
+        web.rounds = [web.summary["feedback_round"]["request_id"], release_round(web)]
         yield web
 
 
@@ -55,6 +57,27 @@ def test_a_school_team_downloads_its_own_report_in_its_language(web):
     assert "feedback to the school" in pdf_words(browser.get(f"/feedback/{own}.pdf").content).lower()
     home = browser.get("/")
     assert 'href="/feedback"' in home.text and 'href="/requests' not in home.text
+
+
+def test_a_school_team_sees_the_current_and_earlier_rounds_and_downloads_each(web):
+    own, other = _bound(web, "school1"), _bound(web, "school2")
+    earlier, current = web.rounds
+    browser = web.browser("school1")
+    page = browser.get("/feedback").text
+    links = [f"/feedback/{own}.pdf?round={rid}" for rid in (current, earlier)]
+    assert all(link in page for link in links) and page.index(links[0]) < page.index(links[1])  # newest first
+    assert "huidige" in page  # the current round is marked
+    releases = {}
+    for rid in (current, earlier):
+        pdf = browser.get(f"/feedback/{own}.pdf?round={rid}")
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert rid in pdf.headers["content-disposition"]
+        words = pdf_words(pdf.content)
+        releases[rid] = {r for r in re.findall(r"rel_[0-9a-f]{12}", words)}
+    assert releases[current] and releases[earlier] and not releases[current] & releases[earlier]  # each its own
+    assert browser.get(f"/feedback/{own}.pdf?round=r_000000000000").status_code == 404
+    assert browser.get(f"/feedback/{other}.pdf?round={earlier}").status_code == 404
+    assert web.browser("school2").get(f"/feedback/{own}.pdf?round={current}").status_code == 404
 
 
 def test_a_school_team_cannot_reach_another_schools_report_nor_requests_or_releases(web):

@@ -117,13 +117,17 @@ def feedback_page(request: Request, user: User) -> Response:
 
 
 @router.get("/feedback/{code}.pdf", openapi_extra=allow("feedback.download"))
-def feedback_download(request: Request, user: User, code: str) -> Response:
+def feedback_download(request: Request, user: User, code: str, round: str | None = None) -> Response:
+    """One of the user's schools' report: from the newest releases, or `?round=REQUEST` for one released round."""
     from ..feedback import own_report
 
+    round_id = round.strip()[:32] if round else None
     with acting(request, user, "feedback.download") as act:
-        data = own_report(act, code, language(request))
+        data = own_report(act, code, language(request), round_id)
+    suffix = "".join(c for c in round_id if c.isalnum() or c == "_") if round_id else ""
+    name = f"feedback-{code.upper()[:6]}" + (f"-{suffix}" if suffix else "")
     return Response(data, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="feedback-{code.upper()[:6]}.pdf"'})
+                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
 
 
 # --- researcher -------------------------------------------------------------------------------------------------
