@@ -342,7 +342,11 @@ def _print_summary(s: dict, quiet: bool = False) -> None:
           "  a school's report: ttp feedback SCHOOL --out SCHOOL.pdf (docs/feedback.md)\n")
     else:
         w(f"feedback round not released: {fr['refused']}\n")
-    w("release history (each protected together with every release before it):\n")
+    if s["history"]:
+        w("release history (each protected together with every release before it):\n")
+    else:
+        w("release history: not asked for (`ttp demo --history` adds four researchers' tables, each protected "
+          "together with\n  every release before it)\n")
     for h in s["history"]:
         if h["release_id"]:
             w(f"  {h['request']:<30} {h['release_id']}  {h['suppressed']:>5} cell(s) suppressed\n")
