@@ -276,7 +276,8 @@ def recipient_releases(act: Acting) -> list[dict]:
     rows = act.session.scalars(select(db.RecipientRelease).order_by(db.RecipientRelease.created_at))
     return [{"release_id": r.id, "kind": r.kind, "external": r.kind == "external", "recipient": r.recipient,
              "project": r.project, "request_id": r.request_id, "derived_from": r.derived_from, "title": r.title,
-             "size": r.size, "created_at": r.created_at.isoformat()} for r in rows]
+             "size": r.size, "created_at": r.created_at.isoformat(),
+             "files_removed": r.removed_at.date().isoformat() if r.removed_at else None} for r in rows]
 
 
 def external_tables(act: Acting) -> list[tuple[str, str, bytes]]:
@@ -285,7 +286,8 @@ def external_tables(act: Acting) -> list[tuple[str, str, bytes]]:
     from sqlalchemy import select
 
     out = []
-    rows = act.session.scalars(select(db.RecipientRelease).where(db.RecipientRelease.kind == "external")
+    rows = act.session.scalars(select(db.RecipientRelease).where(db.RecipientRelease.kind == "external",
+                                                                 db.RecipientRelease.removed_at.is_(None))
                                .order_by(db.RecipientRelease.created_at))
     for r in rows:
         path = act.app.settings.release_dir(r.id) / EXTERNAL_TABLE
@@ -304,6 +306,9 @@ def external_factsheet(act: Acting, row: db.RecipientRelease) -> bytes:
     from policies.factsheet import render_external_factsheet
 
     folder = act.app.settings.release_dir(row.id)
+    if row.removed_at is not None:
+        raise TTPError(f"imported table {row.id}: its files were removed by retention on "
+                       f"{row.removed_at.date().isoformat()}")
     try:
         data, meta = (folder / EXTERNAL_TABLE).read_bytes(), (folder / EXTERNAL_META).read_bytes()
     except OSError:

@@ -451,6 +451,9 @@ def retention_apply(ctx, dry_run, as_of, as_json, actor) -> None:
         click.echo(f"{verb} link job {j['job_id']} ({why})")
     for r in doc["releases"]:
         click.echo(f"{verb} the files of release {r['release_id']} ({r['policy']}, made {r['made'][:10]})")
+    for r in doc["recipient_releases"]:
+        what = "delivery for" if r["kind"] == "delivery" else "table imported from"
+        click.echo(f"{verb} the files of {r['release_id']} ({what} {r['recipient']}, made {r['made'][:10]})")
     c = doc["counts"]
     click.echo(f"{verb} {plural(c['batches'], 'batch', 'batches')} ({plural(c['records'], 'record')}), "
                f"{plural(c['jobs'], 'link job')}, the files of {plural(c['release_files'], 'release')}"
@@ -1971,7 +1974,8 @@ def release_list(ctx, as_json, actor) -> None:
         for r in routed:
             what = (f"external table from {r['recipient']} ({r['title']}), from {r['derived_from']}"
                     if r["external"] else f"microdata for {r['recipient']}, request {r['request_id']}")
-            click.echo(f"{r['kind']:<8} {r['release_id']}  project {r['project']}: {what}  {r['created_at']}")
+            removed = f" (files removed by retention on {r['files_removed']})" if r["files_removed"] else ""
+            click.echo(f"{r['kind']:<8} {r['release_id']}  project {r['project']}: {what}  {r['created_at']}{removed}")
 
 
 @release.command("import")

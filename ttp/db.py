@@ -146,6 +146,7 @@ class RecipientRelease(Base):
     size: Mapped[int] = mapped_column(Integer)  # persons of a delivery, rows of an external table
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]  # retention removed its files (the row stays)
 
 
 class Delivery(Base):

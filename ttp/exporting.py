@@ -808,10 +808,22 @@ def _changed_since(act: Acting, release: db.Release) -> str | None:
               if e.created_at.replace(tzinfo=None) >= made and ids & set(e.releases or [])]
     if erased:
         return f"erasure {', '.join(erased)} since removed records of its link job or an earlier release's"
-    gone = [r.id for r in upto if r.id != release.id and act.session.get(db.Job, r.job_id) is None]
+    gone = [r.id for r in upto if r.id != release.id and act.session.get(db.Job, r.job_id) is None
+            and _deleted_after(act.session, r.job_id, release)]
     if gone:
         return f"retention deleted the link job of the earlier release(s) {', '.join(gone)}"
     return None
+
+
+def _deleted_after(session, job_id: str, release: db.Release) -> bool:
+    """Whether a link job went after `release` was made (by the order of their audit events; a deletion the
+    log does not show counts as after)."""
+    def first(*where) -> int | None:
+        return session.scalar(select(func.min(db.AuditEvent.seq)).where(db.AuditEvent.outcome == "ok", *where))
+
+    made = first(db.AuditEvent.action == "release", db.AuditEvent.request_id == release.request_id)
+    deleted = first(db.AuditEvent.action == "retention.apply", db.AuditEvent.job_id == job_id)
+    return made is None or deleted is None or deleted > made
 
 
 def verify_all(act: Acting) -> list[dict]:

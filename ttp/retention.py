@@ -52,11 +52,12 @@ class Plan:
     batches: list[db.Batch] = field(default_factory=list)
     jobs: list[tuple[db.Job, str]] = field(default_factory=list)
     releases: list[db.Release] = field(default_factory=list)
+    recipient_releases: list[db.RecipientRelease] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {"batches": len(self.batches), "records": sum(b.accepted for b in self.batches),
                 "quarantined_rows": sum(b.quarantined for b in self.batches), "jobs": len(self.jobs),
-                "release_files": len(self.releases)}
+                "release_files": len(self.releases) + len(self.recipient_releases)}
 
 
 def periods(session) -> Periods:
@@ -109,7 +110,24 @@ def plan(session, as_of: dt.datetime) -> Plan:
         period = found.releases.get(release.policy_name)
         if period is not None and expires(_utc(release.created_at), period[0]) <= as_of:
             result.releases.append(release)
+    for routed in session.scalars(select(db.RecipientRelease).where(db.RecipientRelease.removed_at.is_(None))
+                                  .order_by(db.RecipientRelease.created_at, db.RecipientRelease.id)):
+        name = _policy_of(session, routed)
+        period = found.releases.get(name) if name else None
+        if period is not None and expires(_utc(routed.created_at), period[0]) <= as_of:
+            result.recipient_releases.append(routed)
     return result
+
+
+def _policy_of(session, routed: db.RecipientRelease) -> str | None:
+    """The policy a recipient release follows: its request's (a delivery), or its delivery's (a table back)."""
+    while routed.request_id is None and routed.derived_from is not None:
+        parent = session.get(db.RecipientRelease, routed.derived_from)
+        if parent is None:
+            return None
+        routed = parent
+    request = session.get(db.Request, routed.request_id) if routed.request_id else None
+    return request.policy_name if request is not None else None
 
 
 def left_over(act: Acting) -> dict[str, int]:
@@ -129,7 +147,10 @@ def left_over(act: Acting) -> dict[str, int]:
 
         done = clean(settings.data_dir / parent, known)
         removed += done.removed_without_row + done.removed_temporary
-    for release_id in act.session.scalars(select(db.Release.id).where(db.Release.removed_at.is_not(None))):
+    removed_ids = [*act.session.scalars(select(db.Release.id).where(db.Release.removed_at.is_not(None))),
+                   *act.session.scalars(select(db.RecipientRelease.id)
+                                        .where(db.RecipientRelease.removed_at.is_not(None)))]
+    for release_id in removed_ids:
         if settings.release_dir(release_id).exists():
             _remove(settings.release_dir(release_id))
             removed += 1
@@ -179,6 +200,13 @@ def apply(act: Acting, as_of: dt.datetime, dry_run: bool) -> tuple[Plan, list[Pa
                {"deleted": "release files", "reason": f"past {describe(period)} ({which})"})
         release.removed_at = as_of
         folders.append(settings.release_dir(release.id))
+    for routed in found.recipient_releases:
+        period, which = found.periods.releases[str(_policy_of(session, routed))]
+        what = "delivery files" if routed.kind == "delivery" else "imported table files"
+        _event(act, {"release": routed.id, "recipient": routed.recipient}, {"files": len(routed.files)},
+               {"deleted": what, "reason": f"past {describe(period)} ({which})"})
+        routed.removed_at = as_of
+        folders.append(settings.release_dir(routed.id))
     session.flush()
     return found, folders
 
@@ -213,6 +241,8 @@ def run(app: App, as_of: dt.datetime | None, dry_run: bool) -> dict:
                            for b in found.batches],
                "jobs": [{"job_id": j.id, "reason": r, "made": _utc(j.created_at).isoformat()} for j, r in found.jobs],
                "releases": [{"release_id": r.id, "policy": r.policy_name, "made": _utc(r.created_at).isoformat()}
-                            for r in found.releases]}
+                            for r in found.releases],
+               "recipient_releases": [{"release_id": r.id, "kind": r.kind, "recipient": r.recipient,
+                                       "made": _utc(r.created_at).isoformat()} for r in found.recipient_releases]}
     remove_folders(folders)
     return doc
