@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from distributed import Client, LocalCluster
 
+from linkage import dask_engine
 from linkage.dask_engine import link_dask
 from linkage.partitions import read_meta, write_partitions
 from linkage.pipeline import link
@@ -19,8 +20,8 @@ SETTINGS = LinkSettings(u_sample_pairs=40_000, threads=1)
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as c:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      memory_limit="2GiB") as cluster, Client(cluster) as c:
         yield c
 
 
@@ -35,7 +36,9 @@ def _ids():
     return lambda: f"P{next(counter):06d}"
 
 
-def test_same_person_map_and_pair_decisions_as_in_one_process(demo, client, tmp_path):
+def test_same_person_map_and_pair_decisions_as_in_one_process(demo, client, tmp_path, monkeypatch):
+    # buckets of a few hundred entries: a pass's shuffle has more buckets than there are partitions
+    monkeypatch.setattr(dask_engine, "SHUFFLE_ROWS", 300)
     first = link(demo, settings=SETTINGS, new_person_id=_ids())
     # the client-side stages see earlier ids and clerical reviews as well
     previous = dict(first.person_map.head(len(demo) // 2).itertuples(index=False, name=None))
@@ -50,6 +53,8 @@ def test_same_person_map_and_pair_decisions_as_in_one_process(demo, client, tmp_
     pd.testing.assert_frame_equal(on_dask.person_map, local.person_map)
     pd.testing.assert_frame_equal(on_dask.pairs, local.pairs)
     assert on_dask.report["blocking"] == local.report["blocking"]
+    assert on_dask.engine["shuffle_bytes"]["entries"] > 0  # the shuffles went through files,
+    assert not (tmp_path / "parts" / "scratch").exists()  # which are gone
     assert on_dask.model == local.model
     assert (local.pairs["decision"] == "link").sum() > len(demo) // 2  # a real job: most records linked
     assert local.person_map["person_id"].nunique() < len(demo)
