@@ -2,13 +2,15 @@
 
 Run: .venv/bin/python bench/scale.py [--persons 10000 100000] [--million] [--no-splink] [--dense]
                                      [--engine local|dask|both] [--workers 2] [--partition-rows 250000]
+                                     [--memory-limit 4GiB]
 Each tool and size runs in its own subprocess (peak memory is its own; ttp pseudonymises in one and links
 in the next); prints a table with wall and CPU seconds, and how link time grew against n·log n.
 
-`--engine dask` links on a LocalCluster of `--workers` worker processes (one thread each) from feature
-partitions written beforehand in another process: the row shows the client's peak memory (peak_mb, the
-scheduler runs in it too), each worker's peak (worker_peak_mb), CPU seconds of client and workers together,
-and the bytes the workers sent each other (shuffles and joins).
+`--engine dask` links on a LocalCluster of `--workers` worker processes (one thread each, each with
+`--memory-limit`) from feature partitions written beforehand in another process: the row shows the client's
+peak memory (peak_mb, the scheduler runs in it too), each worker's peak (worker_peak_mb), CPU seconds of
+client and workers together, the bytes the shuffles wrote to the job's scratch directory (shuffled_mb, per
+stage in shuffle_stages_mb) and the bytes the workers sent each other over Dask's comms (sent_mb).
 
 The cohorts are national by default: names spread as a whole country's birth cohorts spread them (see
 tests/linkage/synthetic.py). `--dense` uses the small tests' dense name pools instead, where blocks on
@@ -115,7 +117,7 @@ def run_ttp_dask(path: str) -> dict:
     labels = _load(path + ".labels")
     counter = itertools.count()
     with LocalCluster(n_workers=int(sys.argv[4]), threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None, memory_limit=sys.argv[5]) as cluster, Client(cluster) as client:
         start = client.run(_worker_figures)
         t, cpu = time.perf_counter(), time.process_time()
         result = link_dask(Path(path + ".parts"), client, new_person_id=lambda: f"P{next(counter)}")
@@ -129,7 +131,9 @@ def run_ttp_dask(path: str) -> dict:
             "candidates": int(len(result.candidates.left)), "stages_s": stages,
             "person_map": _digest(result.person_map), "pairs": _digest(result.pairs),
             "worker_peak_mb": " ".join(str(round(end[w]["peak_mb"])) for w in sorted(end)),
-            "shuffled_mb": round(sum(end[w]["sent_bytes"] - start[w]["sent_bytes"] for w in end) / 2**20)}
+            "shuffled_mb": round(sum(result.engine["shuffle_bytes"].values()) / 2**20),
+            "shuffle_stages_mb": " ".join(f"{k} {v / 2**20:.0f}" for k, v in result.engine["shuffle_bytes"].items()),
+            "sent_mb": round(sum(end[w]["sent_bytes"] - start[w]["sent_bytes"] for w in end) / 2**20)}
 
 
 def run_splink(path: str) -> dict:
@@ -198,11 +202,12 @@ def main() -> None:
                         help="ttp in one process, on a Dask LocalCluster, or both side by side")
     parser.add_argument("--workers", type=int, default=2, help="dask worker processes")
     parser.add_argument("--partition-rows", type=int, default=250_000, help="records per feature partition")
+    parser.add_argument("--memory-limit", default="4GiB", help="each dask worker's memory limit")
     args = parser.parse_args()
     skip = {"splink"} if args.no_splink else set()
     skip |= {"ttp"} if args.engine == "dask" else set()
     skip |= {"partitions", "ttp-dask"} if args.engine == "local" else set()
-    extra = {"partitions": [str(args.partition_rows)], "ttp-dask": [str(args.workers)]}
+    extra = {"partitions": [str(args.partition_rows)], "ttp-dask": [str(args.workers), args.memory_limit]}
     sizes = args.persons + ([1_000_000] if args.million else [])
     from tests.linkage.synthetic import make_persons, make_records
 
@@ -225,7 +230,8 @@ def main() -> None:
                                                             timeout=7200)))
                 print(rows[-1], flush=True)
     print(table(rows, ["records", "precision", "recall", "f1", "twins_merged", "seconds", "cpu_s", "peak_mb",
-                       "worker_peak_mb", "shuffled_mb", "candidates", "person_map", "pairs", "stages_s"]))
+                       "worker_peak_mb", "shuffled_mb", "sent_mb", "candidates", "person_map", "pairs", "stages_s",
+                       "shuffle_stages_mb"]))
     print(growth(rows, sizes))
 
 

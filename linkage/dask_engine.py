@@ -345,7 +345,8 @@ class _Job:
 
     def done(self, stage: str, written: int) -> None:
         """A stage's shuffle files are read: count their bytes and free the disk."""
-        self.written[stage] = self.written.get(stage, 0) + int(written)
+        if written:
+            self.written[stage] = self.written.get(stage, 0) + int(written)
         shutil.rmtree(self.scratch / stage, ignore_errors=True)
 
     def crowded_numbers(self) -> dict[str, np.ndarray]:
