@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
-from _common import child, in_subprocess, table  # noqa: E402
+from _common import child, in_subprocess, peak_rss_kb, table  # noqa: E402
 
 
 def _load(path: str):
@@ -75,11 +75,12 @@ def run_ttp(path: str) -> dict:
     t, cpu = time.perf_counter(), time.process_time()
     result = link(features, new_person_id=lambda: f"P{next(counter)}")
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    link_peak = _link_peak_mb()
     ev = evaluate(result.person_map.assign(source=features["source"].to_numpy()), labels)
     stages = " ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
     return {"records": len(features), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1),
-            "candidates": int(len(result.candidates.left)), "stages_s": stages,
+            "candidates": int(len(result.candidates.left)), "stages_s": stages, "link_peak_mb": link_peak,
             "person_map": _digest(result.person_map), "pairs": _digest(result.pairs)}
 
 
@@ -93,6 +94,39 @@ def run_partitions(path: str) -> dict:
     start = time.perf_counter()
     meta = write_partitions(features, Path(path + ".parts"), rows_per_part=int(sys.argv[4]))
     return {"records": len(features), "seconds": round(time.perf_counter() - start, 1), "parts": len(meta["parts"])}
+
+
+def run_batches(path: str) -> dict:
+    """Generate, pseudonymise and write the dask engine's partitions batch by batch (`--batch-persons`), as
+    ingest would: no process holds all records or all features (at 3M persons each is about 10 GB)."""
+    import pandas as pd
+
+    from linkage.partitions import PartitionWriter
+    from tests.linkage.synthetic import make_persons, make_records, pseudonymised
+
+    n, batch, national, rows_per_part = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "national", int(sys.argv[7])
+    start, cpu = time.perf_counter(), time.process_time()
+    persons = make_persons(n, seed=11, national=national)
+    writer = PartitionWriter(Path(path + ".parts"), rows_per_part=rows_per_part)
+    labels = []
+    for b, first in enumerate(range(0, n, batch)):
+        records = make_records(persons.iloc[first:first + batch], seed=11 + b, national=national)
+        records["record_key"] = records["record_key"] + f"-b{b}"  # record keys unique over the batches
+        features = pseudonymised(records)
+        writer.add(features)
+        labels.append(records[["entity_id", "twin_of"]].assign(record_id=features["record_id"].to_numpy(),
+                                                               source=features["source"].to_numpy()))
+        del records, features
+    meta = writer.close()
+    with open(path + ".labels", "wb") as fh:
+        pickle.dump(pd.concat(labels, ignore_index=True), fh, protocol=5)
+    return {"records": meta["n"], "seconds": round(time.perf_counter() - start, 1),
+            "cpu_s": round(time.process_time() - cpu, 1), "parts": len(meta["parts"])}
+
+
+def _link_peak_mb() -> float:
+    """This process's peak memory so far: read as soon as the link returns, before the benchmark evaluates."""
+    return round(peak_rss_kb() / 1024, 1)
 
 
 def _worker_figures(dask_worker) -> dict:
@@ -122,13 +156,14 @@ def run_ttp_dask(path: str) -> dict:
         t, cpu = time.perf_counter(), time.process_time()
         result = link_dask(Path(path + ".parts"), client, new_person_id=lambda: f"P{next(counter)}")
         seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+        link_peak = _link_peak_mb()
         end = client.run(_worker_figures)
     ev = evaluate(result.person_map.assign(source=labels["source"].to_numpy()), labels)
     stages = " ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
     workers_cpu = sum(end[w]["cpu_s"] - start[w]["cpu_s"] for w in end)
     return {"records": len(labels), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu + workers_cpu, 1),
-            "candidates": int(len(result.candidates.left)), "stages_s": stages,
+            "candidates": int(len(result.candidates.left)), "stages_s": stages, "link_peak_mb": link_peak,
             "person_map": _digest(result.person_map), "pairs": _digest(result.pairs),
             "worker_peak_mb": " ".join(str(round(end[w]["peak_mb"])) for w in sorted(end)),
             "shuffled_mb": round(sum(result.engine["shuffle_bytes"].values()) / 2**20),
@@ -185,8 +220,8 @@ def run_splink(path: str) -> dict:
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1)}
 
 
-TOOLS = {"pseudonymise": run_features, "ttp": run_ttp, "partitions": run_partitions, "ttp-dask": run_ttp_dask,
-         "splink": run_splink}
+TOOLS = {"pseudonymise": run_features, "ttp": run_ttp, "partitions": run_partitions, "batches": run_batches,
+         "ttp-dask": run_ttp_dask, "splink": run_splink}
 
 
 def main() -> None:
@@ -203,10 +238,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="dask worker processes")
     parser.add_argument("--partition-rows", type=int, default=250_000, help="records per feature partition")
     parser.add_argument("--memory-limit", default="4GiB", help="each dask worker's memory limit")
+    parser.add_argument("--batch-persons", type=int, default=0,
+                        help="dask only: generate, pseudonymise and partition the records in batches of this many "
+                             "persons (records drawn per batch, so not the unbatched records)")
     args = parser.parse_args()
     skip = {"splink"} if args.no_splink else set()
     skip |= {"ttp"} if args.engine == "dask" else set()
     skip |= {"partitions", "ttp-dask"} if args.engine == "local" else set()
+    if args.batch_persons and (args.engine != "dask" or not args.no_splink):
+        parser.error("--batch-persons runs the dask engine alone: give --engine dask --no-splink")
+    skip |= {"pseudonymise", "partitions"} if args.batch_persons else {"batches"}
     extra = {"partitions": [str(args.partition_rows)], "ttp-dask": [str(args.workers), args.memory_limit]}
     sizes = args.persons + ([1_000_000] if args.million else [])
     from tests.linkage.synthetic import make_persons, make_records
@@ -214,6 +255,14 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
+            if args.batch_persons:
+                path = str(Path(tmp) / f"records_{n}.pkl")
+                for tool, more in (("batches", [str(n), str(args.batch_persons),
+                                                "dense" if args.dense else "national", str(args.partition_rows)]),
+                                   ("ttp-dask", extra["ttp-dask"])):
+                    rows.append((f"{tool} {n:,}", in_subprocess(__file__, ["--tool", tool, path, *more], timeout=7200)))
+                    print(rows[-1], flush=True)
+                continue
             t = time.perf_counter()
             national = not args.dense
             records = make_records(make_persons(n, seed=11, national=national), seed=11, national=national)
@@ -230,8 +279,8 @@ def main() -> None:
                                                             timeout=7200)))
                 print(rows[-1], flush=True)
     print(table(rows, ["records", "precision", "recall", "f1", "twins_merged", "seconds", "cpu_s", "peak_mb",
-                       "worker_peak_mb", "shuffled_mb", "sent_mb", "candidates", "person_map", "pairs", "stages_s",
-                       "shuffle_stages_mb"]))
+                       "link_peak_mb", "worker_peak_mb", "shuffled_mb", "sent_mb", "candidates", "person_map", "pairs",
+                       "stages_s", "shuffle_stages_mb"]))
     print(growth(rows, sizes))
 
 

@@ -25,30 +25,75 @@ def count_column(bloom: str) -> str:
 def write_partitions(features: pd.DataFrame, directory: Path, rows_per_part: int = 250_000) -> dict:
     """Write the features as row partitions (global row number, export-file and source codes, keyed
     hashes, Bloom filters as fixed-width uint64 word columns); returns the partitions' description."""
-    check_features(features)
-    arrays = to_arrays(features)
-    directory.mkdir(parents=True, exist_ok=True)
-    record_ids = features["record_id"].astype(str).to_numpy()
-    names = []
-    for part, start in enumerate(range(0, max(arrays.n, 1), rows_per_part)):
-        rows = slice(start, start + rows_per_part)
+    writer = PartitionWriter(directory, rows_per_part)
+    writer.add(features)
+    return writer.close()
+
+
+class PartitionWriter:
+    """Feature partitions written from feature frames handed in row order, one batch at a time: the files
+    `write_partitions` writes from their concatenation (export-file and source codes in order of first
+    appearance over all batches), without the whole feature frame in memory."""
+
+    def __init__(self, directory: Path, rows_per_part: int = 250_000) -> None:
+        self.directory, self.rows_per_part = directory, rows_per_part
+        directory.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+        self.sources: dict[str, int] = {}
+        self.files: dict[str, int] = {}
+        self.names: list[str] = []
+        self.pending: list[pa.Table] = []
+        self.shape: dict = {}
+
+    def add(self, features: pd.DataFrame) -> None:
+        check_features(features)
+        arrays = to_arrays(features)
+        shape = {"link_kinds": arrays.link_kinds, "hashes": sorted(arrays.hashes),
+                 "blooms": {k: int(v.shape[1]) for k, v in arrays.blooms.items()}}
+        if self.shape and shape != self.shape:
+            raise ValueError("feature batches with different columns cannot share partitions")
+        self.shape = shape
+        source_map = np.array([self.sources.setdefault(s, len(self.sources)) for s in arrays.sources], np.int64)
+        file_map = np.array([self.files.setdefault(f, len(self.files)) for f in arrays.files], np.int64)
         columns: dict[str, np.ndarray] = {
-            "row": np.arange(start, min(start + rows_per_part, arrays.n), dtype=np.int64),
-            "record_id": record_ids[rows], "file_code": arrays.file_code[rows],
-            "source_code": arrays.source_code[rows], "sex": arrays.sex[rows]}
-        columns.update({k: v[rows] for k, v in arrays.hashes.items()})
+            "row": np.arange(self.n, self.n + arrays.n, dtype=np.int64),
+            "record_id": features["record_id"].astype(str).to_numpy(),
+            "file_code": file_map[arrays.file_code] if arrays.n else arrays.file_code,
+            "source_code": source_map[arrays.source_code] if arrays.n else arrays.source_code,
+            "sex": arrays.sex}
+        columns.update(arrays.hashes)
         for name, words in arrays.blooms.items():
-            part_words = np.ascontiguousarray(words[rows])
+            words = np.ascontiguousarray(words)
             columns[name] = pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(8 * words.shape[1]), len(part_words), [None, pa.py_buffer(part_words)])
-            columns[count_column(name)] = arrays.bloom_counts[name][rows]
-        names.append(f"part-{part:05d}.parquet")
-        pq.write_table(pa.table(columns), directory / names[-1])
-    meta = {"n": arrays.n, "parts": names, "rows_per_part": rows_per_part, "sources": arrays.sources,
-            "files": arrays.files, "link_kinds": arrays.link_kinds, "hashes": sorted(arrays.hashes),
-            "blooms": {k: int(v.shape[1]) for k, v in arrays.blooms.items()}}
-    (directory / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return meta
+                pa.binary(8 * words.shape[1]), len(words), [None, pa.py_buffer(words)])
+            columns[count_column(name)] = arrays.bloom_counts[name]
+        self.pending.append(pa.table(columns))
+        self.n += arrays.n
+        self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        table = pa.concat_tables(self.pending) if self.pending else None
+        self.pending = []
+        start = 0
+        while table is not None and (table.num_rows - start >= self.rows_per_part
+                                     or (final and (start < table.num_rows or not self.names))):
+            self.names.append(f"part-{len(self.names):05d}.parquet")
+            pq.write_table(table.slice(start, self.rows_per_part), self.directory / self.names[-1])
+            start += self.rows_per_part
+        if table is not None and start < table.num_rows:
+            self.pending = [table.slice(start)]
+
+    def close(self) -> dict:
+        """Write the last partition and the partitions' description; returns the description."""
+        if not self.shape:
+            raise ValueError("no feature batch to write")
+        self._flush(final=True)
+        meta = {"n": self.n, "parts": self.names, "rows_per_part": self.rows_per_part,
+                "sources": list(self.sources), "files": list(self.files), **self.shape}
+        meta = {k: meta[k] for k in ("n", "parts", "rows_per_part", "sources", "files", "link_kinds", "hashes",
+                                     "blooms")}
+        (self.directory / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        return meta
 
 
 def read_meta(directory: Path) -> dict:

@@ -67,3 +67,19 @@ def test_partitions_hold_bloom_filters_as_fixed_size_binary(demo, tmp_path):
     table = pq.read_table(tmp_path / "parts" / meta["parts"][0])
     assert str(table.schema.field("fam_bf").type) == "fixed_size_binary[128]"
     assert read_meta(tmp_path / "parts")["n"] == len(demo)
+
+
+def test_partitions_written_batch_by_batch_are_those_of_the_whole_frame(demo, tmp_path):
+    import pyarrow.parquet as pq
+
+    from linkage.partitions import PartitionWriter
+
+    # batches in a shuffled row order, so export files and sources appear for the first time in later batches
+    frame = demo.sample(frac=1, random_state=3).reset_index(drop=True)
+    whole = write_partitions(frame, tmp_path / "whole", rows_per_part=150)
+    writer = PartitionWriter(tmp_path / "batches", rows_per_part=150)
+    for start in range(0, len(frame), 97):
+        writer.add(frame.iloc[start:start + 97])
+    assert writer.close() == whole
+    for name in whole["parts"]:
+        assert pq.read_table(tmp_path / "batches" / name).equals(pq.read_table(tmp_path / "whole" / name))
