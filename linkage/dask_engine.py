@@ -422,8 +422,6 @@ def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
     if int(meta["n"]) ** 2 * max(len(settings.passes), 1) >= 2**62:
         raise LinkError("too many records for one link job: split it by cohort")
     arrays, record_ids = client_arrays(directory, meta)
-    if len(set(record_ids.tolist())) != len(record_ids):
-        raise LinkError("feature frame has duplicate record_id values")
     job = _Job(client, directory, meta, settings)
     try:
         crowded = job.crowded_numbers()

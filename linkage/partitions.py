@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.arrays import FeatureArrays, check_features, to_arrays
+from linkage.errors import LinkError
 
 META = "parts.json"
 # what the stages after comparison read of each record (pipeline.link_compared): the client's share
@@ -139,11 +141,24 @@ def part_arrays(frame: pd.DataFrame, meta: dict) -> FeatureArrays:
 
 
 def client_arrays(directory: Path, meta: dict) -> tuple[FeatureArrays, np.ndarray]:
-    """What the client keeps of every record: its id, codes, numbers and name hashes (no Bloom filters)."""
-    wanted = ["row", "record_id", "file_code", "source_code", *(c for c in CLIENT_COLUMNS if c in meta["hashes"])]
+    """What the client keeps of every record: its id, codes, numbers and name hashes (no Bloom filters).
+
+    Read column by column from the Arrow table (no pandas frame beside it); record ids checked distinct by
+    Arrow (no Python set of millions of strings)."""
+    hashes = [c for c in CLIENT_COLUMNS if c in meta["hashes"]]
+    wanted = ["row", "record_id", "file_code", "source_code", *hashes]
     table = pq.ParquetDataset([str(directory / p) for p in meta["parts"]]).read(columns=wanted)
-    frame = table.to_pandas()
-    if not (frame["row"].to_numpy() == np.arange(len(frame))).all():
+    n = table.num_rows
+    if not (table["row"].to_numpy() == np.arange(n)).all():
         raise ValueError("feature partitions out of row order")
-    lean = {**meta, "blooms": {}, "hashes": [c for c in CLIENT_COLUMNS if c in meta["hashes"]]}
-    return part_arrays(frame, lean), frame["record_id"].to_numpy(dtype=object)
+    if pc.count_distinct(table["record_id"]).as_py() != n:
+        raise LinkError("feature frame has duplicate record_id values")
+    column = {c: table[c].to_numpy().astype(np.int64, copy=False) for c in ["file_code", "source_code", *hashes]}
+    record_ids = table["record_id"].to_numpy(zero_copy_only=False).astype(object, copy=False)
+    del table
+    pa.default_memory_pool().release_unused()  # the table's buffers back to the system, not kept by Arrow's pool
+    arrays = FeatureArrays(n=n, hashes={c: column[c] for c in hashes}, blooms={}, bloom_counts={},
+                           sex=np.zeros(n, np.int8), file_code=column["file_code"], source_code=column["source_code"],
+                           sources=list(meta["sources"]), files=list(meta["files"]),
+                           link_kinds=dict(meta["link_kinds"]))
+    return arrays, record_ids
