@@ -4,6 +4,9 @@ then the model, decisions, clusters and person ids on the client through the sta
 Every rule is the in-process one: a pass's rows are shuffled by the pass's key and `blocking.run_pass` runs on
 each group of keys (so block caps and representatives per numbered person hold per block); pairs meet their
 two records by two joins on the row number and `compare.compare` runs on each partition.
+
+The job runs stage by stage, every shuffle through Parquet files under the job's scratch directory, so a
+worker's memory is bounded by the partition size and `chunk_pairs`, not by the population (docs/scale.md).
 """
 
 from __future__ import annotations
