@@ -2,13 +2,15 @@
 
 Run: .venv/bin/python bench/scale.py [--persons 10000 100000] [--million] [--no-splink] [--dense]
                                      [--engine local|dask|both] [--workers 2] [--partition-rows 250000]
+                                     [--memory-limit 4GiB]
 Each tool and size runs in its own subprocess (peak memory is its own; ttp pseudonymises in one and links
 in the next); prints a table with wall and CPU seconds, and how link time grew against n·log n.
 
-`--engine dask` links on a LocalCluster of `--workers` worker processes (one thread each) from feature
-partitions written beforehand in another process: the row shows the client's peak memory (peak_mb, the
-scheduler runs in it too), each worker's peak (worker_peak_mb), CPU seconds of client and workers together,
-and the bytes the workers sent each other (shuffles and joins).
+`--engine dask` links on a LocalCluster of `--workers` worker processes (one thread each, each with
+`--memory-limit`) from feature partitions written beforehand in another process: the row shows the client's
+peak memory (peak_mb, the scheduler runs in it too), each worker's peak (worker_peak_mb), CPU seconds of
+client and workers together, the bytes the shuffles wrote to the job's scratch directory (shuffled_mb, per
+stage in shuffle_stages_mb) and the bytes the workers sent each other over Dask's comms (sent_mb).
 
 The cohorts are national by default: names spread as a whole country's birth cohorts spread them (see
 tests/linkage/synthetic.py). `--dense` uses the small tests' dense name pools instead, where blocks on
@@ -30,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
-from _common import child, in_subprocess, table  # noqa: E402
+from _common import child, in_subprocess, peak_rss_kb, table  # noqa: E402
 
 
 def _load(path: str):
@@ -73,11 +75,12 @@ def run_ttp(path: str) -> dict:
     t, cpu = time.perf_counter(), time.process_time()
     result = link(features, new_person_id=lambda: f"P{next(counter)}")
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    link_peak = _link_peak_mb()
     ev = evaluate(result.person_map.assign(source=features["source"].to_numpy()), labels)
     stages = " ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
     return {"records": len(features), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1),
-            "candidates": int(len(result.candidates.left)), "stages_s": stages,
+            "candidates": int(len(result.candidates.left)), "stages_s": stages, "link_peak_mb": link_peak,
             "person_map": _digest(result.person_map), "pairs": _digest(result.pairs)}
 
 
@@ -91,6 +94,39 @@ def run_partitions(path: str) -> dict:
     start = time.perf_counter()
     meta = write_partitions(features, Path(path + ".parts"), rows_per_part=int(sys.argv[4]))
     return {"records": len(features), "seconds": round(time.perf_counter() - start, 1), "parts": len(meta["parts"])}
+
+
+def run_batches(path: str) -> dict:
+    """Generate, pseudonymise and write the dask engine's partitions batch by batch (`--batch-persons`), as
+    ingest would: no process holds all records or all features (at 3M persons each is about 10 GB)."""
+    import pandas as pd
+
+    from linkage.partitions import PartitionWriter
+    from tests.linkage.synthetic import make_persons, make_records, pseudonymised
+
+    n, batch, national, rows_per_part = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "national", int(sys.argv[7])
+    start, cpu = time.perf_counter(), time.process_time()
+    persons = make_persons(n, seed=11, national=national)
+    writer = PartitionWriter(Path(path + ".parts"), rows_per_part=rows_per_part)
+    labels = []
+    for b, first in enumerate(range(0, n, batch)):
+        records = make_records(persons.iloc[first:first + batch], seed=11 + b, national=national)
+        records["record_key"] = records["record_key"] + f"-b{b}"  # record keys unique over the batches
+        features = pseudonymised(records)
+        writer.add(features)
+        labels.append(records[["entity_id", "twin_of"]].assign(record_id=features["record_id"].to_numpy(),
+                                                               source=features["source"].to_numpy()))
+        del records, features
+    meta = writer.close()
+    with open(path + ".labels", "wb") as fh:
+        pickle.dump(pd.concat(labels, ignore_index=True), fh, protocol=5)
+    return {"records": meta["n"], "seconds": round(time.perf_counter() - start, 1),
+            "cpu_s": round(time.process_time() - cpu, 1), "parts": len(meta["parts"])}
+
+
+def _link_peak_mb() -> float:
+    """This process's peak memory so far: read as soon as the link returns, before the benchmark evaluates."""
+    return round(peak_rss_kb() / 1024, 1)
 
 
 def _worker_figures(dask_worker) -> dict:
@@ -112,24 +148,27 @@ def run_ttp_dask(path: str) -> dict:
     from linkage.dask_engine import link_dask
     from linkage.evaluate import evaluate
 
-    labels = _load(path + ".labels")
     counter = itertools.count()
     with LocalCluster(n_workers=int(sys.argv[4]), threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None, memory_limit=sys.argv[5]) as cluster, Client(cluster) as client:
         start = client.run(_worker_figures)
         t, cpu = time.perf_counter(), time.process_time()
         result = link_dask(Path(path + ".parts"), client, new_person_id=lambda: f"P{next(counter)}")
         seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+        link_peak = _link_peak_mb()
         end = client.run(_worker_figures)
+    labels = _load(path + ".labels")  # after the link: the link's peak is the engine's own
     ev = evaluate(result.person_map.assign(source=labels["source"].to_numpy()), labels)
     stages = " ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
     workers_cpu = sum(end[w]["cpu_s"] - start[w]["cpu_s"] for w in end)
     return {"records": len(labels), "precision": ev["precision"], "recall": ev["recall"], "f1": ev["f1"],
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu + workers_cpu, 1),
-            "candidates": int(len(result.candidates.left)), "stages_s": stages,
+            "candidates": int(len(result.candidates.left)), "stages_s": stages, "link_peak_mb": link_peak,
             "person_map": _digest(result.person_map), "pairs": _digest(result.pairs),
             "worker_peak_mb": " ".join(str(round(end[w]["peak_mb"])) for w in sorted(end)),
-            "shuffled_mb": round(sum(end[w]["sent_bytes"] - start[w]["sent_bytes"] for w in end) / 2**20)}
+            "shuffled_mb": round(sum(result.engine["shuffle_bytes"].values()) / 2**20),
+            "shuffle_stages_mb": " ".join(f"{k} {v / 2**20:.0f}" for k, v in result.engine["shuffle_bytes"].items()),
+            "sent_mb": round(sum(end[w]["sent_bytes"] - start[w]["sent_bytes"] for w in end) / 2**20)}
 
 
 def run_splink(path: str) -> dict:
@@ -181,8 +220,8 @@ def run_splink(path: str) -> dict:
             "twins_merged": ev["twins_merged"], "seconds": round(seconds, 1), "cpu_s": round(cpu, 1)}
 
 
-TOOLS = {"pseudonymise": run_features, "ttp": run_ttp, "partitions": run_partitions, "ttp-dask": run_ttp_dask,
-         "splink": run_splink}
+TOOLS = {"pseudonymise": run_features, "ttp": run_ttp, "partitions": run_partitions, "batches": run_batches,
+         "ttp-dask": run_ttp_dask, "splink": run_splink}
 
 
 def main() -> None:
@@ -198,17 +237,32 @@ def main() -> None:
                         help="ttp in one process, on a Dask LocalCluster, or both side by side")
     parser.add_argument("--workers", type=int, default=2, help="dask worker processes")
     parser.add_argument("--partition-rows", type=int, default=250_000, help="records per feature partition")
+    parser.add_argument("--memory-limit", default="4GiB", help="each dask worker's memory limit")
+    parser.add_argument("--batch-persons", type=int, default=0,
+                        help="dask only: generate, pseudonymise and partition the records in batches of this many "
+                             "persons (records drawn per batch, so not the unbatched records)")
     args = parser.parse_args()
     skip = {"splink"} if args.no_splink else set()
     skip |= {"ttp"} if args.engine == "dask" else set()
     skip |= {"partitions", "ttp-dask"} if args.engine == "local" else set()
-    extra = {"partitions": [str(args.partition_rows)], "ttp-dask": [str(args.workers)]}
+    if args.batch_persons and (args.engine != "dask" or not args.no_splink):
+        parser.error("--batch-persons runs the dask engine alone: give --engine dask --no-splink")
+    skip |= {"pseudonymise", "partitions"} if args.batch_persons else {"batches"}
+    extra = {"partitions": [str(args.partition_rows)], "ttp-dask": [str(args.workers), args.memory_limit]}
     sizes = args.persons + ([1_000_000] if args.million else [])
     from tests.linkage.synthetic import make_persons, make_records
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
+            if args.batch_persons:
+                path = str(Path(tmp) / f"records_{n}.pkl")
+                for tool, more in (("batches", [str(n), str(args.batch_persons),
+                                                "dense" if args.dense else "national", str(args.partition_rows)]),
+                                   ("ttp-dask", extra["ttp-dask"])):
+                    rows.append((f"{tool} {n:,}", in_subprocess(__file__, ["--tool", tool, path, *more], timeout=7200)))
+                    print(rows[-1], flush=True)
+                continue
             t = time.perf_counter()
             national = not args.dense
             records = make_records(make_persons(n, seed=11, national=national), seed=11, national=national)
@@ -225,7 +279,8 @@ def main() -> None:
                                                             timeout=7200)))
                 print(rows[-1], flush=True)
     print(table(rows, ["records", "precision", "recall", "f1", "twins_merged", "seconds", "cpu_s", "peak_mb",
-                       "worker_peak_mb", "shuffled_mb", "candidates", "person_map", "pairs", "stages_s"]))
+                       "link_peak_mb", "worker_peak_mb", "shuffled_mb", "sent_mb", "candidates", "person_map", "pairs",
+                       "stages_s", "shuffle_stages_mb"]))
     print(growth(rows, sizes))
 
 

@@ -4,18 +4,22 @@ then the model, decisions, clusters and person ids on the client through the sta
 Every rule is the in-process one: a pass's rows are shuffled by the pass's key and `blocking.run_pass` runs on
 each group of keys (so block caps and representatives per numbered person hold per block); pairs meet their
 two records by two joins on the row number and `compare.compare` runs on each partition.
+
+The job runs stage by stage, every shuffle through Parquet files under the job's scratch directory, so a
+worker's memory is bounded by the partition size and `chunk_pairs`, not by the population (docs/scale.md).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import dask
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dask import delayed
 
 from linkage.arrays import FeatureArrays, unique_sorted
@@ -157,17 +161,6 @@ def u_pairs(frame: pd.DataFrame, meta: dict, comparisons: list[Comparison], sett
     return u_level_counts(arrays, il, ir, frame["full"].to_numpy(dtype=bool), comparisons, settings)
 
 
-def _by_left(client, il: np.ndarray, ir: np.ndarray, full: np.ndarray, divisions) -> tuple[dd.DataFrame, list]:
-    """Pairs drawn on the client as a frame indexed by left row, cut at the records' partition boundaries;
-    each piece is scattered to the workers (not sent inside the task graph): keep the returned futures
-    until the frame is computed, or the pieces are released."""
-    order = np.argsort(il, kind="stable")
-    sample = pd.DataFrame({"right": ir[order], "full": full[order]}, index=pd.Index(il[order], name="left"))
-    cuts = np.searchsorted(il[order], np.asarray(divisions[1:-1]), side="left")
-    pieces = client.scatter([sample.iloc[a:b] for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(il)], strict=True)])
-    return dd.from_delayed(pieces, meta=sample.iloc[:0], divisions=divisions, verify_meta=False), pieces
-
-
 def _attach(pairs: pd.DataFrame, records: pd.DataFrame, side: str, col: str) -> pd.DataFrame:
     """Pairs indexed by one of their rows, with that row's columns (`records`: the partition holding those
     rows, indexed by row number in order) taken beside them; the row becomes column `col` again."""
@@ -177,18 +170,245 @@ def _attach(pairs: pd.DataFrame, records: pd.DataFrame, side: str, col: str) -> 
                         copy=False)
 
 
-def _with_records(pairs: dd.DataFrame, feats: dd.DataFrame, on_left: bool = False) -> dd.DataFrame:
-    """Pairs joined to their two records: the pairs go to the partition holding each record (a shuffle of
-    the pairs by row range), where the join is a lookup; the records stay where they were read.
-    `on_left`: the pairs are indexed by their left row in the records' partitions already."""
-    for side, col in (("l_", "left"), ("r_", "right")):
-        if not (on_left and side == "l_"):
-            pairs = pairs.set_index(col, divisions=feats.divisions)
-        meta = _attach(pairs._meta, feats._meta, side, col)
-        parts = [delayed(_attach)(p, r, side, col)
-                 for p, r in zip(pairs.to_delayed(), feats.to_delayed(), strict=True)]
-        pairs = dd.from_delayed(parts, meta=meta, verify_meta=False)
-    return pairs
+
+# Shuffles go through Parquet files under the job's scratch directory, one stage at a time (as a map-reduce
+# job, or Spark, writes its shuffle files): a map task writes its rows split by bucket, a reduce task reads its
+# bucket's files; between stages the workers hold nothing but small counts. So a worker holds what its current
+# task reads, never the data in flight: a feature partition, a bucket of a pass's entries, or `chunk_pairs`
+# pairs with their records' columns.
+SHUFFLE_ROWS = 1_000_000  # entries of a blocking pass per bucket (about 100 bytes each)
+
+
+def _bucket_of(values: np.ndarray, buckets: int) -> np.ndarray:
+    """A bucket per hashed key (keys are keyed hashes already: uniform)."""
+    return (values.view(np.uint64) % np.uint64(buckets)).astype(np.int64)
+
+
+def _mixed_bucket(values: np.ndarray, buckets: int) -> np.ndarray:
+    """A bucket per plain integer (a number hash or row), mixed first (Fibonacci hashing)."""
+    mixed = values.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return ((mixed >> np.uint64(32)) % np.uint64(buckets)).astype(np.int64)
+
+
+def _write_split(frame: pd.DataFrame, bucket: np.ndarray, buckets: int, out: str, name: str) -> int:
+    """Write a frame's rows to one Parquet file per bucket they fall in (`out/b00007/name.parquet`), keeping
+    their order; the bytes written. A retried task writes the same files again."""
+    counts = np.bincount(bucket, minlength=buckets)
+    starts = np.r_[0, np.cumsum(counts)]
+    table = pa.Table.from_pandas(frame, preserve_index=False).take(np.argsort(bucket, kind="stable"))
+    written = 0
+    for j in np.flatnonzero(counts):
+        folder = Path(out) / f"b{j:05d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.slice(int(starts[j]), int(counts[j])), folder / f"{name}.parquet")
+        written += (folder / f"{name}.parquet").stat().st_size
+    return written
+
+
+def _bucket_files(out: str, j: int) -> list[Path]:
+    """A bucket's files in the order their map tasks are numbered (the order one process reads rows in)."""
+    folder = Path(out) / f"b{j:05d}"
+    return sorted(folder.glob("*.parquet")) if folder.exists() else []
+
+
+def _read(files: list[Path], dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    if not files:
+        return _empty(dtypes)
+    return pa.concat_tables([pq.read_table(f) for f in files]).to_pandas()
+
+
+def _read_part(path: str, columns: list[str]) -> pd.DataFrame:
+    """A feature partition indexed by row number; Arrow-backed, so Bloom filters stay fixed-size binary."""
+    frame = pq.read_table(path, columns=["row", *columns]).to_pandas(types_mapper=pd.ArrowDtype)
+    return frame.drop(columns="row").set_index(pd.Index(frame["row"].to_numpy(dtype=np.int64), name="row"))
+
+
+def _count_numbers(path: str, names: list[str], buckets: int, out: str, name: str) -> int:
+    """Map: each number's records in a partition, split by number."""
+    frame = _read_part(path, names)
+    pieces = []
+    for kind, col in enumerate(names):
+        values = frame[col].to_numpy(dtype=np.int64)
+        values, counts = unique_sorted(values[values != 0], return_counts=True)
+        pieces.append(pd.DataFrame({"kind": np.full(len(values), kind, np.int8), "value": values, "count": counts}))
+    counted = pd.concat(pieces, ignore_index=True)
+    return _write_split(counted, _mixed_bucket(counted["value"].to_numpy(np.int64), buckets), buckets, out, name)
+
+
+def _crowded_in(out: str, j: int, kinds: int, most: int) -> list[np.ndarray]:
+    """Reduce: per number kind, the numbers of a bucket held by more than `most` records in all."""
+    frame = _read(_bucket_files(out, j), {"kind": np.int8, "value": np.int64, "count": np.int64})
+    found = []
+    for kind in range(kinds):
+        mine = frame[frame["kind"] == kind]
+        sums = mine.groupby("value")["count"].sum()
+        found.append(sums.index.to_numpy(dtype=np.int64)[sums.to_numpy() > most])
+    return found
+
+
+def _pass_map(path: str, columns: list[str], meta: dict, p: BlockingPass, settings: LinkSettings,
+              crowded: dict[str, np.ndarray], buckets: int, out: str, name: str) -> int:
+    """Map: a partition's entries of one pass, split by key."""
+    entries = pass_entries(_read_part(path, columns), meta, p, settings, crowded)
+    return _write_split(entries, _bucket_of(entries["key"].to_numpy(np.int64), buckets), buckets, out, name)
+
+
+def _pass_reduce(src: str, j: int, p: BlockingPass, k: int, settings: LinkSettings, n: int, tags: int,
+                 rows_per_part: int, parts: int, out: str, name: str) -> tuple[np.ndarray, int]:
+    """Reduce: the pairs a pass proposes among a bucket of keys, split by the partition of their left row."""
+    entries = _read(_bucket_files(src, j), {**ENTRY, **{c: np.int64 for c in pass_columns(p)}})
+    frame, skipped = pass_pairs(entries, p, k, settings, n, tags)
+    left_part = frame["pair"].to_numpy(np.int64) // n // rows_per_part
+    return skipped, _write_split(frame[["code"]], left_part, parts, out, name)
+
+
+def _left(src: str, i: int, path: str, columns: list[str], n: int, tags: int, passes: int, chunk: int,
+          rows_per_part: int, parts: int, out: str) -> tuple[np.ndarray, int]:
+    """The candidate pairs whose left record is in partition `i` (the union of the passes' pairs: a pair
+    falls in one partition), each with its left record's columns, split by the partition of the right record.
+
+    Also the random pairs of u (`tags` 0: pairs drawn on the client, with `left`, `right` and `full`)."""
+    if tags:
+        tagged = _read(_bucket_files(src, i), {"code": np.int64})
+        pairs, pass_counts = union_pairs(tagged, tags, passes)
+        code = pairs["pair"].to_numpy(np.int64)
+        pairs = pairs.assign(right=code % n).set_index(pd.Index(code // n, name="left"))
+    else:
+        pairs = _read(_bucket_files(src, i), {"left": np.int64, "right": np.int64, "full": bool}).set_index("left")
+        pass_counts = np.zeros(0, np.int64)
+    records = _read_part(path, columns) if len(pairs) else _empty({})
+    written = 0
+    for c, s in enumerate(range(0, len(pairs), chunk)):
+        joined = _attach(pairs.iloc[s:s + chunk], records, "l_", "left")
+        right_part = joined["right"].to_numpy(np.int64) // rows_per_part
+        written += _write_split(joined, right_part, parts, out, f"l{i:05d}-{c:05d}")
+    return pass_counts, written
+
+
+def _right(src: str, j: int, path: str, columns: list[str], meta: dict, comparisons: list[Comparison],
+           settings: LinkSettings, out: str) -> tuple[tuple[np.ndarray, np.ndarray] | None, int]:
+    """Pairs whose right record is in partition `j`, one file of them at a time, joined to that record and
+    compared; levels and tf values written to `out`, pattern counts returned."""
+    files = _bucket_files(src, j)
+    if not files:
+        return None, 0
+    records = _read_part(path, columns)
+    frames, counts = [], []
+    for f in files:
+        pairs = pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
+        joined = _attach(pairs.set_index(pd.Index(pairs.pop("right").to_numpy(np.int64))), records, "r_", "right")
+        frame, count = compare_pairs(joined, meta, comparisons, settings)
+        frames.append(frame)
+        if len(count[0]):
+            counts.append(count)
+    target = Path(out) / f"c{j:05d}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False), target)
+    return (merge_counts(counts) if counts else None), target.stat().st_size
+
+
+def _right_u(src: str, j: int, path: str, columns: list[str], meta: dict, used: list[Comparison],
+             settings: LinkSettings) -> list[np.ndarray] | None:
+    """Level counts of the random pairs whose right record is in partition `j`."""
+    files = _bucket_files(src, j)
+    if not files:
+        return None
+    records = _read_part(path, columns)
+    summed = None
+    for f in files:
+        pairs = pq.read_table(f).to_pandas(types_mapper=pd.ArrowDtype)
+        joined = _attach(pairs.set_index(pd.Index(pairs.pop("right").to_numpy(np.int64))), records, "r_", "right")
+        counts = u_pairs(joined, meta, used, settings)
+        summed = counts if summed is None else [a + b for a, b in zip(summed, counts, strict=True)]
+    return summed
+
+
+class _Job:
+    """One link job's stages on the cluster: what they read, where their shuffle files go, what they wrote."""
+
+    def __init__(self, client, directory: Path, meta: dict, settings: LinkSettings) -> None:
+        self.client, self.meta, self.settings = client, meta, settings
+        self.n, self.rows_per_part = int(meta["n"]), int(meta["rows_per_part"])
+        self.paths = [str(directory / p) for p in meta["parts"]]
+        self.scratch = directory / "scratch"
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.mkdir()
+        self.written: dict[str, int] = {}
+        columns = [c for c in worker_columns(meta) if c != "row"]
+        self.all_columns = columns
+        # what comparisons read: pairs travel without the export-file and source codes
+        self.record_columns = [c for c in columns if c not in ("file_code", "source_code")]
+
+    def run(self, tasks: list) -> list:
+        """One stage: its tasks computed and their (small) results gathered; nothing stays on the workers."""
+        return self.client.gather(self.client.compute(tasks))
+
+    def dir(self, stage: str) -> str:
+        return str(self.scratch / stage)
+
+    def done(self, stage: str, written: int) -> None:
+        """A stage's shuffle files are read: count their bytes and free the disk."""
+        if written:
+            self.written[stage] = self.written.get(stage, 0) + int(written)
+        shutil.rmtree(self.scratch / stage, ignore_errors=True)
+
+    def crowded_numbers(self) -> dict[str, np.ndarray]:
+        """Per number kind, the numbers shared by more than `max_number_group` records in all partitions."""
+        names = [k for k in NUMBER_KEYS if k in self.meta["hashes"]]
+        if not names:
+            return {}
+        parts, out = len(self.paths), self.dir("numbers")
+        written = sum(self.run([delayed(_count_numbers)(path, names, parts, out, f"m{i:05d}")
+                                for i, path in enumerate(self.paths)]))
+        found = self.run([delayed(_crowded_in)(out, j, len(names), self.settings.max_number_group)
+                          for j in range(parts)])
+        self.done("numbers", written)
+        return {name: np.sort(np.concatenate([f[kind] for f in found])) for kind, name in enumerate(names)}
+
+    def block(self, crowded: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Every pass (a shuffle of its entries by key, `run_pass` per bucket): the proposed pairs written by
+        the partition of their left record; per pass the skipped blocks and records."""
+        settings, n, parts = self.settings, self.n, len(self.paths)
+        tags = max(len(settings.passes), 1)
+        maps, plan = [], []
+        for k, p in enumerate(settings.passes):
+            variants = 2 if p.cross is not None else settings.lsh_bands if p.lsh is not None else 1
+            buckets = max(parts, -(-n * variants // SHUFFLE_ROWS))  # buckets of a fixed size, whatever n
+            plan.append(buckets)
+            maps += [delayed(_pass_map)(path, self.all_columns, self.meta, p, settings, crowded, buckets,
+                                        self.dir(f"pass{k}"), f"m{i:05d}") for i, path in enumerate(self.paths)]
+        self.written["entries"] = sum(self.run(maps))
+        reduces, which = [], []
+        for k, p in enumerate(settings.passes):
+            for j in range(plan[k]):
+                reduces.append(delayed(_pass_reduce)(self.dir(f"pass{k}"), j, p, k, settings, n, tags,
+                                                     self.rows_per_part, parts, self.dir("pairs"),
+                                                     f"p{k:03d}-{j:05d}"))
+                which.append(k)
+        results = self.run(reduces)
+        for k in range(len(settings.passes)):
+            self.done(f"pass{k}", 0)
+        self.written["pairs"] = sum(w for _, w in results)
+        skipped = [np.zeros(2, np.int64) for _ in settings.passes]
+        for k, (skip, _) in zip(which, results, strict=True):
+            skipped[k] += skip
+        return skipped
+
+    def join(self, src: str, columns: list[str], tags: int, passes: int) -> np.ndarray:
+        """Pairs written by left partition meet their left records (the union of passes first, for
+        candidates), and are written by right partition; the distinct pairs each pass proposed."""
+        results = self.run([delayed(_left)(src, i, path, columns, self.n, tags, passes, self.settings.chunk_pairs,
+                                           self.rows_per_part, len(self.paths), self.dir("left"))
+                            for i, path in enumerate(self.paths)])
+        self.done(Path(src).name, 0)
+        self.written["left"] = self.written.get("left", 0) + sum(w for _, w in results)
+        return sum((c for c, _ in results), np.zeros(passes, np.int64))
+
+    def compare(self, comparisons: list[Comparison]) -> tuple[list, int]:
+        results = self.run([delayed(_right)(self.dir("left"), j, path, self.record_columns, self.meta, comparisons,
+                                            self.settings, self.dir("compared")) for j, path in enumerate(self.paths)])
+        self.done("left", 0)
+        return [c for c, _ in results if c is not None], sum(w for _, w in results)
 
 
 def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
@@ -196,115 +416,90 @@ def link_dask(directory: Path, client, *, settings: LinkSettings | None = None,
               new_person_id: Callable[[], str], progress: Progress | None = None) -> LinkResult:
     """Link the records of feature partitions (`partitions.write_partitions`) on a Dask cluster.
 
-    Shuffles go through tasks: Dask's P2P shuffle has no Arrow fixed-size binary (the Bloom filters)."""
+    The job runs stage by stage; each shuffle goes through Parquet files under `directory/scratch` (removed
+    at the end), so every worker must see `directory` at the same path. A worker holds one task's data at a
+    time: its memory follows the partition size and `chunk_pairs`, not the number of records."""
     settings = settings or LinkSettings()
     timings, lap = stopwatch()
-    with dask.config.set({"dataframe.shuffle.method": "tasks"}):
-        meta = read_meta(directory)
-        if int(meta["n"]) ** 2 * max(len(settings.passes), 1) >= 2**62:
-            raise LinkError("too many records for one link job: split it by cohort")
-        arrays, record_ids = client_arrays(directory, meta)
-        if len(set(record_ids.tolist())) != len(record_ids):
-            raise LinkError("feature frame has duplicate record_id values")
-        feats = dd.read_parquet([str(directory / p) for p in meta["parts"]], index="row", calculate_divisions=True,
-                                dtype_backend="pyarrow", columns=[c for c in worker_columns(meta) if c != "row"])
-        if not feats.known_divisions:
-            raise LinkError(f"{directory}: feature partitions without row ranges; write them again")
-        crowded = _crowded_numbers(client, feats, meta, settings)
+    meta = read_meta(directory)
+    if int(meta["n"]) ** 2 * max(len(settings.passes), 1) >= 2**62:
+        raise LinkError("too many records for one link job: split it by cohort")
+    arrays, record_ids = client_arrays(directory, meta)
+    job = _Job(client, directory, meta, settings)
+    try:
+        crowded = job.crowded_numbers()
         lap("prepare")
         comparisons = comparisons_for(arrays, settings)
-        # what comparisons read: pairs travel without the export-file and source codes
-        records = feats[[c for c in feats.columns if c not in ("file_code", "source_code")]]
-        cands, levels, tf, patterns, counts = _block_and_compare(client, feats, records, meta, comparisons,
-                                                                 settings, crowded)
+        skipped = job.block(crowded)
+        pass_counts = job.join(job.dir("pairs"), job.record_columns, max(len(settings.passes), 1),
+                               len(settings.passes))
+        lap("block")
+        count_parts, written = job.compare(comparisons)
+        cands, levels, tf = _read_compared(job, comparisons, skipped, pass_counts)
+        job.done("compared", written)
+        counted = [c for c in count_parts if len(c[0])]
+        patterns, counts = (merge_counts(counted) if counted
+                            else (np.empty((0, len(comparisons)), np.int8), np.empty(0, np.int64)))
         if progress:
             progress("block", len(cands.left), len(cands.left))
             progress("compare", len(cands.left), len(cands.left))
-        lap("block_compare")  # one graph: blocking, joins and comparison overlap on the workers
+        lap("join_compare")
 
         def u_for(used: list[Comparison]) -> list[np.ndarray]:
-            return _estimate_u(client, arrays, records, meta, used, settings)
+            return _estimate_u(job, arrays, used)
 
-        return link_compared(arrays, record_ids, cands, comparisons, levels, tf, patterns, counts, u_for,
-                             settings=settings, previous=previous, reviews=reviews, new_person_id=new_person_id,
-                             progress=progress, timings=timings, lap=lap)
-
-
-def _crowded_numbers(client, feats: dd.DataFrame, meta: dict, settings: LinkSettings) -> dict[str, np.ndarray]:
-    """Per number kind, the numbers shared by more than `max_number_group` records, counted over all partitions."""
-    crowded = {}
-    for name in NUMBER_KEYS:
-        if name in meta["hashes"]:
-            sizes = feats[name][feats[name] != 0].value_counts()
-            crowded[name] = np.sort(client.compute(sizes[sizes > settings.max_number_group]).result()
-                                    .index.to_numpy(dtype=np.int64))
-    return crowded
+        result = link_compared(arrays, record_ids, cands, comparisons, levels, tf, patterns, counts, u_for,
+                               settings=settings, previous=previous, reviews=reviews, new_person_id=new_person_id,
+                               progress=progress, timings=timings, lap=lap)
+    finally:
+        shutil.rmtree(job.scratch, ignore_errors=True)
+    result.engine = {"shuffle_bytes": dict(job.written), "partitions": len(job.paths)}
+    return result
 
 
-def _block_and_compare(client, feats: dd.DataFrame, records: dd.DataFrame, meta: dict, comparisons: list[Comparison],
-                       settings: LinkSettings, crowded: dict[str, np.ndarray]):
-    """Candidates (in pair-code order, as one process orders them), their levels and tf values, and the summed
-    pattern counts: every pass, the union and the comparisons in one graph, gathered once."""
-    n, tags, passes = int(meta["n"]), max(len(settings.passes), 1), len(settings.passes)
-    parts = max(feats.npartitions, 1)
-    pass_outs, skipped = [], []
-    for k, p in enumerate(settings.passes):
-        dtypes = {**ENTRY, **{c: np.int64 for c in pass_columns(p)}}
-        entries = feats.map_partitions(pass_entries, meta, p, settings, crowded, meta=_empty(dtypes))
-        for group in entries.shuffle(on="key", npartitions=parts).to_delayed():
-            frame, skip = delayed(pass_pairs, nout=2)(group, p, k, settings, n, tags)
-            pass_outs.append(frame)
-            skipped.append((k, skip))
-    tagged = dd.from_delayed(pass_outs, meta=_empty({"pair": np.int64, "code": np.int64}), verify_meta=False)
-    unions = [delayed(union_pairs, nout=2)(g, tags, passes)
-              for g in tagged.shuffle(on="pair", npartitions=parts).to_delayed()]
-    pairs = dd.from_delayed([u for u, _ in unions], meta=_empty({"pair": np.int64, "first_pass": np.int16}),
-                            verify_meta=False)
-    pairs = pairs.assign(left=pairs["pair"] // n, right=pairs["pair"] % n)
-    compared = [delayed(compare_pairs, nout=2)(g, meta, comparisons, settings)
-                for g in _with_records(pairs, records).to_delayed()]
-    wanted = [[c for c, _ in compared], [c for _, c in compared], [s for _, s in skipped], [c for _, c in unions]]
-    results = client.gather(client.compute([x for group in wanted for x in group]))
-    cuts = np.cumsum([0, *map(len, wanted)])
-    frames, count_parts, skip_counts, pass_counts = (results[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True))
-    del results
-    frame = (pd.concat(frames, ignore_index=True) if frames
-             else _empty({"pair": np.int64, "first_pass": np.int16}))  # no columns of levels needed then
-    del frames
-    frame = frame.sort_values("pair", kind="stable")
-    code = frame["pair"].to_numpy(dtype=np.int64)
-    first_pass = frame["first_pass"].to_numpy(np.int16)
+def _read_compared(job: _Job, comparisons: list[Comparison], skipped: list[np.ndarray], pass_counts: np.ndarray
+                   ) -> tuple[Candidates, np.ndarray, dict[str, np.ndarray]]:
+    """The candidates in pair-code order (as one process orders them), their levels and tf values, read on the
+    client column by column (no frame of them all, no sorted copy of one)."""
+    settings, n, passes = job.settings, job.n, len(job.settings.passes)
+    files = sorted((job.scratch / "compared").glob("*.parquet"))
+    table = pa.concat_tables([pq.read_table(f) for f in files]) if files else pa.table({"pair": np.empty(0, np.int64)})
+    code = table["pair"].to_numpy()
+    order = np.argsort(code, kind="stable")
+
+    def column(name: str, dtype) -> np.ndarray:
+        return table[name].to_numpy()[order].astype(dtype, copy=False) if len(code) else np.empty(0, dtype)
+
+    code = code[order]
+    first_pass = column("first_pass", np.int16)
+    levels = np.empty((len(code), len(comparisons)), np.int8)
+    for k in range(len(comparisons) if len(code) else 0):
+        levels[:, k] = column(f"lv{k}", np.int8)
+    tf = {c.name: column(f"tf_{c.name}", np.int64) for c in comparisons if c.tf}
     new_pairs = np.bincount(first_pass, minlength=passes)
-    report = []
-    for k, p in enumerate(settings.passes):
-        skips = sum((s for (j, _), s in zip(skipped, skip_counts, strict=True) if j == k), np.zeros(2, np.int64))
-        report.append({"pass": p.name, "pairs": int(sum(c[k] for c in pass_counts)), "new_pairs": int(new_pairs[k]),
-                       "skipped_blocks": int(skips[0]), "skipped_records": int(skips[1])})
-    cands = Candidates(left=code // n, right=code % n, first_pass=first_pass, report=report)
-    levels = (np.column_stack([frame[f"lv{k}"].to_numpy(np.int8) for k in range(len(comparisons))])
-              if len(code) and comparisons else np.empty((len(code), len(comparisons)), np.int8))
-    tf = {c.name: frame[f"tf_{c.name}"].to_numpy(np.int64) if len(code) else np.empty(0, np.int64)
-          for c in comparisons if c.tf}
-    counted = [c for c in count_parts if len(c[0])]
-    patterns, counts = (merge_counts(counted) if counted
-                        else (np.empty((0, len(comparisons)), np.int8), np.empty(0, np.int64)))
-    return cands, levels, tf, patterns, counts
+    report = [{"pass": p.name, "pairs": int(pass_counts[k]), "new_pairs": int(new_pairs[k]),
+               "skipped_blocks": int(skipped[k][0]), "skipped_records": int(skipped[k][1])}
+              for k, p in enumerate(settings.passes)]
+    return Candidates(left=code // n, right=code % n, first_pass=first_pass, report=report), levels, tf
 
 
-def _estimate_u(client, arrays: FeatureArrays, records: dd.DataFrame, meta: dict, used: list[Comparison],
-                settings: LinkSettings) -> list[np.ndarray]:
+def _estimate_u(job: _Job, arrays: FeatureArrays, used: list[Comparison]) -> list[np.ndarray]:
     """u from the random pairs one process draws (`model.u_sample` on the client's codes), compared on the
-    workers; the three quarters compared without Bloom filters travel without them."""
+    workers the way candidates are; the three quarters compared without Bloom filters travel without them."""
+    settings = job.settings
     il, ir, full = u_sample(arrays, settings)
-    plain_meta = {**meta, "blooms": {}}
-    plain = records[[c for c in records.columns if c in worker_columns(plain_meta)]]
-    tasks, held = [], []
-    for pick, recs, part_meta in ((full, records, meta), (~full, plain, plain_meta)):
-        sample, pieces = _by_left(client, il[pick], ir[pick], full[pick], records.divisions)
-        held.append(pieces)
-        tasks += [delayed(u_pairs)(g, part_meta, used, settings)
-                  for g in _with_records(sample, recs, on_left=True).to_delayed()]
-    level_counts = client.gather(client.compute(tasks))
-    del held
-    summed = [sum((c[k] for c in level_counts), np.zeros(len(used[k].levels))) for k in range(len(used))]
+    plain_meta = {**job.meta, "blooms": {}}
+    plain = [c for c in job.record_columns if c in worker_columns(plain_meta)]
+    summed = [np.zeros(len(c.levels)) for c in used]
+    for pick, columns, part_meta in ((full, job.record_columns, job.meta), (~full, plain, plain_meta)):
+        sample = pd.DataFrame({"left": il[pick], "right": ir[pick], "full": full[pick]})
+        job.written["u"] = job.written.get("u", 0) + _write_split(
+            sample, sample["left"].to_numpy() // job.rows_per_part, len(job.paths), job.dir("u"), "client")
+        job.join(job.dir("u"), columns, 0, 0)
+        counted = job.run([delayed(_right_u)(job.dir("left"), j, path, columns, part_meta, used, settings)
+                           for j, path in enumerate(job.paths)])
+        job.done("left", 0)
+        for c in counted:
+            if c is not None:
+                summed = [a + b for a, b in zip(summed, c, strict=True)]
     return u_from_counts(summed, used)

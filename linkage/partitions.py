@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from linkage.arrays import FeatureArrays, check_features, to_arrays
+from linkage.errors import LinkError
 
 META = "parts.json"
 # what the stages after comparison read of each record (pipeline.link_compared): the client's share
@@ -25,30 +27,75 @@ def count_column(bloom: str) -> str:
 def write_partitions(features: pd.DataFrame, directory: Path, rows_per_part: int = 250_000) -> dict:
     """Write the features as row partitions (global row number, export-file and source codes, keyed
     hashes, Bloom filters as fixed-width uint64 word columns); returns the partitions' description."""
-    check_features(features)
-    arrays = to_arrays(features)
-    directory.mkdir(parents=True, exist_ok=True)
-    record_ids = features["record_id"].astype(str).to_numpy()
-    names = []
-    for part, start in enumerate(range(0, max(arrays.n, 1), rows_per_part)):
-        rows = slice(start, start + rows_per_part)
+    writer = PartitionWriter(directory, rows_per_part)
+    writer.add(features)
+    return writer.close()
+
+
+class PartitionWriter:
+    """Feature partitions written from feature frames handed in row order, one batch at a time: the files
+    `write_partitions` writes from their concatenation (export-file and source codes in order of first
+    appearance over all batches), without the whole feature frame in memory."""
+
+    def __init__(self, directory: Path, rows_per_part: int = 250_000) -> None:
+        self.directory, self.rows_per_part = directory, rows_per_part
+        directory.mkdir(parents=True, exist_ok=True)
+        self.n = 0
+        self.sources: dict[str, int] = {}
+        self.files: dict[str, int] = {}
+        self.names: list[str] = []
+        self.pending: list[pa.Table] = []
+        self.shape: dict = {}
+
+    def add(self, features: pd.DataFrame) -> None:
+        check_features(features)
+        arrays = to_arrays(features)
+        shape = {"link_kinds": arrays.link_kinds, "hashes": sorted(arrays.hashes),
+                 "blooms": {k: int(v.shape[1]) for k, v in arrays.blooms.items()}}
+        if self.shape and shape != self.shape:
+            raise ValueError("feature batches with different columns cannot share partitions")
+        self.shape = shape
+        source_map = np.array([self.sources.setdefault(s, len(self.sources)) for s in arrays.sources], np.int64)
+        file_map = np.array([self.files.setdefault(f, len(self.files)) for f in arrays.files], np.int64)
         columns: dict[str, np.ndarray] = {
-            "row": np.arange(start, min(start + rows_per_part, arrays.n), dtype=np.int64),
-            "record_id": record_ids[rows], "file_code": arrays.file_code[rows],
-            "source_code": arrays.source_code[rows], "sex": arrays.sex[rows]}
-        columns.update({k: v[rows] for k, v in arrays.hashes.items()})
+            "row": np.arange(self.n, self.n + arrays.n, dtype=np.int64),
+            "record_id": features["record_id"].astype(str).to_numpy(),
+            "file_code": file_map[arrays.file_code] if arrays.n else arrays.file_code,
+            "source_code": source_map[arrays.source_code] if arrays.n else arrays.source_code,
+            "sex": arrays.sex}
+        columns.update(arrays.hashes)
         for name, words in arrays.blooms.items():
-            part_words = np.ascontiguousarray(words[rows])
+            words = np.ascontiguousarray(words)
             columns[name] = pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(8 * words.shape[1]), len(part_words), [None, pa.py_buffer(part_words)])
-            columns[count_column(name)] = arrays.bloom_counts[name][rows]
-        names.append(f"part-{part:05d}.parquet")
-        pq.write_table(pa.table(columns), directory / names[-1])
-    meta = {"n": arrays.n, "parts": names, "rows_per_part": rows_per_part, "sources": arrays.sources,
-            "files": arrays.files, "link_kinds": arrays.link_kinds, "hashes": sorted(arrays.hashes),
-            "blooms": {k: int(v.shape[1]) for k, v in arrays.blooms.items()}}
-    (directory / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return meta
+                pa.binary(8 * words.shape[1]), len(words), [None, pa.py_buffer(words)])
+            columns[count_column(name)] = arrays.bloom_counts[name]
+        self.pending.append(pa.table(columns))
+        self.n += arrays.n
+        self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        table = pa.concat_tables(self.pending) if self.pending else None
+        self.pending = []
+        start = 0
+        while table is not None and (table.num_rows - start >= self.rows_per_part
+                                     or (final and (start < table.num_rows or not self.names))):
+            self.names.append(f"part-{len(self.names):05d}.parquet")
+            pq.write_table(table.slice(start, self.rows_per_part), self.directory / self.names[-1])
+            start += self.rows_per_part
+        if table is not None and start < table.num_rows:
+            self.pending = [table.slice(start)]
+
+    def close(self) -> dict:
+        """Write the last partition and the partitions' description; returns the description."""
+        if not self.shape:
+            raise ValueError("no feature batch to write")
+        self._flush(final=True)
+        meta = {"n": self.n, "parts": self.names, "rows_per_part": self.rows_per_part,
+                "sources": list(self.sources), "files": list(self.files), **self.shape}
+        meta = {k: meta[k] for k in ("n", "parts", "rows_per_part", "sources", "files", "link_kinds", "hashes",
+                                     "blooms")}
+        (self.directory / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        return meta
 
 
 def read_meta(directory: Path) -> dict:
@@ -94,11 +141,24 @@ def part_arrays(frame: pd.DataFrame, meta: dict) -> FeatureArrays:
 
 
 def client_arrays(directory: Path, meta: dict) -> tuple[FeatureArrays, np.ndarray]:
-    """What the client keeps of every record: its id, codes, numbers and name hashes (no Bloom filters)."""
-    wanted = ["row", "record_id", "file_code", "source_code", *(c for c in CLIENT_COLUMNS if c in meta["hashes"])]
+    """What the client keeps of every record: its id, codes, numbers and name hashes (no Bloom filters).
+
+    Read column by column from the Arrow table (no pandas frame beside it); record ids checked distinct by
+    Arrow (no Python set of millions of strings)."""
+    hashes = [c for c in CLIENT_COLUMNS if c in meta["hashes"]]
+    wanted = ["row", "record_id", "file_code", "source_code", *hashes]
     table = pq.ParquetDataset([str(directory / p) for p in meta["parts"]]).read(columns=wanted)
-    frame = table.to_pandas()
-    if not (frame["row"].to_numpy() == np.arange(len(frame))).all():
+    n = table.num_rows
+    if not (table["row"].to_numpy() == np.arange(n)).all():
         raise ValueError("feature partitions out of row order")
-    lean = {**meta, "blooms": {}, "hashes": [c for c in CLIENT_COLUMNS if c in meta["hashes"]]}
-    return part_arrays(frame, lean), frame["record_id"].to_numpy(dtype=object)
+    if pc.count_distinct(table["record_id"]).as_py() != n:
+        raise LinkError("feature frame has duplicate record_id values")
+    column = {c: table[c].to_numpy().astype(np.int64, copy=False) for c in ["file_code", "source_code", *hashes]}
+    record_ids = table["record_id"].to_numpy(zero_copy_only=False).astype(object, copy=False)
+    del table
+    pa.default_memory_pool().release_unused()  # the table's buffers back to the system, not kept by Arrow's pool
+    arrays = FeatureArrays(n=n, hashes={c: column[c] for c in hashes}, blooms={}, bloom_counts={},
+                           sex=np.zeros(n, np.int8), file_code=column["file_code"], source_code=column["source_code"],
+                           sources=list(meta["sources"]), files=list(meta["files"]),
+                           link_kinds=dict(meta["link_kinds"]))
+    return arrays, record_ids

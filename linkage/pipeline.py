@@ -53,6 +53,7 @@ class LinkResult:
     candidates: Candidates | None = None
     record_ids: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    engine: dict = field(default_factory=dict)  # what an engine measured of itself (dask: bytes shuffled)
 
 
 def compare_partitions(arrays: FeatureArrays, cands: Candidates, comparisons: list[Comparison],
