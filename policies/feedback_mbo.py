@@ -58,9 +58,10 @@ class MboReport:
         """Every figure the page may show (shown or not)."""
         return [f for b in self.blocks for r in b.rows for p in r.points.values() for f in (p.share, p.pupils)]
 
-    def shown(self) -> int:
-        """How many of the opleiding's own shares are shown."""
-        return sum(r.points["team"].share.shown for b in self.blocks for r in b.rows)
+    def team_shown(self) -> int:
+        """How many of the opleiding's own figures (shares and numbers of starters) are shown."""
+        return sum(bool(f.value) for b in self.blocks for r in b.rows for f in (r.points["team"].share,
+                                                                               r.points["team"].pupils))
 
 
 def is_mbo_table(table: Released) -> bool:
@@ -131,11 +132,13 @@ TEXT: dict[str, dict[str, str]] = {
         "share": "aandeel", "pupils": "n", "not_released": "Deze tabel is (nog) niet vrijgegeven.",
         "none": "Geen instromers in deze tabel.",
         "hidden_note": ("'te weinig leerlingen om te tonen': de groep is te klein of zou via andere cijfers te "
-                        "herleiden zijn; '<5%' of '>95%': het aandeel wordt niet precies getoond."),
+                        "herleiden zijn; 'aandeel niet te tonen': te weinig instromers hebben de uitkomst (of "
+                        "missen die), of het aandeel zou een verborgen cijfer verraden; '<5%' of '>95%': het aandeel "
+                        "wordt niet precies getoond."),
         "sources": "Bronnen (goedgekeurde tabellen van de monitor, met statistische beveiliging):",
         "footer": ("Alle cijfers komen uit deze tabellen; geen enkel cijfer gaat over één student. Het regiocijfer "
                    "is het totaal van alle instellingen."),
-        "brin": "BRIN", "no_advice": "", "level": "niveau",
+        "brin": "BRIN", "nobody": "geen instromers", "share_hidden": "aandeel niet te tonen (n\u00a0{})",
     },
     "en": {
         "kicker": "Feedback to the mbo team", "opleiding": "Programme (crebo) {}",
@@ -147,11 +150,12 @@ TEXT: dict[str, dict[str, str]] = {
         "share": "share", "pupils": "n", "not_released": "This table has not been released (yet).",
         "none": "No starters in this table.",
         "hidden_note": ("'too few pupils to show': the group is too small or could be worked out from other "
-                        "figures; '<5%' or '>95%': the share is not shown exactly."),
+                        "figures; 'share not shown': too few starters have the outcome (or miss it), or the "
+                        "share would give a hidden figure away; '<5%' or '>95%': the share is not shown exactly."),
         "sources": "Sources (approved tables of the monitor, disclosure-controlled):",
         "footer": ("Every figure comes from these tables; no figure is about a single student. The region is the "
                    "total of all institutions."),
-        "brin": "BRIN", "no_advice": "", "level": "level",
+        "brin": "BRIN", "nobody": "no starters", "share_hidden": "share not shown (n\u00a0{})",
     },
 }
 INDICATOR_TEXT: dict[str, dict[str, tuple[str, str]]] = {
@@ -169,21 +173,23 @@ INDICATOR_TEXT: dict[str, dict[str, tuple[str, str]]] = {
                             "year.")},
 }
 LABELS = {"praktijkonderwijs": "praktijkonderwijs", "vmbo-b": "vmbo basis", "vmbo-k": "vmbo kader",
-          "vmbo-gt": "vmbo gemengd/theoretisch", "havo": "havo", "vwo": "vwo"}
+          "vmbo-gt": "vmbo gl/tl", "havo": "havo", "vwo": "vwo"}
 LANGUAGES = tuple(TEXT)
 
 
 def _cell(fig: Page, x: float, y: float, point: Point, lang: str, bold: bool) -> None:
     """A share and its n, or in words why it is not shown."""
-    if point.share.shown:
+    if point.pupils.value == 0:  # nobody in the group: no share to show, and nothing hidden
+        fig.text(x, y, TEXT[lang]["nobody"], fontsize=6.5, color=MUTED, va="center", style="italic")
+    elif point.share.shown:
         fig.text(x + 0.085, y, figure_text(point.share, lang), fontsize=8.5, color=INK, ha="right", va="center",
                  fontweight="bold" if bold else "normal")
         fig.text(x + 0.125, y, figure_text(point.pupils, lang, "count"), fontsize=7.5, color=MUTED, ha="right",
                  va="center")
     else:
         text = figure_text(point.share, lang)
-        if point.pupils.shown:
-            text += f" (n {figure_text(point.pupils, lang, 'count')})"
+        if point.pupils.shown and point.share.suppressed:  # the starters may be counted, their share not
+            text = TEXT[lang]["share_hidden"].format(figure_text(point.pupils, lang, "count"))
         for k, line in enumerate(textwrap.wrap(text, 24)):
             fig.text(x, y + 0.004 - 0.009 * k, line, fontsize=6, color=MUTED, va="center", style="italic")
 
@@ -198,7 +204,7 @@ def _block(fig: Page, block: Block, top: float, lang: str) -> float:
         fig.text(0.06, top - 0.018, t["not_released"] if block.table is None else t["none"], fontsize=7.5,
                  color=MUTED, style="italic")
         return top - 0.04
-    xs = {"team": 0.25, "institution": 0.40, "region": 0.55}
+    xs = {"team": 0.24, "institution": 0.40, "region": 0.56}
     y = top - 0.02
     for level, x in xs.items():
         fig.add_artist(Rectangle((x, y - 0.005), 0.01, 0.01, transform=fig.transFigure, color=COLOURS[level],
