@@ -65,9 +65,16 @@ class MboReport:
 
 
 def is_mbo_table(table: Released) -> bool:
-    """Whether a released table is one of the mbo round's (institution × opleiding × a breakdown)."""
-    return (len(table.dimensions) == 3 and table.dimensions[:2] == (INSTITUTION, OPLEIDING)
-            and table.dimensions[2] in BREAKDOWNS and any(m in table.measures for m in MEASURES))
+    """Whether a released table is one of the mbo rounds' (institution × opleiding × a breakdown, or
+    institution × a breakdown: the advice, known for fewer starters)."""
+    dims = table.dimensions
+    return (dims[0] == INSTITUTION and dims[-1] in BREAKDOWNS and any(m in table.measures for m in MEASURES)
+            and (dims[1:-1] == (OPLEIDING,) or len(dims) == 2))
+
+
+def per_opleiding(table: Released) -> bool:
+    """Whether an mbo table has the opleiding as a dimension (else the institution is its finest level)."""
+    return OPLEIDING in table.dimensions
 
 
 def _latest(tables: Sequence[Released], measure: str, breakdown: str) -> Released | None:
@@ -82,6 +89,8 @@ def opleidingen(tables: Sequence[Released], institution: str) -> list[str]:
     out: dict[str, None] = {}
     for table in tables:
         if not is_mbo_table(table):
+            continue
+        if not per_opleiding(table):
             continue
         for key, row in table.cells.items():
             if key[0] == institution and key[1] != TOTAL_LABEL and key[2] == TOTAL_LABEL \
@@ -106,12 +115,15 @@ def build_mbo_report(institution: SchoolInfo, crebo: str, tables: Sequence[Relea
             rows = []
             if table is not None:
                 used[table.release_id] = table
+                fine = per_opleiding(table)
                 for label in [TOTAL_LABEL, *table.categories(breakdown)]:
-                    keys = {"team": (code, crebo, label), "institution": (code, TOTAL_LABEL, label),
-                            "region": (TOTAL_LABEL, TOTAL_LABEL, label)}
-                    points = {level: _point(table, key, measure) for level, key in keys.items()}
-                    if label != TOTAL_LABEL and not _has_pupils(table, keys["team"]):
-                        continue  # no starters of this group in the opleiding: no row
+                    keys: dict[str, tuple[str, ...] | None] = {
+                        "team": (code, crebo, label), "institution": (code, TOTAL_LABEL, label),
+                        "region": (TOTAL_LABEL, TOTAL_LABEL, label)} if fine else {
+                        "team": None, "institution": (code, label), "region": (TOTAL_LABEL, label)}
+                    points = {level: _point(table if key else None, key or (), measure) for level, key in keys.items()}
+                    if label != TOTAL_LABEL and not _has_pupils(table, keys["team"] or keys["institution"] or ()):
+                        continue  # no starters of this group in the opleiding (or institution): no row
                     rows.append(Row(label, points))
             blocks.append(Block(measure, breakdown, table, rows))
     return MboReport(institution, crebo, blocks, list(used.values()))
@@ -138,6 +150,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sources": "Bronnen (goedgekeurde tabellen van de monitor, met statistische beveiliging):",
         "footer": ("Alle cijfers komen uit deze tabellen; geen enkel cijfer gaat over één student. Het regiocijfer "
                    "is het totaal van alle instellingen."),
+        "institution_only": "alleen per instelling: te weinig instromers met een bekend advies per opleiding",
         "brin": "BRIN", "nobody": "geen instromers", "share_hidden": "aandeel niet te tonen (n\u00a0{})",
     },
     "en": {
@@ -155,6 +168,7 @@ TEXT: dict[str, dict[str, str]] = {
         "sources": "Sources (approved tables of the monitor, disclosure-controlled):",
         "footer": ("Every figure comes from these tables; no figure is about a single student. The region is the "
                    "total of all institutions."),
+        "institution_only": "per institution only: too few starters with a known advice per programme",
         "brin": "BRIN", "nobody": "no starters", "share_hidden": "share not shown (n\u00a0{})",
     },
 }
@@ -179,7 +193,9 @@ LANGUAGES = tuple(TEXT)
 
 def _cell(fig: Page, x: float, y: float, point: Point, lang: str, bold: bool) -> None:
     """A share and its n, or in words why it is not shown."""
-    if point.pupils.value == 0:  # nobody in the group: no share to show, and nothing hidden
+    if point.share.source is None and not point.share.suppressed and point.pupils.source is None:
+        fig.text(x, y, "–", fontsize=8, color=MUTED, va="center")  # the table has no such column (per opleiding)
+    elif point.pupils.value == 0:  # nobody in the group: no share to show, and nothing hidden
         fig.text(x, y, TEXT[lang]["nobody"], fontsize=6.5, color=MUTED, va="center", style="italic")
     elif point.share.shown:
         fig.text(x + 0.085, y, figure_text(point.share, lang), fontsize=8.5, color=INK, ha="right", va="center",
@@ -204,6 +220,8 @@ def _block(fig: Page, block: Block, top: float, lang: str) -> float:
         fig.text(0.06, top - 0.018, t["not_released"] if block.table is None else t["none"], fontsize=7.5,
                  color=MUTED, style="italic")
         return top - 0.04
+    if not per_opleiding(block.table):
+        fig.text(0.50, top, t["institution_only"], fontsize=7, color=MUTED, style="italic")
     xs = {"team": 0.24, "institution": 0.40, "region": 0.56}
     y = top - 0.02
     for level, x in xs.items():

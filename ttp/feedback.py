@@ -44,7 +44,7 @@ def _is_school_table(request: dict) -> bool:
 
 def _is_mbo_table(request: dict) -> bool:
     dims = tuple(request.get("dimensions", []))
-    return len(dims) == 3 and dims[:2] == ("mbo_school", "crebo") and not request.get("groups")
+    return len(dims) in (2, 3) and dims[0] == "mbo_school" and not request.get("groups")
 
 
 def _stored_tables(act: Acting, round_id: str | None, accept: Callable[[dict], bool]) -> list[Released]:
