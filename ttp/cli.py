@@ -2149,7 +2149,7 @@ def demo() -> None:
               help="Release the feedback round (one request, a table per indicator and level; docs/feedback.md).")
 @click.option("--mbo/--no-mbo", "mbo_round", default=False, show_default=True,
               help="Also release the mbo feedback round after the school round (per opleiding: vsv and switching "
-                   "in the first mbo year; docs/feedback.md): its joint audit adds about a minute on the "
+                   "in the first mbo year; docs/feedback.md): its joint audit adds about 30 s on the "
                    "default cohort.")
 @click.option("--history/--no-history", default=False, show_default=True,
               help="Also release four researchers' school-level tables one after another, after the round (each "
