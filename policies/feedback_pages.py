@@ -10,7 +10,7 @@ from matplotlib.figure import Figure as Page
 from matplotlib.patches import Rectangle
 
 from policies.charts import ACCENT, INK, LIGHT, MUTED, SERIES, page, pdf_bytes, png_bytes
-from policies.feedback import Figure, Indicator, Reference, Released, Report, Section
+from policies.feedback import Figure, Indicator, Point, Reference, Released, Report, Section
 
 TEXT: dict[str, dict[str, str]] = {
     "nl": {
@@ -166,9 +166,10 @@ def _trend(fig: Page, section: Section, rect: tuple[float, float, float, float],
     cohorts = list(dict.fromkeys(c for series in section.trend.values() for c, _ in series))
     xs = range(len(cohorts))
     drawn: dict[str, list[float]] = {}
+    every = {level: [_value(dict(section.trend.get(level, [])).get(c, _ABSENT).share) for c in cohorts]
+             for level in LEVEL_ORDER}
     for level in LEVEL_ORDER:
-        series = dict(section.trend.get(level, []))
-        values = [_value(series[c].share) if c in series else math.nan for c in cohorts]
+        values = every[level]
         if all(math.isnan(v) for v in values):
             continue  # no line, no legend entry
         school = level == "school"
@@ -178,11 +179,19 @@ def _trend(fig: Page, section: Section, rect: tuple[float, float, float, float],
         drawn[level] = values
         ax.plot(xs, values, color=SERIES[level], linewidth=2.4 if school else 1.2, marker="o",
                 markersize=5 if school else 3, zorder=3 if school else 2, label=label)
-        if school:
-            for x, v in zip(xs, values, strict=True):
-                if not math.isnan(v):
-                    ax.annotate(percent(v, lang), (x, v), textcoords="offset points", xytext=(0, 7),
-                                ha="center", fontsize=7, color=SERIES[level], fontweight="bold")
+        others = [every[o] for o in LEVEL_ORDER if o != level]
+        for x, v in enumerate(values):
+            if math.isnan(v):
+                continue
+            if school:  # its value above the dot, or below it where another line runs just above
+                near = [o[x] for o in others if not math.isnan(o[x])]
+                below = any(v - 1 <= o <= v + 9 for o in near) and not any(v - 9 <= o < v - 1 for o in near)
+                ax.annotate(percent(v, lang), (x, v), textcoords="offset points", xytext=(0, -12 if below else 7),
+                            ha="center", va="top" if below else "baseline", fontsize=7, color=SERIES[level],
+                            fontweight="bold")
+            elif _lone(values, x):  # a dot without a line to its neighbours: its value beside it, so it is
+                ax.annotate(percent(v, lang), (x, v), textcoords="offset points", xytext=(6, 0),  # read
+                            ha="left", va="center", fontsize=6.5, color=SERIES[level])
     ax.set_ylim(0, 100)
     ax.set_yticks(TICKS, [f"{v}%" for v in TICKS])
     ax.set_xticks(list(xs), [_cohort(c, lang) for c in cohorts], fontsize=7)
@@ -190,6 +199,14 @@ def _trend(fig: Page, section: Section, rect: tuple[float, float, float, float],
     ax.grid(axis="y", color=LIGHT, linewidth=0.6)
     ax.set_title(t["trend"], loc="left", fontsize=8, color=MUTED)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
+_ABSENT = Point(Figure(None), Figure(None))
+
+
+def _lone(values: list[float], x: int) -> bool:
+    """Whether the point at x has no shown neighbour (matplotlib draws it as a dot without a line)."""
+    return all(not (0 <= n < len(values)) or math.isnan(values[n]) for n in (x - 1, x + 1))
 
 
 def _value(figure: Figure) -> float:
@@ -225,8 +242,10 @@ def _reference(fig: Page, ref: Reference, top: float, lang: str) -> float:
     ax.set_yticks([])
     ax.set_xticks(TICKS, [f"{v}%" for v in TICKS], fontsize=7)
     ax.spines["left"].set_visible(False)
-    fig.text(0.82, top - 0.036, f"{t['your']}: {figure_text(ref.observed.share, lang)}", fontsize=8,
-             color=ACCENT, fontweight="bold")
+    lines = textwrap.wrap(f"{t['your']}: {figure_text(ref.observed.share, lang)}", 22)  # within the page
+    for k, line in enumerate(lines):
+        fig.text(0.82, top - (0.036 if len(lines) == 1 else 0.024) - 0.013 * k, line, fontsize=8, color=ACCENT,
+                 fontweight="bold")
     fig.text(0.82, top - 0.052, f"{t['expected']}: {figure_text(ref.expected, lang)}", fontsize=8, color=MUTED)
     note = t["ref_note"].format(n=figure_text(ref.observed.pupils, lang, "count"),
                                 lo=percent(ref.low.value, lang), hi=percent(ref.high.value, lang))

@@ -47,6 +47,13 @@ def advice_position(advice: pd.Series, level: pd.Series) -> pd.Series:
     return pd.Series(out, index=advice.index, dtype=object)
 
 
+def lowest_level_name(value: pd.Series) -> pd.Series:
+    """The lowest level a (possibly double) advice names (`vmbo-gt/havo` is vmbo-gt): fewer, fuller groups
+    than the advice as given; missing when it names no level."""
+    ranks = value.map(lowest_level)
+    return pd.Series([None if pd.isna(r) else LEVELS[int(r)] for r in ranks], index=value.index, dtype=object)
+
+
 def level_change(first: pd.Series, second: pd.Series) -> pd.Series:
     """down / same / up: the level at a later moment against an earlier one (moving up or down in vo, e.g.
     leerjaar 1 to 3; a combined class counts by its lowest level, as a double advice does)."""
@@ -107,6 +114,65 @@ def early_leavers(records: pd.DataFrame, year: str) -> pd.Series:
     return leaver.map({True: "ja", False: "nee"}).astype(object)
 
 
+def first_mbo_year(records: pd.DataFrame) -> pd.Series:
+    """Per mbo starter, the school year of their first mbo record when it is in leerjaar 1 (a student first
+    seen in a later leerjaar started before the deliveries and is no starter of them); indexed by person_id.
+    `records`: vo and mbo records with `person_id`, `school_year`, `source` and `grade`."""
+    mbo = records[records["source"] == "mbo"]
+    if mbo.empty or "grade" not in mbo.columns:
+        return pd.Series([], dtype=object, index=pd.Index([], name="person_id"))
+    first = mbo.sort_values("school_year", kind="stable").drop_duplicates("person_id", keep="first")
+    grade = first["grade"].astype(object).map(lambda v: None if pd.isna(v) else str(v).strip().removesuffix(".0"))
+    first = first[grade.eq("1").to_numpy()]
+    return pd.Series(first["school_year"].astype(str).to_numpy(), index=pd.Index(first["person_id"], name="person_id"))
+
+
+def first_year_early_leavers(records: pd.DataFrame) -> pd.Series:
+    """DUO's vsv (`early_leavers`) in the school year of each mbo starter's first mbo year (`first_mbo_year`):
+    `ja` when they are in no vo or mbo school a year later and hold no startkwalificatie; absent when the next
+    year was not delivered (yet) or the person is no starter of the deliveries."""
+    starts = first_mbo_year(records)
+    parts = []
+    for year in sorted(set(starts)):
+        leavers = early_leavers(records, year)
+        parts.append(leavers[leavers.index.isin(starts.index[starts == year])])
+    return pd.concat(parts) if parts else pd.Series([], dtype=object, index=pd.Index([], name="person_id"))
+
+
+def first_year_switch(records: pd.DataFrame) -> pd.Series:
+    """Switching opleiding in the first mbo year: `ja` when an mbo starter is, on 1 October of the next school
+    year, in mbo in another opleiding (crebo) than the first one; `nee` when in the same one, or in no mbo
+    opleiding (left: that is vsv or a move to vo, not a switch); absent when the next year's mbo delivery is
+    not there (yet) or the person is no starter. `records` as for `first_mbo_year`, with `crebo`."""
+    starts = first_mbo_year(records)
+    mbo = records[records["source"] == "mbo"]
+    if starts.empty or "crebo" not in mbo.columns:
+        return pd.Series([], dtype=object, index=pd.Index([], name="person_id"))
+    rows = pd.DataFrame({"person_id": mbo["person_id"].to_numpy(), "year": mbo["school_year"].astype(str).to_numpy(),
+                         "crebo": mbo["crebo"].to_numpy()})
+    rows = rows.merge(starts.rename("start").reset_index(), on="person_id")
+    now = rows[rows["year"] == rows["start"]].drop_duplicates("person_id").set_index("person_id")["crebo"]
+    after = rows[rows["year"] == rows["start"].map(_next_year)]
+    later = after.drop_duplicates("person_id", keep="last").set_index("person_id")["crebo"]
+    known = starts.index[starts.map(_next_year).isin(set(mbo["school_year"].astype(str)))]
+    then, first = later.reindex(known), now.reindex(known)
+    switched = then.notna() & first.notna() & (then.astype(object) != first.astype(object))
+    return switched.map({True: "ja", False: "nee"}).astype(object)
+
+
+def career_column(records: pd.DataFrame, attribute: str, kind: str, value: str | None) -> pd.Series:
+    """A career column (`policies.moments`): `career.vsv@year=Y` (`early_leavers`), `career.vsv@first` and
+    `career.switch@first` (the first mbo year: `first_year_early_leavers`, `first_year_switch`)."""
+    if attribute == "vsv" and kind == "year":
+        return early_leavers(records, str(value))
+    return first_year_early_leavers(records) if attribute == "vsv" else first_year_switch(records)
+
+
+def _next_year(year: str) -> str:
+    start = int(year[:4])
+    return f"{start + 1}-{start + 2}"
+
+
 def expected_share(background: pd.Series, hit: np.ndarray, known: np.ndarray) -> pd.Series:
     """Indirect standardisation: per person, the percentage meeting an outcome among everyone with a known
     outcome who shares the person's background (e.g. pupil weight), so the mean over a school's pupils is
@@ -137,4 +203,5 @@ INDICATORS: dict[str, Indicator] = {
     "change": Indicator(("first", "second"), None, change),
     "expected_share": Indicator(("background",), None, expected_share, condition=True),
     "level_change": Indicator(("first", "second"), ("down", "same", "up"), level_change),
+    "lowest_level": Indicator(("value",), LEVELS, lowest_level_name),
 }

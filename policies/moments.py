@@ -10,7 +10,8 @@ A person has a record per delivery of each source (a school year, a grade). A pl
 - `@first`, `@last`  the first and the latest record (by school year): `mbo.niveau@first` is the first mbo
   enrolment;
 - `career.vsv@year=YYYY-YYYY`  DUO's vsv in that school year (`policies.indicators.early_leavers`), over the
-  person's vo and mbo records together;
+  person's vo and mbo records together; `career.vsv@first` the same in an mbo starter's first mbo year and
+  `career.switch@first` switching opleiding (crebo) in it (`first_year_early_leavers`, `first_year_switch`);
 - `@repeats`  on `grade` only: `ja` when the person has two records of the source in one grade (repeated a
   year: `po.grade@repeats`, `vo.grade@repeats`), `nee` otherwise.
 """
@@ -28,6 +29,7 @@ _MOMENT = re.compile(r"^(?P<source>[A-Za-z_][\w\-]*)\.(?P<attribute>[A-Za-z_][\w
                      r"@(?P<kind>grade|year|first|last|repeats)(?:=(?P<value>[\w\-]+))?$")
 KINDS = ("grade", "year", "first", "last", "repeats")
 CAREER = "career"  # columns over all of a person's vo and mbo records
+CAREER_COLUMNS = {("vsv", "year"), ("vsv", "first"), ("switch", "first")}
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,9 @@ def parse_moment(column: str) -> Moment | None:
     kind, value = match["kind"], match["value"]
     if kind in ("grade", "year") and value is None:
         raise PolicyError(f"column {column!r}: @{kind} needs a value (@{kind}=...)")
-    if match["source"] == CAREER and (match["attribute"] != "vsv" or kind != "year"):
-        raise PolicyError(f"column {column!r}: the career columns are career.vsv@year=YYYY-YYYY")
+    if match["source"] == CAREER and (match["attribute"], kind) not in CAREER_COLUMNS:
+        raise PolicyError(f"column {column!r}: the career columns are career.vsv@year=YYYY-YYYY, career.vsv@first "
+                          "and career.switch@first")
     if kind == "repeats" and match["attribute"] != "grade":
         raise PolicyError(f"column {column!r}: @repeats is a property of the grades: <source>.grade@repeats")
     if kind in ("first", "last", "repeats") and value is not None:

@@ -2094,20 +2094,35 @@ def factsheet(ctx, release_id, out, actor) -> None:
               help="The report (.pdf, or .png for its first page); with --all a folder.")
 @click.option("--all", "every", is_flag=True, help="Every school of the board given by --board.")
 @click.option("--board", help="The board (bevoegd gezag number) whose schools --all renders.")
+@click.option("--mbo", "institution", metavar="INSTELLING",
+              help="An mbo institution (BRIN + vestiging): its teams' pages from the mbo round, a page per opleiding.")
+@click.option("--crebo", help="With --mbo: only this opleiding (crebo code).")
 @click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
 @as_option
 @click.pass_context
-def feedback(ctx, school, out, every, board, lang, actor) -> None:
-    """Render a school's feedback report from the released feedback round (docs/feedback.md).
+def feedback(ctx, school, out, every, board, institution, crebo, lang, actor) -> None:
+    """Render a school's feedback report from the released feedback round, or an mbo team's page from the
+    mbo round (docs/feedback.md).
 
     \b
     Examples:
       ttp feedback 01QW00 --out 01QW00.pdf
       ttp feedback --all --board 65388 --out reports/
+      ttp feedback --mbo 04DM00 --crebo 25604 --out team.pdf
     """
-    from .feedback import feedback_board, feedback_one
+    from .feedback import feedback_board, feedback_mbo, feedback_one
     from .progress import Progress
 
+    if institution is not None or crebo is not None:
+        if institution is None or school or every or board:
+            raise click.UsageError("--mbo INSTELLING [--crebo CODE] goes without SCHOOL, --all and --board")
+        app = get_app(ctx, actor)
+        with app.acting("feedback", {}) as act:
+            reports = feedback_mbo(act, institution, crebo, out, lang)
+        click.echo(f"wrote {out}: {reports[0].institution.code}, {len(reports)} opleiding(en) "
+                   f"({', '.join(r.crebo for r in reports)}), from "
+                   f"{len({t.release_id for r in reports for t in r.sources})} release(s)")
+        return
     if every == bool(school) or every != bool(board):
         raise click.UsageError("give one SCHOOL, or --all with --board")
     app = get_app(ctx, actor)
@@ -2136,12 +2151,16 @@ def demo() -> None:
 @click.option("--seed", default=1, show_default=True)
 @click.option("--feedback/--no-feedback", default=True, show_default=True,
               help="Release the feedback round (one request, a table per indicator and level; docs/feedback.md).")
+@click.option("--mbo/--no-mbo", "mbo_round", default=False, show_default=True,
+              help="Also release the mbo feedback round after the school round (per opleiding: vsv and switching "
+                   "in the first mbo year; docs/feedback.md): its joint audit adds about 30 s on the "
+                   "default cohort.")
 @click.option("--history/--no-history", default=False, show_default=True,
               help="Also release four researchers' school-level tables one after another, after the round (each "
                    "protected together with every release before it: slow, minutes on the default cohort).")
 @json_option
 @click.pass_context
-def demo_run(ctx, cohort, seed, feedback, history, as_json) -> None:
+def demo_run(ctx, cohort, seed, feedback, mbo_round, history, as_json) -> None:
     """Generate, ingest, link, evaluate, request, approve, release and verify, in a fresh data directory.
 
     The region: fifteen year groups of `--cohort` pupils followed over eight school years, delivered year
@@ -2158,7 +2177,7 @@ def demo_run(ctx, cohort, seed, feedback, history, as_json) -> None:
     root = ctx.find_root()
     explicit = root.params.get("data_dir")
     summary = run_demo(Path(explicit) if explicit else None, cohort=cohort, seed=seed, quiet=as_json,
-                       history=history, feedback_round=feedback)
+                       history=history, feedback_round=feedback, mbo_round=mbo_round)
     if as_json:
         emit_json(summary)
 

@@ -42,6 +42,9 @@ CBS_REQUEST = EXAMPLES / "cbs" / "nco_doorstroom.toml"
 # The feedback round (docs/feedback.md): one request, approved once, released before the researchers' history
 # so the schools' reports come first; the history's tables are then protected together with it.
 ROUND_FILE = EXAMPLES / "requests" / "feedback_round.toml"
+# The mbo teams' rounds (--mbo), right after it: by prior vo track, then by advice (refused on a small region)
+MBO_ROUND_FILES = [EXAMPLES / "requests" / name for name in ("feedback_round_mbo.toml",
+                                                             "feedback_round_mbo_advice.toml")]
 CBS = "cbs"
 # The release history the demo builds: what a researcher comparing schools asks one after another. Each is
 # protected together with every release before it (school-level tables, so suppression is exercised).
@@ -57,7 +60,7 @@ def _say(line: str) -> None:
 
 
 def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: bool = False,
-             history: bool = False, feedback_round: bool = True) -> dict:
+             history: bool = False, feedback_round: bool = True, mbo_round: bool = False) -> dict:
     """Run every stage once, print a summary (on stderr when `quiet`: stdout is for --json), and return it as a
     document."""
     started = time.monotonic()
@@ -156,8 +159,17 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
     round_folder = release_dir.with_name(f"{release_dir.name}-feedback")
     round_id: str | None = None
     made_round: dict = {"refused": "not asked for (--no-feedback)"}
+    made_mbo: list[dict] = []
     if feedback_round:
         round_id, made_round = _release_one(app, ROUND_FILE, round_folder)
+    for path in MBO_ROUND_FILES if feedback_round and mbo_round else []:
+        progress(f"the mbo feedback round: {path.stem}")
+        folder = release_dir.with_name(f"{release_dir.name}-{path.stem.replace('_', '-')}")
+        rid, made = _release_one(app, path, folder)
+        made_mbo.append({"request": path.stem, "request_id": rid, "refused": made.get("refused"),
+                         "releases": {t["table"]: t["release_id"] for t in made.get("tables", [])},
+                         "suppressed": made.get("suppressed"),
+                         "release_dir": str(folder) if made.get("tables") else None})
     made_history: list[dict] = []
     for number, path in enumerate(HISTORY_FILES if history else [], start=1):
         progress(f"release history: {path.stem}")
@@ -194,6 +206,7 @@ def run_demo(data_dir: Path | None, cohort: int = 300, seed: int = 1, quiet: boo
                            "releases": {t["table"]: t["release_id"] for t in made_round.get("tables", [])},
                            "suppressed": made_round.get("suppressed"),
                            "release_dir": str(round_folder) if made_round.get("tables") else None},
+        "mbo_rounds": made_mbo,
         "release_dir": str(release_dir),
         "cohort_dir": str(cohort_dir),
         "cohort": cohort,
@@ -342,6 +355,13 @@ def _print_summary(s: dict, quiet: bool = False) -> None:
           "  a school's report: ttp feedback SCHOOL --out SCHOOL.pdf (docs/feedback.md)\n")
     else:
         w(f"feedback round not released: {fr['refused']}\n")
+    for mr in s["mbo_rounds"]:
+        if mr["releases"]:
+            w(f"{mr['request']} {mr['request_id']}: {len(mr['releases'])} tables released to {mr['release_dir']} "
+              f"({mr['suppressed']} cell(s) suppressed);\n"
+              "  an mbo team's page: ttp feedback --mbo INSTELLING --out TEAM.pdf (docs/feedback.md)\n")
+        else:
+            w(f"{mr['request']} not released: {mr['refused']}\n")
     if s["history"]:
         w("release history (each protected together with every release before it):\n")
     else:

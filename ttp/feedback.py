@@ -10,6 +10,8 @@ from pathlib import Path
 
 from policies.external import parse_external
 from policies.feedback import Released, Report, SchoolInfo, build_report, external_released, read_released
+from policies.feedback_mbo import LANGUAGES as MBO_LANGUAGES
+from policies.feedback_mbo import MboReport, build_mbo_report, institutions, is_mbo_table, mbo_pdf, mbo_png, opleidingen
 from policies.feedback_pages import LANGUAGES, report_pdf, report_png
 
 from . import db
@@ -27,6 +29,26 @@ def round_tables(act: Acting, round_id: str | None = None) -> list[Released]:
     first, read from the release store and checked against the sums recorded when they were released; then
     the tables imported from a recipient (CBS) that are per school and cohort (docs/nco.md). With
     `round_id` (a round request), only that round's tables: an earlier round's report as it was."""
+    out = _stored_tables(act, round_id, _is_school_table)
+    for release_id, title, data in external_tables(act) if round_id is None else ():  # back from CBS
+        table = external_released(release_id, title, parse_external(data))
+        if table is not None:
+            out.append(table)
+    return out
+
+
+def _is_school_table(request: dict) -> bool:
+    dims = tuple(request.get("dimensions", []))
+    return len(dims) == 2 and dims[0] in LEVEL_DIMENSIONS and dims[1] == "school_year" and not request.get("groups")
+
+
+def _is_mbo_table(request: dict) -> bool:
+    dims = tuple(request.get("dimensions", []))
+    return len(dims) in (2, 3) and dims[0] == "mbo_school" and not request.get("groups")
+
+
+def _stored_tables(act: Acting, round_id: str | None, accept: Callable[[dict], bool]) -> list[Released]:
+    """The released tables whose request `accept`s, oldest first, checked against their recorded sums."""
     out = []
     for release in releases_in_order(act.session):
         if round_id is not None and release.request_id != round_id:
@@ -37,8 +59,7 @@ def round_tables(act: Acting, round_id: str | None = None) -> list[Released]:
             request = json.loads(meta_bytes)["request"]
         except (OSError, ValueError, KeyError):
             continue  # a release of the first format, or its files gone: verify says so, a report skips it
-        dims = tuple(request.get("dimensions", []))
-        if len(dims) != 2 or dims[0] not in LEVEL_DIMENSIONS or dims[1] != "school_year" or request.get("groups"):
+        if not accept(request):
             continue
         table_bytes = (folder / "table.csv").read_bytes()
         for name, data in (("metadata.json", meta_bytes), ("table.csv", table_bytes)):
@@ -47,11 +68,44 @@ def round_tables(act: Acting, round_id: str | None = None) -> list[Released]:
                                "(`ttp release verify` says more)")
         out.append(read_released(release.id, release.request_id, json.loads(meta_bytes),
                                  table_bytes.decode("utf-8")))
-    for release_id, title, data in external_tables(act) if round_id is None else ():  # back from CBS
-        table = external_released(release_id, title, parse_external(data))
-        if table is not None:
-            out.append(table)
     return out
+
+
+def mbo_tables(act: Acting) -> list[Released]:
+    """The released tables of the mbo round (institution × opleiding × vo track or advice), oldest first."""
+    return [t for t in _stored_tables(act, None, _is_mbo_table) if is_mbo_table(t)]
+
+
+def mbo_reports(act: Acting, code: str, crebo: str | None = None) -> list[MboReport]:
+    """The pages of an mbo institution's opleidingen (or of the one `crebo`) from the mbo round's releases;
+    refused in one line when the institution, the opleiding or the round is not there."""
+    institution = get_school(act.session, code)
+    if institution is None:
+        raise NotFound(f"unknown mbo institution {code!r}: not in the school register (`ttp schools import`)")
+    tables = mbo_tables(act)
+    if not tables:
+        raise TTPError("no mbo feedback round has been released: release the request "
+                       "policies/examples/requests/feedback_round_mbo.toml first (docs/feedback.md)")
+    if institution.brin not in institutions(tables):
+        raise TTPError(f"mbo institution {institution.brin} is not in the mbo round's tables (no starters of it)")
+    codes = opleidingen(tables, institution.brin)
+    if crebo is not None and crebo.strip() not in codes:
+        raise TTPError(f"opleiding (crebo) {crebo!r} has no starters at {institution.brin} in the mbo round's "
+                       f"tables; it has: {', '.join(codes)}")
+    chosen = [crebo.strip()] if crebo is not None else codes
+    return [build_mbo_report(_info(institution), c, tables) for c in chosen]
+
+
+def feedback_mbo(act: Acting, code: str, crebo: str | None, out: Path, lang: str) -> list[MboReport]:
+    """An mbo team's pages to `out` (PDF, or PNG of the first opleiding); the audit event names the
+    institution, the opleidingen and the releases."""
+    reports = mbo_reports(act, code, crebo)
+    if lang not in MBO_LANGUAGES:
+        raise TTPError(f"unknown language {lang!r}: one of {', '.join(MBO_LANGUAGES)}")
+    _write(out, mbo_png(reports[0], lang) if out.suffix.lower() == ".png" else mbo_pdf(reports, lang))
+    act.details.update({"mbo_institution": reports[0].institution.code, "crebo": [r.crebo for r in reports],
+                        "releases": sorted({t.release_id for r in reports for t in r.sources}), "lang": lang})
+    return reports
 
 
 def _info(school: db.School) -> SchoolInfo:
@@ -88,7 +142,10 @@ def write_report(report: Report, out: Path, lang: str) -> None:
     """The report as PDF, or as a PNG of its first page when `out` ends in .png; written whole or not at all."""
     if lang not in LANGUAGES:
         raise TTPError(f"unknown language {lang!r}: one of {', '.join(LANGUAGES)}")
-    data = report_png(report, lang) if out.suffix.lower() == ".png" else report_pdf(report, lang)
+    _write(out, report_png(report, lang) if out.suffix.lower() == ".png" else report_pdf(report, lang))
+
+
+def _write(out: Path, data: bytes) -> None:
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         tmp.write_bytes(data)

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy import select
 
-from policies.indicators import early_leavers
+from policies.indicators import career_column
 from policies.moments import CAREER, at_moment, parse_moment
 
 from . import db
@@ -66,7 +66,7 @@ class PersonsFrame:
                 continue
             records = self.records.get(moment.source, _NO_RECORDS)
             if moment.source == CAREER:
-                values = early_leavers(self._career_records(), str(moment.value))
+                values = career_column(self._career_records(), moment.attribute, moment.kind, moment.value)
             elif moment.attribute in REGISTER:  # the board or municipality of the school at that moment
                 field = REGISTER[moment.attribute]
                 looked_up = {b: getattr(s, field) for b, s in self.schools.items()}

@@ -92,7 +92,7 @@ def test_rates_are_near_the_national_ones(region):
     assert 0.03 <= position["below"] / n <= 0.12 and 0.05 <= position["above"] / n <= 0.20
     students = left = 0
     for c in careers:
-        for year, (_, _, _, gone, _) in c.mbo.items():
+        for year, (_, _, _, gone, _, _) in c.mbo.items():
             if year < LAST_YEAR:
                 students += 1
                 left += gone and (year + 1) not in c.mbo and c.diploma in ("geen", "vmbo", "mbo-1")

@@ -194,5 +194,28 @@ def test_early_leavers_follow_duos_vsv_and_not_merely_leaving_without_a_diploma(
                    "from_vo": "ja", "stays": "nee"}
     assert early_leavers(records, "2021-2022").empty  # 2022-2023 was not delivered: cannot be told yet
     assert parse_moment("career.vsv@year=2020-2021").source == "career"
-    with pytest.raises(PolicyError, match="career"):
-        parse_moment("career.vsv@first")
+    for wrong in ("career.vsv@last", "career.switch@year=2020-2021", "career.crebo@first"):
+        with pytest.raises(PolicyError, match="career"):
+            parse_moment(wrong)
+
+
+def test_the_first_mbo_year_vsv_and_switching_opleiding_of_starters_only():
+    from policies.indicators import career_column, first_year_early_leavers, first_year_switch
+
+    rows = [  # person, year, source, grade, crebo, level, diploma, born
+        ("stays", "2020-2021", "vo", "3", None, "vmbo-k", None, 2005),
+        ("stays", "2021-2022", "mbo", "1", "25256", "2", "nee", 2005),
+        ("stays", "2022-2023", "mbo", "2", "25256", "2", "nee", 2005),
+        ("switches", "2021-2022", "mbo", "1", "25256", "2", "nee", 2005),
+        ("switches", "2022-2023", "mbo", "1", "25480", "3", "nee", 2005),
+        ("leaves", "2021-2022", "mbo", "1", "25480", "3", "nee", 2005),
+        ("second_year", "2021-2022", "mbo", "2", "25480", "3", "nee", 2004),  # started before the deliveries
+        ("second_year", "2022-2023", "mbo", "3", "25491", "3", "nee", 2004),
+        ("late", "2022-2023", "mbo", "1", "25604", "4", "nee", 2006),  # 2023-2024 not delivered: not known yet
+    ]
+    records = pd.DataFrame(rows, columns=["person_id", "school_year", "source", "grade", "crebo", "niveau",
+                                          "diploma", "birth_year"])
+    assert first_year_switch(records).to_dict() == {"stays": "nee", "switches": "ja", "leaves": "nee"}
+    assert first_year_early_leavers(records).to_dict() == {"stays": "nee", "switches": "nee", "leaves": "ja"}
+    assert career_column(records, "switch", "first", None).equals(first_year_switch(records))
+    assert parse_moment("career.switch@first").attribute == "switch"

@@ -161,11 +161,12 @@ def test_bare_ttp_demo_runs_the_demo(monkeypatch):
 
     calls = []
     monkeypatch.setattr(ttp.demo_job, "run_demo",
-                        lambda data_dir, cohort, seed, quiet, history, feedback_round:
-                        calls.append((cohort, seed, history, feedback_round)))
+                        lambda data_dir, cohort, seed, quiet, history, feedback_round, mbo_round:
+                        calls.append((cohort, seed, history, feedback_round, mbo_round)))
     result = CliRunner().invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
-    assert calls == [(300, 1, False, True)]  # the feedback round, the researchers' history when asked
+    # the feedback round; the researchers' history and the mbo rounds when asked
+    assert calls == [(300, 1, False, True, False)]
     assert CliRunner().invoke(cli, ["demo", "--help"]).exit_code == 0
 
 

@@ -57,7 +57,9 @@ BRUGKLAS = {"vmbo-b": "VMBO BB", "vmbo-k": "VMBO KB", "vmbo-gt": "VMBO GL/TL", "
             "havo": "HAVO", "havo/vwo": "HAVO/VWO", "vwo": "VWO", "praktijkonderwijs": "PRO"}
 MBO_LEAVE = {1: 0.10, 2: 0.06, 3: 0.04, 4: 0.025}  # a year, leaving without a diploma
 MBO_YEARS = {1: 1, 2: 2, 3: 3, 4: 3}
-CREBO = {1: "25655", 2: "25256", 3: "25480", 4: "25604"}
+# Opleidingen by level (crebo codes in DUO's five-digit form); each institution offers a few of them
+CREBOS = {1: ("25655",), 2: ("25256", "25498"), 3: ("25480", "25491"), 4: ("25604", "25187", "25412")}
+SWITCH = 0.12  # of first-year students, in another opleiding on 1 October of their second year
 SEX = {"vo": {"M": "M", "F": "V"}, "mbo": {"M": "Man", "F": "Vrouw"}, "vve": {"M": "J", "F": "M"}}
 
 
@@ -70,8 +72,8 @@ class Career:
     po: dict[int, tuple[int, School]] = field(default_factory=dict)  # year -> (groep, school)
     lvs: dict[int, int] = field(default_factory=dict)  # groep -> LVS rekenen score
     vo: dict[int, tuple[int, str, School]] = field(default_factory=dict)  # year -> (leerjaar, level, school)
-    mbo: dict[int, tuple[int, int, bool, bool, School]] = field(default_factory=dict)
-    # year -> (leerjaar, level, diploma this year, left without diploma this year, institution)
+    mbo: dict[int, tuple[int, int, bool, bool, School, str]] = field(default_factory=dict)
+    # year -> (leerjaar, level, diploma this year, left without diploma this year, institution, crebo)
     vve: list[tuple[dt.date, bool]] = field(default_factory=list)  # (registration date, indication)
     diploma: str = "geen"
 
@@ -108,7 +110,7 @@ def build_region_schools(seed: int, cohort: int) -> list[School]:
 
     municipalities = region(max(4, round(cohort / 60)))
     boards = [str(b) for b in random.Random(f"{seed}/boards").sample(range(10_000, 100_000), 12)]
-    n_po, n_vo, n_mbo = max(3, round(cohort / 25)), max(2, round(cohort / 150)), max(1, min(3, round(cohort / 300)))
+    n_po, n_vo, n_mbo = max(3, round(cohort / 25)), max(2, round(cohort / 150)), max(2, min(3, round(cohort / 300)))
     names = [d for d, _ in DENOMINATIONS]
     weights = [w for _, w in DENOMINATIONS]
     cum = list(accumulate(m.inhabitants for m in municipalities))
@@ -223,14 +225,25 @@ def _vo_career(c: Career, rng: random.Random, schools: dict[str, list[School]]) 
         _mbo_career(c, year, rng.choices(levels, weights)[0], rng, schools)
 
 
+def offered(institution: int, institutions: int, level: int) -> tuple[str, ...]:
+    """The opleidingen (crebo codes) of one level that institution number `institution` offers: every
+    institution the entree (level 1), the others shared out among the institutions."""
+    codes = CREBOS[level]
+    own = tuple(c for k, c in enumerate(codes) if k % institutions == institution % institutions)
+    return own or (codes[institution % len(codes)],)
+
+
 def _mbo_career(c: Career, year: int, level: int, rng: random.Random, schools: dict[str, list[School]]) -> None:
     institution = rng.choice(schools["mbo"])
+    number, count = schools["mbo"].index(institution), len(schools["mbo"])
+    pick = random.Random(f"{c.person.entity_id}/{c.g8}/opleiding")  # apart, so the other draws stay as they were
+    crebo = pick.choice(offered(number, count, level))
     grade = 1
     while year <= LAST_YEAR + 1 and grade <= MBO_YEARS[level] + 1:
         leaves = rng.random() < MBO_LEAVE[level]
         done = not leaves and grade >= MBO_YEARS[level] and rng.random() < 0.9
         if FIRST_YEAR <= year <= LAST_YEAR:
-            c.mbo[year] = (grade, level, done, leaves, institution)
+            c.mbo[year] = (grade, level, done, leaves, institution, crebo)
         year += 1
         if done:
             c.diploma = f"mbo-{level}"
@@ -238,8 +251,15 @@ def _mbo_career(c: Career, year: int, level: int, rng: random.Random, schools: d
         if leaves:
             if rng.random() < 0.45:  # comes back next year, at the same or a lower level
                 level, grade = max(1, level - rng.choice((0, 0, 1))), 1
+                crebo = pick.choice(offered(number, count, level))
                 continue
             return
+        if grade == 1 and pick.random() < SWITCH:  # another opleiding at the same or a neighbouring level,
+            others = [(lv, code) for lv in (level - 1, level, level + 1) if lv in CREBOS  # starting again
+                      for code in offered(number, count, lv) if code != crebo]
+            if others:
+                level, crebo = pick.choice(others)
+                continue
         grade += 1
 
 
@@ -458,7 +478,7 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
         mbo_rows = []
         for c in careers:
             if y in c.mbo:
-                mbo_year, mbo_level, diploma_now, left, institution = c.mbo[y]
+                mbo_year, mbo_level, diploma_now, left, institution, crebo = c.mbo[y]
                 p = c.person
                 obs = seen.of(p, "mbo", "", "column")
                 base = _base(MBO_Y, obs, p.addresses["mbo"])
@@ -468,7 +488,7 @@ def generate_region(out_dir: Path, cohort: int = 300, seed: int = 1, progress: P
                     "Voornamen": obs.given_names, "Roepnaam": obs.roepnaam, "Geboortedatum": base["birth"],
                     "Geslacht": base["sex"], "BSN": p.bsn or "", "Onderwijsnummer": p.onderwijsnummer or "",
                     "Postcode": base["postcode"], "Huisnummer": base["house"], "Instelling": institution.brin,
-                    "Schooljaar": year, "Leerjaar": str(mbo_year), "Crebo": CREBO[mbo_level],
+                    "Schooljaar": year, "Leerjaar": str(mbo_year), "Crebo": crebo,
                     "Niveau": f"Niveau {mbo_level}", "Diploma behaald": "Ja" if diploma_now else "Nee",
                     "Uitgeschreven zonder diploma": "Ja" if left else "Nee"}))
                 truth.add(("mbo", key, p.entity_id, p.twin_of or "", ""))
