@@ -31,8 +31,8 @@ def objection_features(records: pd.DataFrame, feature_key: bytes) -> pd.DataFram
 
 def register(session, scheme: str) -> set[tuple[str, str]]:
     """The register's (kind, digest) entries of one scheme."""
-    return set(session.execute(select(db.Objection.kind, db.Objection.digest)
-                               .where(db.Objection.scheme == scheme)).tuples())
+    rows = session.execute(select(db.Objection.kind, db.Objection.digest).where(db.Objection.scheme == scheme))
+    return {(kind, digest) for kind, digest in rows}
 
 
 def drop_objected(act: Acting, features: pd.DataFrame, scheme: str, records: pd.DataFrame | None = None
