@@ -42,6 +42,9 @@ LOCAL_PART = 600
 EXACT_VARIABLES = 3000  # an LP this small is solved exactly, without neighbourhoods
 EXACT_COMPONENT = 20_000  # a failure in a neighbourhood is solved on its whole component up to this size
 WIDE_PART = 30_000  # beyond it, in a neighbourhood this large
+# what no figure of the new table binds in that neighbourhood is solved on its whole component up to this size
+# (the new table may pin it through classes outside the neighbourhood); only beyond is it taken as left as it was
+EXACT_FALLBACK = 250_000
 _banner_lock = threading.Lock()
 _banner_shown = False
 
@@ -290,9 +293,20 @@ def audit(rows: Rows, funcs: Functionals, truth: np.ndarray, lower: np.ndarray, 
                 # the new table binding it is an earlier release's figure this table leaves as it was
                 # (else the failure stands: a figure of the new table that earlier releases narrow).
                 groups = _neighbourhoods(funcs, n_vars, classes, WIDE_PART)
+                unsure = []
                 for x in _solve(rows, columns, f, wide, need, truth, lower, groups, True, stats, mine, zero_ok):
                     if can_remove[x.binding].any() or funcs.entry[x.functional] in new_entries:
                         kept.append(x)
+                    else:
+                        unsure.append(x.functional)
+                if unsure:
+                    ids = np.array(unsure)
+                    widest = np.zeros(len(ids), dtype=np.int64)
+                    np.maximum.at(widest, f[ids].tocoo().row, sizes[component[f[ids].tocoo().col]])
+                    whole = ids[widest <= EXACT_FALLBACK]
+                    if len(whole):
+                        kept += _solve(rows, columns, f, whole, need, truth, lower, component, False, stats, mine,
+                                       zero_ok)
     else:
         kept = _solve(rows, columns, f, audited, need, truth, lower, component, False, stats, mine, zero_ok)
     out = []
