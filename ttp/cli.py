@@ -2097,10 +2097,12 @@ def factsheet(ctx, release_id, out, actor) -> None:
 @click.option("--mbo", "institution", metavar="INSTELLING",
               help="An mbo institution (BRIN + vestiging): its teams' pages from the mbo round, a page per opleiding.")
 @click.option("--crebo", help="With --mbo: only this opleiding (crebo code).")
+@click.option("--round", "round_id", metavar="REQUEST",
+              help="A school's report from one released round (an earlier one as it was); default: the newest.")
 @click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True)
 @as_option
 @click.pass_context
-def feedback(ctx, school, out, every, board, institution, crebo, lang, actor) -> None:
+def feedback(ctx, school, out, every, board, institution, crebo, round_id, lang, actor) -> None:
     """Render a school's feedback report from the released feedback round, or an mbo team's page from the
     mbo round (docs/feedback.md).
 
@@ -2108,14 +2110,15 @@ def feedback(ctx, school, out, every, board, institution, crebo, lang, actor) ->
     Examples:
       ttp feedback 01QW00 --out 01QW00.pdf
       ttp feedback --all --board 65388 --out reports/
+      ttp feedback 01QW00 --round r_0a1b2c3d4e5f --out 01QW00-2025.pdf
       ttp feedback --mbo 04DM00 --crebo 25604 --out team.pdf
     """
     from .feedback import feedback_board, feedback_mbo, feedback_one
     from .progress import Progress
 
     if institution is not None or crebo is not None:
-        if institution is None or school or every or board:
-            raise click.UsageError("--mbo INSTELLING [--crebo CODE] goes without SCHOOL, --all and --board")
+        if institution is None or school or every or board or round_id:
+            raise click.UsageError("--mbo INSTELLING [--crebo CODE] goes without SCHOOL, --all, --board and --round")
         app = get_app(ctx, actor)
         with app.acting("feedback", {}) as act:
             reports = feedback_mbo(act, institution, crebo, out, lang)
@@ -2128,12 +2131,12 @@ def feedback(ctx, school, out, every, board, institution, crebo, lang, actor) ->
     app = get_app(ctx, actor)
     if school:
         with app.acting("feedback", {}) as act:
-            report = feedback_one(act, school, out, lang)
+            report = feedback_one(act, school, out, lang, round_id)
         click.echo(f"wrote {out}: {report.school.code}, from {len(report.sources)} release(s)")
         return
     progress = Progress()
     with app.acting("feedback", {}) as act:
-        written = feedback_board(act, board, out, lang, progress)
+        written = feedback_board(act, board, out, lang, progress, round_id)
     progress.done()
     click.echo(f"wrote {len(written)} report(s) to {out}")
 

@@ -131,8 +131,8 @@ def school_report(act: Acting, code: str, tables: list[Released] | None = None) 
     tables = round_tables(act) if tables is None else tables
     report = build_report(_info(school), tables)
     if not report.sections:
-        raise TTPError("no feedback round has been released: release the requests "
-                       "policies/examples/requests/feedback_*.toml first (docs/feedback.md)")
+        raise TTPError("no feedback round has been released: release the request "
+                       "policies/examples/requests/feedback_round.toml first (docs/feedback.md)")
     if not any(school.brin in t.categories("school") for t in tables if t.dimensions[0] == "school"):
         raise TTPError(f"school {school.brin} is not in the feedback round's tables (no pupils of it there)")
     return report
@@ -155,9 +155,22 @@ def _write(out: Path, data: bytes) -> None:
         raise TTPError(f"cannot write {out}: {exc.strerror}") from None
 
 
-def feedback_one(act: Acting, code: str, out: Path, lang: str) -> Report:
-    """One school's report to `out`; the audit event names the school and the releases it used."""
-    report = school_report(act, code)
+def released_round(act: Acting, round_id: str | None) -> list[Released] | None:
+    """The tables of one released round (an earlier report as it was), None for the newest releases;
+    refused in one line when `round_id` is not a released round."""
+    if round_id is None:
+        return None
+    if round_id not in {r["request_id"] for r in feedback_rounds(act)}:
+        raise NotFound(f"unknown feedback round {round_id!r}: `ttp request list` shows the round requests "
+                       "(a released one is `released`)")
+    act.details["round"] = round_id
+    return round_tables(act, round_id)
+
+
+def feedback_one(act: Acting, code: str, out: Path, lang: str, round_id: str | None = None) -> Report:
+    """One school's report to `out` (of one released round when given); the audit event names the school
+    and the releases it used."""
+    report = school_report(act, code, released_round(act, round_id))
     write_report(report, out, lang)
     act.details.update({"school": report.school.code, "releases": [t.release_id for t in report.sources],
                         "lang": lang})
@@ -165,9 +178,11 @@ def feedback_one(act: Acting, code: str, out: Path, lang: str) -> Report:
 
 
 def feedback_board(act: Acting, board: str, out_dir: Path, lang: str,
-                   progress: Callable[[str, int, int], None] | None = None) -> list[Path]:
+                   progress: Callable[[str, int, int], None] | None = None,
+                   round_id: str | None = None) -> list[Path]:
     """Every school of a board that the round's tables show, one file per school (`<code>.pdf`) in `out_dir`."""
-    tables = round_tables(act)
+    chosen = released_round(act, round_id)
+    tables = round_tables(act) if chosen is None else chosen
     shown = {c for t in tables if t.dimensions[0] == "school" for c in t.categories("school")}
     schools = [s for s in schools_of_board(act.session, board) if s.brin in shown]
     if not schools:
@@ -217,7 +232,7 @@ def own_report(act: Acting, code: str, lang: str, round_id: str | None = None) -
         raise NotFound(f"unknown school {code!r}")
     if round_id is not None and round_id not in {r["request_id"] for r in feedback_rounds(act)}:
         raise NotFound(f"unknown feedback round {round_id!r}")
-    report = school_report(act, code, None if round_id is None else round_tables(act, round_id))
+    report = school_report(act, code, released_round(act, round_id))
     act.details.update({"school": code, "releases": [t.release_id for t in report.sources], "lang": lang,
                         **({"round": round_id} if round_id else {})})
     return report_pdf(report, lang)

@@ -172,6 +172,7 @@ def test_every_school_of_a_board_in_english_with_a_png_of_a_page(round_, tmp_pat
     (["--all", "--board", "1"], OPS, "board '1'"),
     (["01QW00"], RESEARCHER, "is a researcher"),
     (["01QW00", "--all", "--board", "1"], OPS, "give one SCHOOL, or --all with --board"),
+    (["01QW00", "--round", "r_000000000000"], OPS, "unknown feedback round 'r_000000000000'"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(round_, tmp_path, args, who, message):
     env, _, _, _ = round_
@@ -179,6 +180,19 @@ def test_bad_input_is_one_line_and_writes_nothing(round_, tmp_path, args, who, m
     result = env.run("--as", who, "feedback", *args, "--out", str(out))
     assert result.exit_code != 0 and message in result.output, result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_report_of_one_released_round_uses_that_rounds_releases(round_, tmp_path):
+    env, released, school, made = round_
+    code = school["BRIN NUMMER"] + school["VESTIGINGSNUMMER"][-2:]
+    out = tmp_path / "round.pdf"
+    result = env.run("--as", OPS, "feedback", code, "--round", made["request_id"], "--out", str(out))
+    assert result.exit_code == 0, result.output
+    words = pdf_words(out.read_bytes())
+    assert all(rid in words for rid in released)
+    events = json.loads(env.run("--as", OFFICER, "audit", "show", "--json").stdout)["events"]
+    last = [e for e in events if e["action"] == "feedback"][-1]
+    assert last["details"]["round"] == made["request_id"] and sorted(last["details"]["releases"]) == sorted(released)
 
 
 def test_a_rounds_releases_each_verify_and_the_request_names_them(round_):
