@@ -132,7 +132,9 @@ def assert_numbers_released(page: str, words: str, figures, cells: dict, labels:
         assert number in allowed, f"{page}: {number} on the page is no released figure"
 
 
-def report_of(env, released, code):
+def info_and_tables(env, released, code):
+    """A school's register entry and the released tables, read from the release files (not through the CLI
+    under test)."""
     from ttp import db
     from ttp.app import App
     from ttp.settings import resolve
@@ -146,7 +148,11 @@ def report_of(env, released, code):
         folder = env.data_dir / "releases" / rid
         meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
         tables.append(read_released(rid, rid, meta, (folder / "table.csv").read_text(encoding="utf-8")))
-    return build_report(info, tables)
+    return info, tables
+
+
+def report_of(env, released, code):
+    return build_report(*info_and_tables(env, released, code))
 
 
 def test_every_school_of_a_board_in_english_with_a_png_of_a_page(round_, tmp_path):

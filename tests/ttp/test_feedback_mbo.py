@@ -8,11 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from policies.feedback import SchoolInfo, read_released
 from policies.feedback_mbo import build_mbo_report, opleidingen
 from tests.conftest import Env
 from tests.policies.helpers import pdf_words
-from tests.ttp.test_feedback import ARTIFACTS, OFFICER, OPS, RESEARCHER, assert_numbers_released, released_cells
+from tests.ttp.test_feedback import (
+    ARTIFACTS,
+    OFFICER,
+    OPS,
+    RESEARCHER,
+    assert_numbers_released,
+    info_and_tables,
+    released_cells,
+)
 
 COHORT = 150  # pupils per year group: at 40 every first-year figure of an opleiding is too small to show
 
@@ -39,19 +46,7 @@ def mbo_round(tmp_path_factory):
 
 def reports_of(env, released, code):
     """The pages of an institution, built from the release files (not through the CLI under test)."""
-    from ttp import db
-    from ttp.app import App
-    from ttp.settings import resolve
-
-    app = App(settings=resolve(env.data_dir, env.database_url))
-    with app.session() as session:
-        s = session.get(db.School, code)
-        info = SchoolInfo(s.brin, s.name, s.place, s.board, s.municipality, s.municipality_name, s.province)
-    tables = []
-    for rid in released:
-        folder = env.data_dir / "releases" / rid
-        meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-        tables.append(read_released(rid, rid, meta, (folder / "table.csv").read_text(encoding="utf-8")))
+    info, tables = info_and_tables(env, released, code)
     return [build_mbo_report(info, crebo, tables) for crebo in opleidingen(tables, code)]
 
 
